@@ -1,0 +1,82 @@
+// Typed errors of the package. Every failure a user can see is one of these, with a stable
+// `code`; native failures arrive with the same codes and are mapped here.
+
+export type MiniMonkeyErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'MODEL_LOAD'
+  | 'PROJECTOR_MISMATCH'
+  | 'IMAGE'
+  | 'CONTEXT_OVERFLOW'
+  | 'ABORTED'
+  | 'DISPOSED'
+  | 'BUSY'
+  | 'OUT_OF_MEMORY'
+  | 'UNSUPPORTED'
+  | 'NATIVE_LOAD'
+  | 'INTERNAL';
+
+export class MiniMonkeyError extends Error {
+  readonly code: MiniMonkeyErrorCode;
+  constructor(code: MiniMonkeyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad argument: wrong type, shape, length or option value. */
+export class InvalidArgumentError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+/** A model file is missing, unreadable, malformed, or not the kind expected. */
+export class ModelLoadError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_LOAD', message, options);
+  }
+}
+/** The operation was cancelled through an AbortSignal. */
+export class AbortError extends MiniMonkeyError {
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
+  }
+}
+/** The object was used after dispose(). */
+export class DisposedError extends MiniMonkeyError {
+  constructor(message: string) {
+    super('DISPOSED', message);
+  }
+}
+/** Valid input that this build does not support (tensor type, architecture, CPU). */
+export class UnsupportedError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNSUPPORTED', message, options);
+  }
+}
+/** The native addon could not be loaded. */
+export class NativeLoadError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NATIVE_LOAD', message, options);
+  }
+}
+
+/** Turns an error thrown by the addon into the matching typed error. */
+export function fromNative(err: unknown): Error {
+  if (err instanceof MiniMonkeyError) return err;
+  if (!(err instanceof Error)) return new MiniMonkeyError('INTERNAL', String(err));
+  const code = (err as { code?: unknown }).code;
+  const opts = { cause: err };
+  switch (code) {
+    case 'INVALID_ARGUMENT': return new InvalidArgumentError(err.message, opts);
+    case 'MODEL_LOAD': return new ModelLoadError(err.message, opts);
+    case 'ABORTED': return new AbortError(err.message, opts);
+    case 'DISPOSED': return new DisposedError(err.message);
+    case 'UNSUPPORTED': return new UnsupportedError(err.message, opts);
+    case 'PROJECTOR_MISMATCH': case 'IMAGE': case 'CONTEXT_OVERFLOW': case 'BUSY': case 'OUT_OF_MEMORY': case 'INTERNAL':
+      return new MiniMonkeyError(code, err.message, opts);
+    default:
+      // TypeErrors from argument checks in the addon keep their class.
+      return err;
+  }
+}

@@ -1,0 +1,38 @@
+// What the running installation is: package version, addon location, ggml's compiled features.
+import fs from 'node:fs';
+import path from 'node:path';
+import { native, nativePath, packageRoot } from './native';
+
+export interface RuntimeInfo {
+  /** minimonkey's own version. */
+  version: string;
+  /** The pinned llama.cpp release ggml and libllama were built from. */
+  llamaRelease: string;
+  /** Absolute path of the loaded native addon. */
+  addonPath: string;
+  /** Whether the addon came from prebuilds/ (true) or a local source build (false). */
+  prebuilt: boolean;
+  /** SIMD features the CPU backend was compiled to use (avx2, fma, f16c, ...). */
+  cpuFeatures: Record<string, boolean>;
+  /** ggml's own one-line system summary. */
+  ggmlSystemInfo: string;
+  napiVersion: number;
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export function runtimeInfo(): RuntimeInfo {
+  const info = native().runtimeInfo();
+  const addonPath = nativePath();
+  return {
+    version: packageVersion(),
+    llamaRelease: info.llamaRelease,
+    addonPath,
+    prebuilt: addonPath.split(path.sep).includes('prebuilds'),
+    cpuFeatures: info.cpuFeatures,
+    ggmlSystemInfo: info.ggmlSystemInfo.trim(),
+    napiVersion: info.napiVersion,
+  };
+}

@@ -1,0 +1,149 @@
+#include "gguf_file.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sys/stat.h>
+
+#include "errors.h"
+#include "ggml_log.h"
+
+namespace mm {
+
+GgufFile::GgufFile(const std::string& path) : path_(path) {
+  install_log_sink();
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) fail("file not found");
+  if (!S_ISREG(st.st_mode)) fail("not a regular file");
+  file_size_ = static_cast<uint64_t>(st.st_size);
+  if (file_size_ < 24) fail("file too small to be GGUF");
+
+  take_last_log_error();
+  gguf_init_params params{/*no_alloc=*/true, &meta_};
+  gguf_ = gguf_init_from_file(path.c_str(), params);
+  if (!gguf_) {
+    std::string why = take_last_log_error();
+    fail(why.empty() ? "not a valid GGUF file" : "not a valid GGUF file (" + why + ")");
+  }
+  // Every tensor's bytes must lie inside the file: a truncated file is caught here, not on read.
+  const uint64_t data_offset = gguf_get_data_offset(gguf_);
+  const int64_t n = gguf_get_n_tensors(gguf_);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t begin = data_offset + gguf_get_tensor_offset(gguf_, i);
+    const uint64_t size = gguf_get_tensor_size(gguf_, i);
+    if (begin > file_size_ || size > file_size_ - begin) {
+      fail(std::string("tensor '") + gguf_get_tensor_name(gguf_, i) + "' extends past the end of the file (truncated?)");
+    }
+  }
+}
+
+GgufFile::~GgufFile() {
+  if (gguf_) gguf_free(gguf_);
+  if (meta_) ggml_free(meta_);
+}
+
+void GgufFile::fail(const std::string& what) const {
+  throw Error(ErrorCode::ModelLoad, path_ + ": " + what);
+}
+
+bool GgufFile::has_key(const char* key) const { return gguf_find_key(gguf_, key) >= 0; }
+
+int64_t GgufFile::key_or_throw(const char* key) const {
+  const int64_t id = gguf_find_key(gguf_, key);
+  if (id < 0) fail(std::string("missing key '") + key + "'");
+  return id;
+}
+
+std::string GgufFile::get_string(const char* key) const {
+  const int64_t id = key_or_throw(key);
+  if (gguf_get_kv_type(gguf_, id) != GGUF_TYPE_STRING) fail(std::string("key '") + key + "' is not a string");
+  return gguf_get_val_str(gguf_, id);
+}
+
+uint64_t GgufFile::get_uint(const char* key) const {
+  const int64_t id = key_or_throw(key);
+  const gguf_type t = gguf_get_kv_type(gguf_, id);
+  int64_t v = 0;
+  switch (t) {
+    case GGUF_TYPE_UINT8: v = gguf_get_val_u8(gguf_, id); break;
+    case GGUF_TYPE_INT8: v = gguf_get_val_i8(gguf_, id); break;
+    case GGUF_TYPE_UINT16: v = gguf_get_val_u16(gguf_, id); break;
+    case GGUF_TYPE_INT16: v = gguf_get_val_i16(gguf_, id); break;
+    case GGUF_TYPE_UINT32: v = gguf_get_val_u32(gguf_, id); break;
+    case GGUF_TYPE_INT32: v = gguf_get_val_i32(gguf_, id); break;
+    case GGUF_TYPE_UINT64: {
+      const uint64_t u = gguf_get_val_u64(gguf_, id);
+      if (u > static_cast<uint64_t>(INT64_MAX)) fail(std::string("key '") + key + "' is out of range");
+      v = static_cast<int64_t>(u);
+      break;
+    }
+    case GGUF_TYPE_INT64: v = gguf_get_val_i64(gguf_, id); break;
+    default: fail(std::string("key '") + key + "' is not an integer");
+  }
+  if (v < 0) fail(std::string("key '") + key + "' is negative");
+  return static_cast<uint64_t>(v);
+}
+
+uint64_t GgufFile::get_uint(const char* key, uint64_t fallback) const {
+  return has_key(key) ? get_uint(key) : fallback;
+}
+
+double GgufFile::get_float(const char* key) const {
+  const int64_t id = key_or_throw(key);
+  const gguf_type t = gguf_get_kv_type(gguf_, id);
+  if (t == GGUF_TYPE_FLOAT32) return gguf_get_val_f32(gguf_, id);
+  if (t == GGUF_TYPE_FLOAT64) return gguf_get_val_f64(gguf_, id);
+  fail(std::string("key '") + key + "' is not a float");
+}
+
+double GgufFile::get_float(const char* key, double fallback) const {
+  return has_key(key) ? get_float(key) : fallback;
+}
+
+bool GgufFile::get_bool(const char* key, bool fallback) const {
+  const int64_t id = gguf_find_key(gguf_, key);
+  if (id < 0) return fallback;
+  if (gguf_get_kv_type(gguf_, id) != GGUF_TYPE_BOOL) fail(std::string("key '") + key + "' is not a bool");
+  return gguf_get_val_bool(gguf_, id);
+}
+
+std::vector<double> GgufFile::get_float_array(const char* key) const {
+  const int64_t id = key_or_throw(key);
+  if (gguf_get_kv_type(gguf_, id) != GGUF_TYPE_ARRAY) fail(std::string("key '") + key + "' is not an array");
+  const gguf_type at = gguf_get_arr_type(gguf_, id);
+  const size_t n = gguf_get_arr_n(gguf_, id);
+  std::vector<double> out(n);
+  const void* data = gguf_get_arr_data(gguf_, id);
+  if (at == GGUF_TYPE_FLOAT32) {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<const float*>(data)[i];
+  } else if (at == GGUF_TYPE_FLOAT64) {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<const double*>(data)[i];
+  } else {
+    fail(std::string("key '") + key + "' is not a float array");
+  }
+  return out;
+}
+
+ggml_tensor* GgufFile::find_tensor(const char* name) const { return ggml_get_tensor(meta_, name); }
+
+int64_t GgufFile::tensor_count() const { return gguf_get_n_tensors(gguf_); }
+
+void GgufFile::read_tensor(const char* name, void* dst, size_t dst_size) const {
+  const int64_t id = gguf_find_tensor(gguf_, name);
+  if (id < 0) fail(std::string("missing tensor '") + name + "'");
+  const size_t size = gguf_get_tensor_size(gguf_, id);
+  if (size != dst_size) fail(std::string("tensor '") + name + "' has an unexpected size");
+  const uint64_t offset = gguf_get_data_offset(gguf_) + gguf_get_tensor_offset(gguf_, id);
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path_.c_str(), "rb"), &std::fclose);
+  if (!f) fail("cannot open for reading");
+#if defined(_WIN32)
+  const int seek = _fseeki64(f.get(), static_cast<long long>(offset), SEEK_SET);
+#else
+  const int seek = fseeko(f.get(), static_cast<off_t>(offset), SEEK_SET);
+#endif
+  if (seek != 0 || std::fread(dst, 1, size, f.get()) != size) {
+    fail(std::string("cannot read tensor '") + name + "' (file changed or truncated?)");
+  }
+}
+
+}  // namespace mm

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages a bare Debian/Ubuntu machine lacks for a source build and the tests:
+# a C++17 compiler, cmake, ninja, git (to unpack the pinned llama.cpp bundle), ccache (optional
+# speed-up) and Debian's Pillow (reference images for the resize tests).
+set -euo pipefail
+pkgs=(g++ make cmake ninja-build git ccache python3 python3-pil)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-system: all system packages present"
+  exit 0
+fi
+echo "setup-system: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
