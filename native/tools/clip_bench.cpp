@@ -1,0 +1,59 @@
+// Times llama.cpp's own clip encoder (libmtmd, same pinned source) on tiles of an mmproj, so
+// bench:vision can print our encoder beside it from the same run, file and thread count.
+//
+//   mm-clip-bench <mmproj.gguf> <tiles> <threads>
+// prints one JSON line: {"tiles":N,"threads":T,"ms_total":...,"ms_per_tile":...,"n_embd":...}
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "clip-impl.h"
+#include "clip.h"
+
+static void quiet_log(enum ggml_log_level, const char*, void*) {}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s <mmproj.gguf> <tiles> <threads>\n", argv[0]);
+    return 2;
+  }
+  const char* path = argv[1];
+  const int tiles = std::atoi(argv[2]);
+  const int threads = std::atoi(argv[3]);
+  if (tiles < 1 || threads < 1) return 2;
+  if (!std::getenv("MINIMONKEY_DEBUG")) ggml_log_set(quiet_log, nullptr);
+
+  clip_context_params params{};
+  params.use_gpu = false;
+  params.flash_attn_type = CLIP_FLASH_ATTN_TYPE_AUTO;  // llama.cpp's default
+  params.warmup = true;
+  clip_init_result res = clip_init(path, params);
+  if (!res.ctx_v) {
+    std::fprintf(stderr, "clip_init failed for %s\n", path);
+    return 1;
+  }
+  clip_ctx* ctx = res.ctx_v;
+
+  const int size = 448;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  clip_image_f32 img;
+  img.set_size({size, size}, false, false);
+  for (float& v : img.buf) v = normal(rng);
+
+  std::vector<float> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < tiles; ++i) {
+    if (!clip_image_encode(ctx, threads, &img, out)) {
+      std::fprintf(stderr, "clip_image_encode failed\n");
+      return 1;
+    }
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("{\"tiles\":%d,\"threads\":%d,\"ms_total\":%.1f,\"ms_per_tile\":%.1f,\"n_embd\":%d}\n", tiles, threads, ms,
+              ms / tiles, clip_n_mmproj_embd(ctx));
+  clip_free(ctx);
+  return 0;
+}
