@@ -1,5 +1,6 @@
 // Loads the native addon: a prebuilt binary from prebuilds/<platform>-<arch>/ first, then a local
-// build in build/Release (node-gyp-build's lookup order). A failure says why and what to do.
+// source build in build/Release. A failure says why and what to do (sharp's messages are the model).
+import fs from 'node:fs';
 import path from 'node:path';
 import { NativeLoadError } from './errors';
 
@@ -45,39 +46,67 @@ export interface NativeAddon {
 export const packageRoot: string = (() => {
   let dir = __dirname;
   for (let i = 0; i < 4; i++) {
-    if (require('node:fs').existsSync(path.join(dir, 'package.json'))) return dir;
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
     dir = path.dirname(dir);
   }
   return path.resolve(__dirname, '..');
 })();
 
+
 let cached: { addon: NativeAddon; path: string } | undefined;
+
+function libc(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+/**
+ * Where the addon may be, in the order tried: MINIMONKEY_ADDON_PATH, a prebuilt binary in
+ * prebuilds/<platform>-<arch>/ (tagged as node-gyp-build names them: napi, glibc/musl), then a
+ * local source build in build/Release.
+ */
+export function addonCandidates(): string[] {
+  const out: string[] = [];
+  if (process.env.MINIMONKEY_ADDON_PATH) out.push(path.resolve(process.env.MINIMONKEY_ADDON_PATH));
+  const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (fs.existsSync(dir)) {
+    const mine = libc();
+    for (const file of fs.readdirSync(dir).sort()) {
+      const tags = file.split('.');
+      if (tags.pop() !== 'node' || !tags.includes('napi')) continue;
+      const fileLibc = tags.find((t) => t === 'glibc' || t === 'musl');
+      if (fileLibc && fileLibc !== mine) continue;
+      out.push(path.join(dir, file));
+    }
+  }
+  out.push(path.join(packageRoot, 'build', 'Release', 'minimonkey.node'));
+  return out;
+}
 
 function load(): { addon: NativeAddon; path: string } {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
-  let file: string;
-  try {
-    file = nodeGypBuild.resolve(packageRoot);
-  } catch (e) {
+  const candidates = addonCandidates().filter((f) => fs.existsSync(f));
+  if (candidates.length === 0) {
     throw new NativeLoadError(
       `minimonkey: no native binary for ${process.platform}-${process.arch} (Node ${process.versions.node}, N-API ${process.versions.napi}). ` +
-        `No prebuilt binary matched and no local build exists under ${path.join(packageRoot, 'build')}. ` +
-        `Run \`npm rebuild minimonkey\` to build from source (needs cmake, git and a C++17 compiler).`,
-      { cause: e },
+        `No prebuilt binary matched and there is no local build in ${path.join(packageRoot, 'build', 'Release')}. ` +
+        `Run \`npm rebuild minimonkey\` to build from source (needs g++, cmake and git).`,
     );
   }
-  try {
-    cached = { addon: require(file) as NativeAddon, path: file };
-  } catch (e) {
-    throw new NativeLoadError(
-      `minimonkey: the native binary ${file} failed to load: ${(e as Error).message}. ` +
-        `If it was built for another CPU or libc, run \`npm rebuild minimonkey\` to build from source.`,
-      { cause: e },
-    );
+  const failures: string[] = [];
+  for (const file of candidates) {
+    try {
+      cached = { addon: require(file) as NativeAddon, path: file };
+      return cached;
+    } catch (e) {
+      failures.push(`${file}: ${(e as Error).message}`);
+    }
   }
-  return cached;
+  throw new NativeLoadError(
+    `minimonkey: the native binary failed to load on ${process.platform}-${process.arch}:\n  ${failures.join('\n  ')}\n` +
+      `If it was built for another CPU, libc or platform, run \`npm rebuild minimonkey\` to build from source (needs g++, cmake and git).`,
+  );
 }
 
 /** The addon, loaded on first use. */

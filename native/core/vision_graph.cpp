@@ -17,7 +17,7 @@ ggml_tensor* linear(ggml_context* ctx, ggml_tensor* x, ggml_tensor* w, ggml_tens
 
 }  // namespace
 
-size_t vision_graph_max_nodes(const VisionModel& m) { return 64 + static_cast<size_t>(m.hp.n_layer) * 48; }
+size_t vision_graph_max_nodes(const VisionModel& m) { return 256 + static_cast<size_t>(m.hp.n_layer) * 96; }
 
 ggml_tensor* build_vision_graph(ggml_context* ctx, const VisionModel& m, ggml_tensor* tiles) {
   const VisionHparams& hp = m.hp;
@@ -43,8 +43,10 @@ ggml_tensor* build_vision_graph(ggml_context* ctx, const VisionModel& m, ggml_te
     ggml_tensor* q = ggml_reshape_4d(ctx, linear(ctx, h, l.q_w, l.q_b), d_head, n_head, NT, T);
     ggml_tensor* k = ggml_reshape_4d(ctx, linear(ctx, h, l.k_w, l.k_b), d_head, n_head, NT, T);
     ggml_tensor* v = ggml_reshape_4d(ctx, linear(ctx, h, l.v_w, l.v_b), d_head, n_head, NT, T);
-    q = ggml_permute(ctx, q, 0, 2, 1, 3);                    // [d, NT, heads, T]
-    k = ggml_permute(ctx, k, 0, 2, 1, 3);                    // [d, NT, heads, T]
+    // Contiguous q/k let ggml use its tiled sgemm for the scores; permuted views fall back to
+    // one dot product per element, which made attention the slowest part of the tower.
+    q = ggml_cont(ctx, ggml_permute(ctx, q, 0, 2, 1, 3));    // [d, NT, heads, T]
+    k = ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3));    // [d, NT, heads, T]
     v = ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3));    // [NT, d, heads, T]
     ggml_tensor* kq = ggml_mul_mat(ctx, k, q);               // [NT(keys), NT(queries), heads, T]
     kq = ggml_soft_max_ext(ctx, kq, nullptr, scale, 0.0f);

@@ -126,7 +126,7 @@ std::unique_ptr<VisionModel> VisionModel::load(const std::string& path, ggml_bac
   m->hp = read_hparams(file);
   const VisionHparams& hp = m->hp;
 
-  const size_t n_tensors = 8 + static_cast<size_t>(hp.n_layer) * 18;
+  const size_t n_tensors = 10 + static_cast<size_t>(hp.n_layer) * 18;  // exactly what Loader::take creates below
   ggml_init_params ip{ggml_tensor_overhead() * (n_tensors + 1), nullptr, /*no_alloc=*/true};
   m->ctx_ = ggml_init(ip);
   if (!m->ctx_) throw Error(ErrorCode::OutOfMemory, "cannot create the weight context");
