@@ -64,8 +64,16 @@ export class NativeLoadError extends MiniMonkeyError {
 /** Turns an error thrown by the addon into the matching typed error. */
 export function fromNative(err: unknown): Error {
   if (err instanceof MiniMonkeyError) return err;
-  if (!(err instanceof Error)) return new MiniMonkeyError('INTERNAL', String(err));
-  const code = (err as { code?: unknown }).code;
+  // Duck-typed: errors made by the addon may come from another realm (vm contexts, test runners)
+  // where `instanceof Error` is false.
+  if (typeof err !== 'object' || err === null || typeof (err as Error).message !== 'string') {
+    return new MiniMonkeyError('INTERNAL', String(err));
+  }
+  return fromCoded(err as Error & { code?: unknown });
+}
+
+function fromCoded(err: Error & { code?: unknown }): Error {
+  const code = err.code;
   const opts = { cause: err };
   switch (code) {
     case 'INVALID_ARGUMENT': return new InvalidArgumentError(err.message, opts);

@@ -43,15 +43,13 @@ ggml_tensor* build_vision_graph(ggml_context* ctx, const VisionModel& m, ggml_te
     ggml_tensor* q = ggml_reshape_4d(ctx, linear(ctx, h, l.q_w, l.q_b), d_head, n_head, NT, T);
     ggml_tensor* k = ggml_reshape_4d(ctx, linear(ctx, h, l.k_w, l.k_b), d_head, n_head, NT, T);
     ggml_tensor* v = ggml_reshape_4d(ctx, linear(ctx, h, l.v_w, l.v_b), d_head, n_head, NT, T);
-    // Contiguous q/k let ggml use its tiled sgemm for the scores; permuted views fall back to
-    // one dot product per element, which made attention the slowest part of the tower.
-    q = ggml_cont(ctx, ggml_permute(ctx, q, 0, 2, 1, 3));    // [d, NT, heads, T]
-    k = ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3));    // [d, NT, heads, T]
-    v = ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3));    // [NT, d, heads, T]
-    ggml_tensor* kq = ggml_mul_mat(ctx, k, q);               // [NT(keys), NT(queries), heads, T]
-    kq = ggml_soft_max_ext(ctx, kq, nullptr, scale, 0.0f);
-    ggml_tensor* kqv = ggml_mul_mat(ctx, v, kq);             // [d, NT, heads, T]
-    kqv = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)); // [d, heads, NT, T]
+    // ggml's tiled flash attention: no [NT x NT] score matrix in memory, f32 throughout (K/V stay
+    // f32, so it matches the reference to float precision), and it reads the permuted views as is.
+    q = ggml_permute(ctx, q, 0, 2, 1, 3);  // [d, NT, heads, T]
+    k = ggml_permute(ctx, k, 0, 2, 1, 3);
+    v = ggml_permute(ctx, v, 0, 2, 1, 3);
+    ggml_tensor* kqv = ggml_flash_attn_ext(ctx, q, k, v, nullptr, scale, 0.0f, 0.0f);  // [d, heads, NT, T]
+    ggml_flash_attn_ext_set_prec(kqv, GGML_PREC_F32);
     ggml_tensor* attn = linear(ctx, ggml_reshape_3d(ctx, kqv, H, NT, T), l.o_w, l.o_b);
     x = ggml_add(ctx, x, ggml_mul(ctx, attn, l.ls1));
 

@@ -1,0 +1,32 @@
+// Shared pieces of the benchmarks: where synthetic models and native tools live, timing, tables.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../lib/native';
+
+export const cacheDir = path.join(packageRoot, 'bench', '.cache');
+export const toolsDir = path.join(packageRoot, 'build', 'tools');
+
+export function tool(name: string): string {
+  const candidates = [path.join(toolsDir, 'native', 'tools', name), path.join(toolsDir, name)];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new Error(`${name} is not built: run \`npm run build:tools\``);
+  return found;
+}
+
+/** Runs a native tool that prints one JSON line on stdout. */
+export function runJsonTool<T>(name: string, args: string[]): T {
+  const out = execFileSync(tool(name), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = out.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as T;
+}
+
+export function argValue(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ')).join('\n');
+}

@@ -1,0 +1,60 @@
+// npm run bench:vision — ms per tile of our InternViT encoder beside llama.cpp's own clip encoder
+// (libmtmd from the same pinned source), on the same full-size synthetic mmproj, same threads.
+//   node dist/bench/vision.js [--tiles 4] [--threads N] [--types f16,q8_0]
+import fs from 'node:fs';
+import path from 'node:path';
+import { VisionEncoder } from '../lib/vision/encoder';
+import { defaultThreads } from '../lib/vision/encoder';
+import { synthesize } from '../lib/synth/synthesize';
+import { argValue, cacheDir, runJsonTool, table } from './common';
+
+interface ClipBench {
+  ms_per_tile: number;
+  ms_total: number;
+}
+
+async function mmprojFor(type: string): Promise<string> {
+  const dir = path.join(cacheDir, 'internvl2-2b');
+  const file = path.join(dir, `mmproj-internvl2-2b-${type}.gguf`);
+  if (fs.existsSync(file)) return file;
+  process.stderr.write(`writing the full-size synthetic mmproj (${type}) to ${dir} ...\n`);
+  const out = await synthesize({ shape: 'internvl2-2b', outDir: dir, seed: 0, visionType: type as 'f16', parts: ['vision'] });
+  return out.mmproj;
+}
+
+function tiles(count: number, size: number): Float32Array {
+  const t = new Float32Array(count * 3 * size * size);
+  let s = 12345;
+  for (let i = 0; i < t.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    t[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return t;
+}
+
+async function main(): Promise<void> {
+  const n = Number(argValue('tiles', '4'));
+  const threads = Number(argValue('threads', String(defaultThreads())));
+  const types = argValue('types', 'f16,q8_0').split(',');
+  const rows = [['mmproj', 'tiles', 'threads', 'minimonkey ms/tile', 'llama.cpp ms/tile', 'speedup (llama.cpp / ours)']];
+  for (const type of types) {
+    const file = await mmprojFor(type);
+    const enc = await VisionEncoder.load(file, { threads });
+    const size = enc.info.imageSize;
+    await enc.encode(tiles(1, size), 1); // warm-up: first-touch of weights and allocator
+    const input = tiles(n, size);
+    const t0 = performance.now();
+    await enc.encode(input, n);
+    const ours = (performance.now() - t0) / n;
+    enc.dispose();
+    const theirs = runJsonTool<ClipBench>('mm-clip-bench', [file, String(n), String(threads)]).ms_per_tile;
+    rows.push([type, String(n), String(threads), ours.toFixed(0), theirs.toFixed(0), `${(theirs / ours).toFixed(2)}x`]);
+    process.stderr.write(`${type}: ours ${ours.toFixed(0)} ms/tile, llama.cpp ${theirs.toFixed(0)} ms/tile\n`);
+  }
+  process.stdout.write(`${table(rows)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The `minimonkey` command: dispatches to one module per subcommand.
+import { MiniMonkeyError } from '../errors';
+
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  synth: {
+    summary: 'write a random-weight model pair (tiny for tests, internvl2-2b for benchmarks)',
+    run: async (argv) => (await import('./synth')).runSynth(argv),
+  },
+  runtime: {
+    summary: 'show the version, the loaded addon and the CPU features ggml was built with',
+    run: async (argv) => (await import('./runtime')).runRuntime(argv),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: minimonkey <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun \`minimonkey <command> --help\` for a command's options.\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${(await import('../runtime')).packageVersion()}\n`);
+    return 0;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`minimonkey: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return cmd.run(rest);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const code = err instanceof MiniMonkeyError ? ` [${err.code}]` : '';
+      process.stderr.write(`minimonkey: ${(err as Error)?.message ?? String(err)}${code}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
