@@ -1,0 +1,39 @@
+// The `minimonkey` command as users run it: the compiled CLI in a child process.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './helpers/models';
+
+const cli = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+describe('minimonkey CLI', () => {
+  it('prints usage with --help and exits 2 on an unknown command', () => {
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/usage: minimonkey <command>/);
+    const bad = run('frobnicate');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('runtime --json reports the addon and CPU features', () => {
+    const r = run('runtime', '--json');
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.llamaRelease).toBe('v0.5.0');
+    expect(fs.existsSync(info.addonPath)).toBe(true);
+  });
+
+  it('synth writes the tiny pair, deterministically, and rejects bad options with exit 2', () => {
+    const out = path.join(tempDir(), 'cli-synth');
+    const r = run('synth', '--shape', 'tiny', '--out', out, '--seed', '3', '--vision-type', 'q8_0');
+    expect(r.status).toBe(0);
+    const files = r.stdout.trim().split('\n');
+    expect(files.map((f) => path.basename(f))).toEqual(['mmproj-tiny-q8_0.gguf', 'model-tiny-f32.gguf']);
+    files.forEach((f) => expect(fs.statSync(f).size).toBeGreaterThan(1000));
+    expect(run('synth', '--shape', 'huge', '--out', out).status).toBe(2);
+    expect(run('synth', '--shape', 'tiny').status).toBe(2);
+    expect(run('synth', '--shape', 'tiny', '--out', out, '--vision-type', 'q2').status).toBe(2);
+  });
+});
