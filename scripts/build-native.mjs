@@ -29,3 +29,9 @@ run(process.execPath, [cmakeJs, 'build', '--out', path.join('build', 'cmake'), '
 const built = path.join(root, 'build', 'cmake', 'Release', 'minimonkey.node');
 fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
 fs.copyFileSync(built, path.join(root, 'build', 'Release', 'minimonkey.node'));
+// The loader prefers prebuilds/; one for this platform is now stale (or is why we had to build).
+const stale = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+if (fs.existsSync(stale)) {
+  fs.rmSync(stale, { recursive: true, force: true });
+  process.stderr.write(`[build-native] removed the stale ${path.relative(root, stale)}; \`npm run prebuild\` makes a new one\n`);
+}

@@ -1,0 +1,19 @@
+// The addon lives inside someone's app: it must not leak ggml/llama/libstdc++ symbols into the
+// host process (two copies of ggml in one Electron app would otherwise collide).
+import { spawnSync } from 'node:child_process';
+import { nativePath } from '../lib/native';
+
+const onLinux = process.platform === 'linux' ? it : it.skip;
+
+describe('addon binary', () => {
+  onLinux('exports only the N-API module entry points', () => {
+    const nm = spawnSync('nm', ['-D', '--defined-only', nativePath()], { encoding: 'utf8' });
+    expect(nm.status).toBe(0);
+    const symbols = nm.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).pop())
+      .sort();
+    expect(symbols).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+  });
+});
