@@ -13,6 +13,7 @@ export type MiniMonkeyErrorCode =
   | 'OUT_OF_MEMORY'
   | 'UNSUPPORTED'
   | 'NATIVE_LOAD'
+  | 'UNSUPPORTED_CPU'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {
@@ -52,6 +53,12 @@ export class DisposedError extends MiniMonkeyError {
 export class UnsupportedError extends MiniMonkeyError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNSUPPORTED', message, options);
+  }
+}
+/** The CPU lacks instructions the native binary needs; it was not loaded (it would crash). */
+export class UnsupportedCpuError extends MiniMonkeyError {
+  constructor(message: string) {
+    super('UNSUPPORTED_CPU', message);
   }
 }
 /** The native addon could not be loaded. */

@@ -2,7 +2,7 @@
 // source build in build/Release. A failure says why and what to do (sharp's messages are the model).
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeLoadError } from './errors';
+import { NativeLoadError, UnsupportedCpuError } from './errors';
 
 export interface NativeCancelToken {
   cancel(): void;
@@ -84,8 +84,41 @@ export function addonCandidates(): string[] {
   return out;
 }
 
+/** x86-64 CPU features the binaries are compiled for (CMakeLists.txt: GGML_AVX2/FMA/F16C). */
+const REQUIRED_X64_FEATURES = ['avx', 'avx2', 'fma', 'f16c'];
+
+/**
+ * The required features this CPU lacks, or [] if none (or if we cannot tell). Loading an AVX2
+ * binary on a CPU without AVX2 dies with SIGILL, which no try/catch can stop, so we look first.
+ */
+export function missingCpuFeatures(cpuFlags?: Set<string>): string[] {
+  if (process.arch !== 'x64' || process.env.MINIMONKEY_SKIP_CPU_CHECK) return [];
+  let flags = cpuFlags;
+  if (!flags) try {
+    if (process.platform === 'linux') {
+      const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+      if (line) flags = new Set(line.split(':')[1].trim().split(/\s+/));
+    } else if (process.platform === 'darwin') {
+      const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+      const out = execFileSync('sysctl', ['-n', 'machdep.cpu.features', 'machdep.cpu.leaf7_features'], { encoding: 'utf8' });
+      flags = new Set(out.toLowerCase().split(/\s+/).map((f) => f.replace('avx1.0', 'avx').replace('f16c', 'f16c')));
+    }
+  } catch {
+    return [];
+  }
+  if (!flags) return [];
+  return REQUIRED_X64_FEATURES.filter((f) => !flags!.has(f));
+}
+
 function load(): { addon: NativeAddon; path: string } {
   if (cached) return cached;
+  const missing = missingCpuFeatures();
+  if (missing.length > 0) {
+    throw new UnsupportedCpuError(
+      `minimonkey: this CPU lacks ${missing.join(', ')}, which the minimonkey binary needs (x86-64 with AVX2, FMA and F16C: ` +
+        `Intel Haswell / AMD Excavator or newer). Loading it would crash the process, so it was not loaded.`,
+    );
+  }
   const candidates = addonCandidates().filter((f) => fs.existsSync(f));
   if (candidates.length === 0) {
     throw new NativeLoadError(

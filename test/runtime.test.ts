@@ -1,5 +1,5 @@
 import { runtimeInfo } from '../lib';
-import { quantize } from '../lib/native';
+import { missingCpuFeatures, quantize } from '../lib/native';
 
 describe('runtimeInfo', () => {
   const info = runtimeInfo();
@@ -56,3 +56,13 @@ function f16ToF32(h: number): number {
   if (e === 31) return f ? NaN : s * Infinity;
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
+
+describe('CPU check before loading', () => {
+  const x64 = process.arch === 'x64' ? it : it.skip;
+  x64('this machine has what the binary needs', () => {
+    expect(missingCpuFeatures()).toEqual([]);
+  });
+  x64('a CPU without AVX2/F16C is reported instead of crashing on SIGILL', () => {
+    expect(missingCpuFeatures(new Set(['sse4_2', 'avx', 'fma']))).toEqual(['avx2', 'f16c']);
+  });
+});
