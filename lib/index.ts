@@ -2,5 +2,16 @@
 export * from './errors';
 export { runtimeInfo } from './runtime';
 export type { RuntimeInfo } from './runtime';
+
+// The vision tower and the image path into it.
 export { VisionEncoder } from './vision/encoder';
 export type { VisionEncoderInfo, VisionEncoderLoadOptions, EncodeOptions } from './vision/encoder';
+export { preprocessRgb, IMAGENET_MEAN, IMAGENET_STD } from './vision/preprocess';
+export type { RgbImage, PreprocessOptions, Preprocessed } from './vision/preprocess';
+export { encodeImage } from './vision/encode-image';
+export type { EncodedImage, EncodeImageOptions } from './vision/encode-image';
+export { resizeRGB } from './image/resize';
+
+// MSAC crop planning (pure functions).
+export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOptionsError } from './msac';
+export type { PresetName, CropOptions, CropPlan, Grid, TileLayer, TileSpec, LayerRange } from './msac';

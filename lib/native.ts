@@ -39,7 +39,11 @@ export interface NativeAddon {
   quantize(type: string, data: Float32Array, rowLength: number): Promise<Uint8Array>;
   CancelToken: new () => NativeCancelToken;
   loadVisionEncoder(path: string, threads: number): Promise<NativeVisionEncoder>;
-  resizeRGB?(data: Uint8Array, width: number, height: number, newWidth: number, newHeight: number): Promise<Uint8Array>;
+  resizeRGB(data: Uint8Array, width: number, height: number, newWidth: number, newHeight: number): Promise<Uint8Array>;
+  assembleTiles(
+    rgb: Uint8Array, width: number, height: number, tiles: Int32Array, tileSize: number,
+    mean: readonly number[], std: readonly number[],
+  ): Promise<Float32Array>;
 }
 
 /** The package root (holds package.json, prebuilds/ and build/), from lib/ or dist/lib/. */

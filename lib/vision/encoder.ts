@@ -1,6 +1,7 @@
 // The low-level vision tower API: normalized tiles in, projected image embeddings out.
 import fs from 'node:fs';
 import os from 'node:os';
+import { isFloat32Array } from 'node:util/types';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { native, NativeVisionEncoder } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
@@ -83,7 +84,7 @@ export class VisionEncoder {
    */
   async encode(tiles: Float32Array, count: number, options: EncodeOptions = {}): Promise<Float32Array> {
     this.live();
-    if (!(tiles instanceof Float32Array)) throw new InvalidArgumentError('tiles must be a Float32Array');
+    if (!isFloat32Array(tiles)) throw new InvalidArgumentError('tiles must be a Float32Array');
     if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`count must be a positive integer (got ${count})`);
     const want = count * this.floatsPerTile;
     if (tiles.length !== want) {

@@ -15,6 +15,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterQuantize(env, exports);
   RegisterCancelToken(env, exports);
   RegisterVisionEncoder(env, exports);
+  RegisterImageOps(env, exports);
+  RegisterTiles(env, exports);
   return exports;
 }
 

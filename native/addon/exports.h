@@ -16,5 +16,7 @@ void RegisterRuntimeInfo(Napi::Env env, Napi::Object exports);
 void RegisterQuantize(Napi::Env env, Napi::Object exports);
 void RegisterCancelToken(Napi::Env env, Napi::Object exports);
 void RegisterVisionEncoder(Napi::Env env, Napi::Object exports);
+void RegisterTiles(Napi::Env env, Napi::Object exports);
+void RegisterImageOps(Napi::Env env, Napi::Object exports);
 
 }  // namespace mm_addon

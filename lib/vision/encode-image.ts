@@ -1,0 +1,34 @@
+// One image through MSAC and the vision tower: embeddings in plan order with each layer's token
+// range, ready to stand in for the <IMG_CONTEXT> tokens of the prompt.
+import { InvalidArgumentError } from '../errors';
+import type { CropPlan } from '../msac/types';
+import type { EncodeOptions, VisionEncoder } from './encoder';
+import { PreprocessOptions, preprocessRgb, RgbImage } from './preprocess';
+
+export interface EncodedImage {
+  plan: CropPlan;
+  /** [plan.imageTokens, embeddingWidth], tile-major in plan.tiles order. */
+  embeddings: Float32Array;
+  embeddingWidth: number;
+}
+
+export type EncodeImageOptions = Omit<PreprocessOptions, 'mean' | 'std' | 'tokensPerTile'> & EncodeOptions;
+
+// The encoder caps one graph at 64 tiles; larger plans are encoded in slices.
+const TILES_PER_CALL = 32;
+
+export async function encodeImage(encoder: VisionEncoder, img: RgbImage, options: EncodeImageOptions = {}): Promise<EncodedImage> {
+  const { imageSize, tokensPerTile, embeddingWidth, imageMean, imageStd } = encoder.info;
+  const { plan, pixels } = await preprocessRgb(img, { crop: options.crop, mean: imageMean, std: imageStd, tokensPerTile });
+  if (plan.tileSize !== imageSize) {
+    throw new InvalidArgumentError(`the crop plan uses ${plan.tileSize}px tiles but the vision tower takes ${imageSize}px`);
+  }
+  const perTile = 3 * imageSize * imageSize;
+  const embeddings = new Float32Array(plan.tileCount * tokensPerTile * embeddingWidth);
+  for (let first = 0; first < plan.tileCount; first += TILES_PER_CALL) {
+    const count = Math.min(TILES_PER_CALL, plan.tileCount - first);
+    const part = await encoder.encode(pixels.subarray(first * perTile, (first + count) * perTile), count, { signal: options.signal });
+    embeddings.set(part, first * tokensPerTile * embeddingWidth);
+  }
+  return { plan, embeddings, embeddingWidth };
+}
