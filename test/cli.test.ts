@@ -37,3 +37,23 @@ describe('minimonkey CLI', () => {
     expect(run('synth', '--shape', 'tiny', '--out', out, '--vision-type', 'q2').status).toBe(2);
   });
 });
+
+describe('minimonkey info', () => {
+  it('summarizes a GGUF file, as text and JSON, and fails cleanly on a bad file', () => {
+    const out = path.join(tempDir(), 'cli-info');
+    const files = run('synth', '--shape', 'tiny', '--out', out).stdout.trim().split('\n');
+    const text = run('info', files[0]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/architecture clip/);
+    expect(text.stdout).toMatch(/clip\.projector_type = "internvl"/);
+    const json = JSON.parse(run('info', files[1], '--json', '--tensors').stdout);
+    expect(json.architecture).toBe('internlm2');
+    expect(json.tensorList.map((t: { name: string }) => t.name)).toContain('blk.0.attn_q.weight');
+    const bad = path.join(out, 'bad.gguf');
+    fs.writeFileSync(bad, 'nope');
+    const r = run('info', bad);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not a valid GGUF file/);
+    expect(run('info').status).toBe(2);
+  });
+});

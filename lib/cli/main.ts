@@ -12,6 +12,10 @@ const commands: Record<string, Command> = {
     summary: 'write a random-weight model pair (tiny for tests, internvl2-2b for benchmarks)',
     run: async (argv) => (await import('./synth')).runSynth(argv),
   },
+  info: {
+    summary: "show a GGUF file's metadata and tensor summary",
+    run: async (argv) => (await import('./info')).runInfo(argv),
+  },
   runtime: {
     summary: 'show the version, the loaded addon and the CPU features ggml was built with',
     run: async (argv) => (await import('./runtime')).runRuntime(argv),
