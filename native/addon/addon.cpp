@@ -17,6 +17,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterVisionEncoder(env, exports);
   RegisterImageOps(env, exports);
   RegisterTiles(env, exports);
+  RegisterTextModel(env, exports);
+  RegisterLlmContext(env, exports);
   return exports;
 }
 

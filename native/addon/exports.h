@@ -8,6 +8,8 @@ namespace mm_addon {
 struct AddonData {
   Napi::FunctionReference cancel_token;
   Napi::FunctionReference vision_encoder;
+  Napi::FunctionReference text_model;
+  Napi::FunctionReference llm_context;
 };
 
 AddonData& addon_data(Napi::Env env);
@@ -18,5 +20,7 @@ void RegisterCancelToken(Napi::Env env, Napi::Object exports);
 void RegisterVisionEncoder(Napi::Env env, Napi::Object exports);
 void RegisterTiles(Napi::Env env, Napi::Object exports);
 void RegisterImageOps(Napi::Env env, Napi::Object exports);
+void RegisterTextModel(Napi::Env env, Napi::Object exports);
+void RegisterLlmContext(Napi::Env env, Napi::Object exports);
 
 }  // namespace mm_addon

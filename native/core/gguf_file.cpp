@@ -124,6 +124,18 @@ std::vector<double> GgufFile::get_float_array(const char* key) const {
   return out;
 }
 
+std::vector<std::string> GgufFile::get_string_array(const char* key) const {
+  const int64_t id = key_or_throw(key);
+  if (gguf_get_kv_type(gguf_, id) != GGUF_TYPE_ARRAY || gguf_get_arr_type(gguf_, id) != GGUF_TYPE_STRING) {
+    fail(std::string("key '") + key + "' is not a string array");
+  }
+  const size_t n = gguf_get_arr_n(gguf_, id);
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.emplace_back(gguf_get_arr_str(gguf_, id, i));
+  return out;
+}
+
 ggml_tensor* GgufFile::find_tensor(const char* name) const { return ggml_get_tensor(meta_, name); }
 
 int64_t GgufFile::tensor_count() const { return gguf_get_n_tensors(gguf_); }

@@ -30,6 +30,7 @@ class GgufFile {
   double get_float(const char* key, double fallback) const;
   bool get_bool(const char* key, bool fallback) const;
   std::vector<double> get_float_array(const char* key) const;
+  std::vector<std::string> get_string_array(const char* key) const;
 
   // Tensor metadata (ggml_tensor with no data) from the file's context, or nullptr.
   ggml_tensor* find_tensor(const char* name) const;

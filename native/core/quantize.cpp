@@ -13,6 +13,8 @@ ggml_type parse_type(const std::string& name) {
   static const struct { const char* name; ggml_type type; } kTypes[] = {
       {"f32", GGML_TYPE_F32}, {"f16", GGML_TYPE_F16}, {"bf16", GGML_TYPE_BF16}, {"q8_0", GGML_TYPE_Q8_0},
       {"q4_0", GGML_TYPE_Q4_0}, {"q4_1", GGML_TYPE_Q4_1}, {"q5_0", GGML_TYPE_Q5_0}, {"q5_1", GGML_TYPE_Q5_1},
+      // k-quants (256-value super-blocks), for llama.cpp-style mixes such as q4_k_m.
+      {"q4_k", GGML_TYPE_Q4_K}, {"q5_k", GGML_TYPE_Q5_K}, {"q6_k", GGML_TYPE_Q6_K},
   };
   for (const auto& t : kTypes) {
     if (name == t.name) return t.type;

@@ -1,0 +1,199 @@
+// JS handle of a mm::LlmContext: one conversation's KV cache. Prefill and each generation step
+// run on the libuv pool; the JS side drives generation one token per step (natural backpressure,
+// and cancellation between any two tokens).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <napi.h>
+
+#include "cancel_token.h"
+#include "errors.h"
+#include "exports.h"
+#include "js_errors.h"
+#include "llm_context.h"
+#include "progress_callback.h"
+#include "promise_worker.h"
+#include "text_model_js.h"
+
+namespace mm_addon {
+
+namespace {
+
+class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "LlmContextHandle",
+                       {InstanceMethod("prefill", &LlmContextHandle::Prefill),
+                        InstanceMethod("step", &LlmContextHandle::Step),
+                        InstanceMethod("setSampling", &LlmContextHandle::SetSampling),
+                        InstanceMethod("truncate", &LlmContextHandle::Truncate),
+                        InstanceMethod("position", &LlmContextHandle::Position),
+                        InstanceMethod("size", &LlmContextHandle::Size),
+                        InstanceMethod("logits", &LlmContextHandle::Logits),
+                        InstanceMethod("dispose", &LlmContextHandle::Dispose)});
+  }
+
+  explicit LlmContextHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LlmContextHandle>(info) {}
+  void Attach(std::shared_ptr<mm::LlmContext> c) { ctx_ = std::move(c); }
+
+ private:
+  std::shared_ptr<mm::LlmContext> live(Napi::Env env) const {
+    if (!ctx_) throw make_error(env, "DISPOSED", "the chat context has been disposed");
+    return ctx_;
+  }
+
+  // prefill(parts: (Int32Array | Float32Array)[], token?, onProgress?): Promise<number> (position after)
+  Napi::Value Prefill(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "prefill(parts: Array<Int32Array | Float32Array>)");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    auto parts = std::make_shared<std::vector<mm::PromptPart>>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "each prompt part must be an Int32Array (tokens) or Float32Array (embeddings)");
+      auto ta = v.As<Napi::TypedArray>();
+      mm::PromptPart part;
+      if (ta.TypedArrayType() == napi_int32_array) {
+        auto a = v.As<Napi::Int32Array>();
+        part.tokens.assign(a.Data(), a.Data() + a.ElementLength());
+      } else if (ta.TypedArrayType() == napi_float32_array) {
+        auto a = v.As<Napi::Float32Array>();
+        part.embeddings = std::make_shared<const std::vector<float>>(a.Data(), a.Data() + a.ElementLength());
+      } else {
+        throw Napi::TypeError::New(env, "each prompt part must be an Int32Array (tokens) or Float32Array (embeddings)");
+      }
+      parts->push_back(std::move(part));
+    }
+    auto cancel = CancelToken::From(info, 1);
+    auto progress = ProgressCallback::From(info, 2);
+    return PromiseWorker::Run(
+        env,
+        [ctx, parts, cancel, progress] {
+          ctx->prefill(*parts, cancel.get(), [progress](size_t d, size_t t) { progress->report(double(d), double(t)); });
+        },
+        [ctx, progress](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, ctx->n_past()); });
+  }
+
+  // step(token?): Promise<{token, eog, bytes}> — samples the next token; unless it ends the
+  // reply, also appends it to the context so the following step can sample after it.
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    auto cancel = CancelToken::From(info, 0);
+    struct Out {
+      int32_t token = -1;
+      bool eog = false;
+      std::string bytes;
+    };
+    auto out = std::make_shared<Out>();
+    return PromiseWorker::Run(
+        env,
+        [ctx, cancel, out] {
+          out->token = ctx->sample();
+          out->eog = ctx->model().is_end_of_generation(out->token);
+          out->bytes = ctx->model().piece(out->token, false);
+          if (!out->eog) ctx->decode(out->token, cancel.get());
+        },
+        [out](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("token", out->token);
+          o.Set("eog", out->eog);
+          o.Set("bytes", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(out->bytes.data()), out->bytes.size()));
+          return o;
+        });
+  }
+
+  // setSampling({temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed})
+  Napi::Value SetSampling(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setSampling(options: object)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto num = [&](const char* key, double fallback) {
+      Napi::Value v = o.Get(key);
+      if (v.IsUndefined()) return fallback;
+      if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(key) + " must be a number");
+      return v.As<Napi::Number>().DoubleValue();
+    };
+    mm::SamplingOptions s;
+    s.temperature = static_cast<float>(num("temperature", s.temperature));
+    s.top_k = static_cast<int>(num("topK", s.top_k));
+    s.top_p = static_cast<float>(num("topP", s.top_p));
+    s.min_p = static_cast<float>(num("minP", s.min_p));
+    s.repeat_penalty = static_cast<float>(num("repeatPenalty", s.repeat_penalty));
+    s.repeat_last_n = static_cast<int>(num("repeatLastN", s.repeat_last_n));
+    s.seed = static_cast<uint32_t>(num("seed", s.seed));
+    try {
+      ctx->set_sampling(s);
+    } catch (const mm::Error& e) {
+      throw make_error(env, mm::error_code_name(e.code()), e.what());
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Truncate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "truncate(position: number)");
+    try {
+      ctx->truncate(info[0].As<Napi::Number>().Int32Value());
+    } catch (const mm::Error& e) {
+      throw make_error(env, mm::error_code_name(e.code()), e.what());
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Position(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env())->n_past()); }
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env())->n_ctx()); }
+
+  Napi::Value Logits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      const std::vector<float> l = live(env)->logits();
+      Napi::Float32Array out = Napi::Float32Array::New(env, l.size());
+      std::copy(l.begin(), l.end(), out.Data());
+      return out;
+    } catch (const mm::Error& e) {
+      throw make_error(env, mm::error_code_name(e.code()), e.what());
+    }
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    ctx_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<mm::LlmContext> ctx_;
+};
+
+// createContext(model: TextModelHandle, contextSize: number, batchSize: number, threads: number): Promise<LlmContextHandle>
+Napi::Value CreateContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "createContext(model, contextSize: number, batchSize: number, threads: number)");
+  }
+  auto model = TextModelHandle::FromValue(env, info[0]);
+  mm::ContextOptions opts;
+  opts.n_ctx = info[1].As<Napi::Number>().Int32Value();
+  opts.n_batch = info[2].As<Napi::Number>().Int32Value();
+  opts.threads = info[3].As<Napi::Number>().Int32Value();
+  auto holder = std::make_shared<std::shared_ptr<mm::LlmContext>>();
+  return PromiseWorker::Run(
+      env, [model, opts, holder] { *holder = mm::LlmContext::create(model, opts); },
+      [holder](Napi::Env env) -> Napi::Value {
+        Napi::Object obj = addon_data(env).llm_context.New({});
+        LlmContextHandle::Unwrap(obj)->Attach(std::move(*holder));
+        return obj;
+      });
+}
+
+}  // namespace
+
+void RegisterLlmContext(Napi::Env env, Napi::Object exports) {
+  addon_data(env).llm_context = Napi::Persistent(LlmContextHandle::Define(env));
+  exports.Set("createContext", Napi::Function::New(env, CreateContext, "createContext"));
+}
+
+}  // namespace mm_addon

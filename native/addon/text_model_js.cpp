@@ -1,0 +1,137 @@
+// JS handle of a mm::TextModel (libllama model + vocabulary): load off the JS thread with
+// progress and cancellation; tokenize and render pieces synchronously (microseconds).
+#include <memory>
+#include <string>
+
+#include <napi.h>
+
+#include "cancel_token.h"
+#include "errors.h"
+#include "exports.h"
+#include "js_errors.h"
+#include "progress_callback.h"
+#include "promise_worker.h"
+#include "text_model_js.h"
+
+namespace mm_addon {
+
+Napi::Function TextModelHandle::Define(Napi::Env env) {
+  return DefineClass(env, "TextModelHandle",
+                     {InstanceMethod("info", &TextModelHandle::Info),
+                      InstanceMethod("tokenize", &TextModelHandle::Tokenize),
+                      InstanceMethod("piece", &TextModelHandle::Piece),
+                      InstanceMethod("dispose", &TextModelHandle::Dispose)});
+}
+
+TextModelHandle::TextModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TextModelHandle>(info) {}
+
+std::shared_ptr<mm::TextModel> TextModelHandle::live(Napi::Env env) const {
+  if (!model_) throw make_error(env, "DISPOSED", "the text model has been disposed");
+  return model_;
+}
+
+std::shared_ptr<mm::TextModel> TextModelHandle::FromValue(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addon_data(env).text_model.Value())) {
+    throw Napi::TypeError::New(env, "expected a text model handle");
+  }
+  return Unwrap(v.As<Napi::Object>())->live(env);
+}
+
+Napi::Value TextModelHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const mm::TextModelInfo& in = live(env)->info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("arch", in.arch);
+  o.Set("name", in.name);
+  o.Set("embeddingWidth", in.n_embd);
+  o.Set("vocabSize", in.n_vocab);
+  o.Set("layers", in.n_layer);
+  o.Set("heads", in.n_head);
+  o.Set("kvHeads", in.n_head_kv);
+  o.Set("trainContext", in.n_ctx_train);
+  o.Set("parameters", static_cast<double>(in.n_params));
+  o.Set("sizeBytes", static_cast<double>(in.size_bytes));
+  Napi::Object sp = Napi::Object::New(env);
+  sp.Set("bos", in.special.bos);
+  sp.Set("eos", in.special.eos);
+  sp.Set("imStart", in.special.im_start);
+  sp.Set("imEnd", in.special.im_end);
+  sp.Set("imgStart", in.special.img_start);
+  sp.Set("imgEnd", in.special.img_end);
+  sp.Set("imgContext", in.special.img_context);
+  o.Set("special", sp);
+  return o;
+}
+
+// tokenize(text: string, addBos: boolean, parseSpecial: boolean): Int32Array
+Napi::Value TextModelHandle::Tokenize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = live(env);
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBoolean() || !info[2].IsBoolean()) {
+    throw Napi::TypeError::New(env, "tokenize(text: string, addBos: boolean, parseSpecial: boolean)");
+  }
+  try {
+    const auto ids = model->tokenize(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>(), info[2].As<Napi::Boolean>());
+    Napi::Int32Array out = Napi::Int32Array::New(env, ids.size());
+    std::copy(ids.begin(), ids.end(), out.Data());
+    return out;
+  } catch (const mm::Error& e) {
+    throw make_error(env, mm::error_code_name(e.code()), e.what());
+  }
+}
+
+// piece(token: number, special: boolean): Uint8Array (raw bytes; may be part of a character)
+Napi::Value TextModelHandle::Piece(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = live(env);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) {
+    throw Napi::TypeError::New(env, "piece(token: number, special: boolean)");
+  }
+  const double t = info[0].As<Napi::Number>().DoubleValue();
+  if (t != static_cast<int32_t>(t) || !model->valid_token(static_cast<int32_t>(t))) {
+    throw make_error(env, "INVALID_ARGUMENT", "token id out of range");
+  }
+  const std::string bytes = model->piece(static_cast<int32_t>(t), info[1].As<Napi::Boolean>());
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+Napi::Value TextModelHandle::Dispose(const Napi::CallbackInfo& info) {
+  model_.reset();
+  return info.Env().Undefined();
+}
+
+namespace {
+
+// loadTextModel(path: string, gpuLayers: number, useMmap: boolean, token?, onProgress?): Promise<TextModelHandle>
+Napi::Value LoadTextModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean()) {
+    throw Napi::TypeError::New(env, "loadTextModel(path: string, gpuLayers: number, useMmap: boolean, token?, onProgress?)");
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  mm::TextModelOptions opts;
+  opts.gpu_layers = info[1].As<Napi::Number>().Int32Value();
+  opts.use_mmap = info[2].As<Napi::Boolean>();
+  auto cancel = CancelToken::From(info, 3);
+  auto progress = ProgressCallback::From(info, 4);
+  auto holder = std::make_shared<std::shared_ptr<mm::TextModel>>();
+  return PromiseWorker::Run(
+      env,
+      [path, opts, cancel, progress, holder] {
+        *holder = mm::TextModel::load(path, opts, cancel.get(), [progress](float p) { progress->report(p, 1.0); });
+      },
+      [holder, progress](Napi::Env env) -> Napi::Value {
+        Napi::Object obj = addon_data(env).text_model.New({});
+        TextModelHandle::Unwrap(obj)->Attach(std::move(*holder));
+        return obj;
+      });
+}
+
+}  // namespace
+
+void RegisterTextModel(Napi::Env env, Napi::Object exports) {
+  addon_data(env).text_model = Napi::Persistent(TextModelHandle::Define(env));
+  exports.Set("loadTextModel", Napi::Function::New(env, LoadTextModel, "loadTextModel"));
+}
+
+}  // namespace mm_addon

@@ -1,0 +1,90 @@
+// One conversation's libllama context: its KV cache, the position reached, and the sampler of
+// the current reply. Prompts arrive as parts (token runs or rows of image embeddings) and are
+// appended at the current position; generation samples from the last logits one token at a time.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "text_model.h"
+
+struct llama_context;
+struct llama_sampler;
+
+namespace mm {
+
+// Either a run of token ids or rows of embeddings (n_embd floats each) that stand in for tokens.
+struct PromptPart {
+  std::vector<int32_t> tokens;
+  std::shared_ptr<const std::vector<float>> embeddings;
+
+  size_t length(int n_embd) const { return embeddings ? embeddings->size() / static_cast<size_t>(n_embd) : tokens.size(); }
+};
+
+struct SamplingOptions {
+  float temperature = 0.0f;  // <= 0: greedy (argmax), as the reference decodes
+  int top_k = 0;             // 0: off
+  float top_p = 1.0f;        // 1: off
+  float min_p = 0.0f;        // 0: off
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  uint32_t seed = 0;
+};
+
+struct ContextOptions {
+  int n_ctx = 8192;
+  int n_batch = 512;   // tokens handed to one llama_decode
+  int threads = 4;
+};
+
+class LlmContext {
+ public:
+  using Progress = std::function<void(size_t done, size_t total)>;
+
+  static std::unique_ptr<LlmContext> create(std::shared_ptr<TextModel> model, const ContextOptions& opts);
+  ~LlmContext();
+  LlmContext(const LlmContext&) = delete;
+  LlmContext& operator=(const LlmContext&) = delete;
+
+  int n_ctx() const { return n_ctx_; }
+  int n_past() const { return n_past_; }
+  const TextModel& model() const { return *model_; }
+
+  // Appends the parts at the current position (positions continue from n_past). Checks every
+  // token id, embedding width and the context size before anything reaches libllama. On abort or
+  // failure the cache is rolled back to where it was and an mm::Error is thrown.
+  void prefill(const std::vector<PromptPart>& parts, const std::atomic<bool>* cancel, const Progress& progress);
+
+  // Appends one token (a generated one) and computes its logits.
+  void decode(int32_t token, const std::atomic<bool>* cancel);
+
+  // Drops everything from position `n_keep` on.
+  void truncate(int n_keep);
+
+  // Starts a new reply: a fresh sampler chain (penalty history and RNG start over).
+  void set_sampling(const SamplingOptions& opts);
+
+  // The next token from the last logits (after prefill or decode), recorded in the sampler.
+  int32_t sample();
+
+  // Logits of the last position (n_vocab floats).
+  std::vector<float> logits() const;
+
+ private:
+  LlmContext() = default;
+  void run(const std::vector<PromptPart>& parts, size_t total, const std::atomic<bool>* cancel, const Progress& progress);
+  static bool abort_requested(void* self);
+
+  std::shared_ptr<TextModel> model_;
+  llama_context* ctx_ = nullptr;
+  llama_sampler* sampler_ = nullptr;
+  int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
+  bool has_logits_ = false;
+  std::atomic<const std::atomic<bool>*> cancel_{nullptr};
+  mutable std::mutex mu_;
+};
+
+}  // namespace mm
