@@ -61,6 +61,21 @@ export class UnsupportedCpuError extends MiniMonkeyError {
     super('UNSUPPORTED_CPU', message);
   }
 }
+/** Why an image could not be used; the message says it in words. */
+export type ImageErrorReason = 'unreadable' | 'corrupt' | 'empty' | 'unsupported' | 'too-large' | 'bad-pixels';
+
+/**
+ * An image input that cannot be used: missing or unreadable file, corrupt or truncated bytes, zero
+ * size, an unsupported format, over the pixel limit, or raw pixels of the wrong shape.
+ */
+export class ImageError extends MiniMonkeyError {
+  /** Undefined when the error came from the addon. */
+  readonly reason?: ImageErrorReason;
+  constructor(message: string, reason?: ImageErrorReason, options?: { cause?: unknown }) {
+    super('IMAGE', message, options);
+    this.reason = reason;
+  }
+}
 /** The native addon could not be loaded. */
 export class NativeLoadError extends MiniMonkeyError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -88,7 +103,8 @@ function fromCoded(err: Error & { code?: unknown }): Error {
     case 'ABORTED': return new AbortError(err.message, opts);
     case 'DISPOSED': return new DisposedError(err.message);
     case 'UNSUPPORTED': return new UnsupportedError(err.message, opts);
-    case 'PROJECTOR_MISMATCH': case 'IMAGE': case 'CONTEXT_OVERFLOW': case 'BUSY': case 'OUT_OF_MEMORY': case 'INTERNAL':
+    case 'IMAGE': return new ImageError(err.message, undefined, opts);
+    case 'PROJECTOR_MISMATCH': case 'CONTEXT_OVERFLOW': case 'BUSY': case 'OUT_OF_MEMORY': case 'INTERNAL':
       return new MiniMonkeyError(code, err.message, opts);
     default:
       // TypeErrors from argument checks in the addon keep their class.

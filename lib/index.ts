@@ -11,6 +11,10 @@ export type { RgbImage, PreprocessOptions, Preprocessed } from './vision/preproc
 export { encodeImage } from './vision/encode-image';
 export type { EncodedImage, EncodeImageOptions } from './vision/encode-image';
 export { resizeRGB } from './image/resize';
+export { loadImage, DEFAULT_MAX_PIXELS } from './image/load';
+export type { ImageInput, RawPixels, LoadImageOptions } from './image/load';
+export { preprocess } from './vision/preprocess';
+export type { PreprocessImageOptions } from './vision/preprocess';
 
 // MSAC crop planning (pure functions).
 export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOptionsError } from './msac';

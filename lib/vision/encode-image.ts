@@ -3,7 +3,8 @@
 import { InvalidArgumentError } from '../errors';
 import type { CropPlan } from '../msac/types';
 import type { EncodeOptions, VisionEncoder } from './encoder';
-import { PreprocessOptions, preprocessRgb, RgbImage } from './preprocess';
+import { ImageInput, loadImage, LoadImageOptions } from '../image/load';
+import { PreprocessOptions, preprocessRgb } from './preprocess';
 
 export interface EncodedImage {
   plan: CropPlan;
@@ -12,13 +13,15 @@ export interface EncodedImage {
   embeddingWidth: number;
 }
 
-export type EncodeImageOptions = Omit<PreprocessOptions, 'mean' | 'std' | 'tokensPerTile'> & EncodeOptions;
+export type EncodeImageOptions = Omit<PreprocessOptions, 'mean' | 'std' | 'tokensPerTile'> & LoadImageOptions & EncodeOptions;
 
 // The encoder caps one graph at 64 tiles; larger plans are encoded in slices.
 const TILES_PER_CALL = 32;
 
-export async function encodeImage(encoder: VisionEncoder, img: RgbImage, options: EncodeImageOptions = {}): Promise<EncodedImage> {
+/** Any image input (file path, encoded bytes, raw pixels; see loadImage) through MSAC and the tower. */
+export async function encodeImage(encoder: VisionEncoder, image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
   const { imageSize, tokensPerTile, embeddingWidth, imageMean, imageStd } = encoder.info;
+  const img = await loadImage(image, { orientation: options.orientation, alpha: options.alpha, maxPixels: options.maxPixels });
   const { plan, pixels } = await preprocessRgb(img, { crop: options.crop, mean: imageMean, std: imageStd, tokensPerTile });
   if (plan.tileSize !== imageSize) {
     throw new InvalidArgumentError(`the crop plan uses ${plan.tileSize}px tiles but the vision tower takes ${imageSize}px`);

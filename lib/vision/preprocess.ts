@@ -2,6 +2,7 @@
 // layer Pillow-exactly, cut the tiles and normalize them natively, off the JS thread.
 import { isUint8Array } from 'node:util/types';
 import { fromNative, InvalidArgumentError } from '../errors';
+import { ImageInput, loadImage, LoadImageOptions } from '../image/load';
 import { planCrops } from '../msac/plan';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
@@ -61,4 +62,16 @@ export async function preprocessRgb(img: RgbImage, options: PreprocessOptions = 
   } catch (e) {
     throw fromNative(e);
   }
+}
+
+/** Options of `preprocess`: how to load the image, then how to tile it. */
+export type PreprocessImageOptions = PreprocessOptions & LoadImageOptions;
+
+/**
+ * Loads any image input (file path, encoded bytes, raw pixels; see loadImage) and builds its MSAC
+ * plan and normalized tile batch.
+ */
+export async function preprocess(image: ImageInput, options: PreprocessImageOptions = {}): Promise<Preprocessed> {
+  const { orientation, alpha, maxPixels, ...rest } = options;
+  return preprocessRgb(await loadImage(image, { orientation, alpha, maxPixels }), rest);
 }

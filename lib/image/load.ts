@@ -1,0 +1,191 @@
+// Any image input (a file path, encoded bytes, raw pixels) to RGB8, decoded by sharp/libvips on
+// its own threads. Conversion follows Pillow's `convert('RGB')` (facts §6.7) except for two
+// defaults users expect, each switchable back to the reference behaviour.
+import fs from 'node:fs';
+import { isUint8Array, isUint8ClampedArray } from 'node:util/types';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { ImageError, ImageErrorReason, InvalidArgumentError } from '../errors';
+import type { RgbImage } from '../vision/preprocess';
+
+/** Decoded pixels, interleaved and row-major: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, 8 bits each. */
+export interface RawPixels {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** Samples per pixel; when left out it is data.length / (width·height) (so canvas ImageData works). */
+  channels?: 1 | 2 | 3 | 4;
+}
+
+/** A file path, encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF/HEIF…), or raw pixels. */
+export type ImageInput = string | Uint8Array | RawPixels;
+
+export interface LoadImageOptions {
+  /**
+   * 'exif' (default) turns the image upright by its EXIF Orientation tag; 'ignore' uses the stored
+   * pixels as they are, like the reference (which never calls exif_transpose).
+   */
+  orientation?: 'exif' | 'ignore';
+  /**
+   * 'white' (default) composites transparent pixels on white: out = ⌊(c·a + 255·(255−a)) / 255⌋.
+   * 'drop' keeps the stored colour and discards alpha, like Pillow's convert('RGB') in the
+   * reference, which turns many transparent documents black.
+   */
+  alpha?: 'white' | 'drop';
+  /**
+   * Largest width·height accepted for encoded input, checked on the header before any pixel is
+   * decoded (decompression bombs). Default 268,402,689 (sharp's limitInputPixels); Infinity: no limit.
+   */
+  maxPixels?: number;
+}
+
+/** sharp's own default for limitInputPixels (0x3FFF²). */
+export const DEFAULT_MAX_PIXELS = 268402689;
+
+// Raster formats we decode. SVG (a vector format, rendered at an arbitrary density) and libvips'
+// own .v files are refused; formats the installed libvips lacks fail in sharp as unsupported.
+const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jp2', 'jxl']);
+
+interface Resolved {
+  orientation: 'exif' | 'ignore';
+  alpha: 'white' | 'drop';
+  maxPixels: number;
+}
+
+function resolveOptions(options: LoadImageOptions): Resolved {
+  const { orientation = 'exif', alpha = 'white', maxPixels = DEFAULT_MAX_PIXELS } = options;
+  if (orientation !== 'exif' && orientation !== 'ignore') {
+    throw new InvalidArgumentError(`orientation must be 'exif' or 'ignore', got ${String(orientation)}`);
+  }
+  if (alpha !== 'white' && alpha !== 'drop') throw new InvalidArgumentError(`alpha must be 'white' or 'drop', got ${String(alpha)}`);
+  if (typeof maxPixels !== 'number' || !(maxPixels >= 1) || (maxPixels !== Infinity && !Number.isSafeInteger(maxPixels))) {
+    throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity, got ${String(maxPixels)}`);
+  }
+  return { orientation, alpha, maxPixels };
+}
+
+/** Alpha and colour handling shared by decoded and raw input; the result is 3-channel sRGB. */
+function toRgb(img: Sharp, alpha: Resolved['alpha']): Sharp {
+  // removeAlpha/flatten are no-ops without alpha. 'srgb' replicates gray to R=G=B and keeps the
+  // high byte of 16-bit samples (as Pillow does for 16-bit RGB; it clips 16-bit gray instead).
+  return (alpha === 'drop' ? img.removeAlpha() : img.flatten({ background: { r: 255, g: 255, b: 255 } }))
+    .toColourspace('srgb')
+    .raw();
+}
+
+async function finish(img: Sharp, what: string): Promise<RgbImage> {
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await img.toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw decodeError(e, what);
+  }
+  const { data, info } = out;
+  if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+    throw new ImageError(`${what}: decoded to ${info.channels} channels of ${info.width}x${info.height}, not RGB8`, 'unsupported');
+  }
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+function decodeError(e: unknown, what: string): ImageError {
+  // libvips repeats its messages over several lines; keep each once, on one line.
+  const lines = ((e as Error | undefined)?.message ?? String(e)).split('\n').map((l) => l.trim()).filter(Boolean);
+  const msg = [...new Set(lines)].join('; ');
+  const reason: ImageErrorReason = /unsupported image format|unsupported (feature|codec)|no decoder/i.test(msg) ? 'unsupported' : 'corrupt';
+  const said = reason === 'unsupported' ? 'unsupported image format' : 'corrupt or truncated image';
+  return new ImageError(`${what}: ${said} (${msg})`, reason, { cause: e });
+}
+
+async function checkFile(path: string): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(path);
+    await fs.promises.access(path, fs.constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new ImageError(`cannot read image file '${path}': ${why}`, 'unreadable', { cause: e });
+  }
+  if (!st.isFile()) throw new ImageError(`cannot read image file '${path}': not a regular file`, 'unreadable');
+  if (st.size === 0) throw new ImageError(`image file '${path}' is empty`, 'empty');
+}
+
+async function decodeEncoded(input: string | Uint8Array, opts: Resolved): Promise<RgbImage> {
+  const what = typeof input === 'string' ? `image file '${input}'` : `image (${input.length} bytes)`;
+  if (typeof input === 'string') await checkFile(input);
+  else if (input.length === 0) throw new ImageError('image bytes are empty', 'empty');
+  const settings = {
+    // Pillow applies no colour management; neither do we (ICC profiles are ignored).
+    ignoreIcc: true,
+    // The first frame of animated GIF/WebP and the first page of multi-page TIFF, like Pillow.
+    pages: 1,
+    // Truncated and broken files are errors, not gray-filled pictures; mere warnings pass.
+    failOn: 'error',
+  } as const;
+  let meta: Metadata;
+  try {
+    // Header only: no pixels are decoded here. Unlimited so that we can say the size ourselves.
+    meta = await sharp(input, { ...settings, limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw decodeError(e, what);
+  }
+  if (!meta.format || !RASTER_FORMATS.has(meta.format)) {
+    throw new ImageError(`${what}: unsupported image format '${meta.format ?? 'unknown'}' (expected JPEG, PNG, WebP, GIF, TIFF or AVIF/HEIF)`, 'unsupported');
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width < 1 || height < 1) throw new ImageError(`${what}: the image has zero size (${width}x${height})`, 'empty');
+  if (width * height > opts.maxPixels) {
+    throw new ImageError(
+      `${what}: ${width}x${height} = ${width * height} pixels is over the limit of ${opts.maxPixels} (option maxPixels)`,
+      'too-large',
+    );
+  }
+  // The limit again, in case the header lied about the size.
+  const img = sharp(input, { ...settings, limitInputPixels: opts.maxPixels === Infinity ? false : opts.maxPixels });
+  return finish(toRgb(opts.orientation === 'exif' ? img.autoOrient() : img, opts.alpha), what);
+}
+
+function checkRaw(raw: RawPixels): { width: number; height: number; channels: 1 | 2 | 3 | 4 } {
+  const { data, width, height } = raw;
+  if (!isUint8Array(data) && !isUint8ClampedArray(data)) {
+    throw new ImageError('raw pixels: data must be a Uint8Array or Uint8ClampedArray of 8-bit samples', 'bad-pixels');
+  }
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
+    throw new ImageError(`raw pixels: width and height must be integers >= 1, got ${String(width)}x${String(height)}`, width === 0 || height === 0 ? 'empty' : 'bad-pixels');
+  }
+  const channels = raw.channels ?? data.length / (width * height);
+  if (channels !== 1 && channels !== 2 && channels !== 3 && channels !== 4) {
+    const why = raw.channels === undefined ? `${data.length} bytes is not 1 to 4 samples per pixel of ${width}x${height}` : `channels must be 1, 2, 3 or 4, got ${String(raw.channels)}`;
+    throw new ImageError(`raw pixels: ${why}`, 'bad-pixels');
+  }
+  if (data.length !== width * height * channels) {
+    throw new ImageError(`raw pixels: data has ${data.length} bytes; ${width}x${height} with ${channels} channels needs ${width * height * channels}`, 'bad-pixels');
+  }
+  return { width, height, channels };
+}
+
+async function convertRaw(raw: RawPixels, opts: Resolved): Promise<RgbImage> {
+  const { width, height, channels } = checkRaw(raw);
+  const data = raw.data;
+  // RGB8 is already what we want: no copy, no trip through libvips.
+  if (channels === 3) return { data: isUint8Array(data) ? data : new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
+  // The pixels are in memory already, so the decompression-bomb limit does not apply.
+  const img = sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
+  return finish(toRgb(img, opts.alpha), `raw pixels (${width}x${height}x${channels})`);
+}
+
+/**
+ * Loads any image input as RGB8 pixels. Throws ImageError for inputs that cannot be used (missing
+ * file, corrupt or truncated bytes, zero size, unsupported format, over `maxPixels`, bad raw shape)
+ * and InvalidArgumentError for bad options.
+ */
+export async function loadImage(input: ImageInput, options: LoadImageOptions = {}): Promise<RgbImage> {
+  const opts = resolveOptions(options);
+  if (typeof input === 'string') {
+    if (input.length === 0) throw new ImageError('image path is empty', 'unreadable');
+    return decodeEncoded(input, opts);
+  }
+  if (isUint8Array(input)) return decodeEncoded(input, opts);
+  if (typeof input === 'object' && input !== null && 'data' in input) return convertRaw(input, opts);
+  throw new ImageError('image must be a file path, encoded bytes (Buffer/Uint8Array) or raw pixels { data, width, height, channels }', 'unsupported');
+}
