@@ -14,6 +14,7 @@ export type MiniMonkeyErrorCode =
   | 'UNSUPPORTED'
   | 'NATIVE_LOAD'
   | 'UNSUPPORTED_CPU'
+  | 'IO'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {
@@ -61,6 +62,12 @@ export class UnsupportedCpuError extends MiniMonkeyError {
     super('UNSUPPORTED_CPU', message);
   }
 }
+/** Writing an output file failed: disk full, file size limit, permissions, read-only folder. */
+export class IoError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('IO', message, options);
+  }
+}
 /** Why an image could not be used; the message says it in words. */
 export type ImageErrorReason = 'unreadable' | 'corrupt' | 'empty' | 'unsupported' | 'too-large' | 'bad-pixels';
 
@@ -103,6 +110,7 @@ function fromCoded(err: Error & { code?: unknown }): Error {
     case 'ABORTED': return new AbortError(err.message, opts);
     case 'DISPOSED': return new DisposedError(err.message);
     case 'UNSUPPORTED': return new UnsupportedError(err.message, opts);
+    case 'IO': return new IoError(err.message, opts);
     case 'IMAGE': return new ImageError(err.message, undefined, opts);
     case 'PROJECTOR_MISMATCH': case 'CONTEXT_OVERFLOW': case 'BUSY': case 'OUT_OF_MEMORY': case 'INTERNAL':
       return new MiniMonkeyError(code, err.message, opts);

@@ -12,6 +12,10 @@ const commands: Record<string, Command> = {
     summary: 'write a random-weight model pair (tiny for tests, internvl2-2b for benchmarks)',
     run: async (argv) => (await import('./synth')).runSynth(argv),
   },
+  convert: {
+    summary: 'convert a Hugging Face Mini-Monkey / InternVL2 checkpoint to a GGUF pair',
+    run: async (argv) => (await import('./convert')).runConvert(argv),
+  },
   info: {
     summary: "show a GGUF file's metadata and tensor summary",
     run: async (argv) => (await import('./info')).runInfo(argv),

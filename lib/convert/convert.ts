@@ -1,0 +1,197 @@
+// `convert`: a Hugging Face Mini-Monkey / InternVL2 checkpoint folder → a GGUF pair in llama.cpp's
+// layout (mmproj + text model). Everything is checked before the first byte is written; tensors
+// are then read, transformed and quantized one at a time; both files appear only when both are
+// complete (temp files, renamed at the end, removed on any failure).
+import fs from 'node:fs';
+import path from 'node:path';
+import { IoError, MiniMonkeyError, ModelLoadError } from '../errors';
+import { GgmlType, GgufValueType, typeName } from '../gguf/constants';
+import { GgufWriter } from '../gguf/writer';
+import { quantize } from '../native';
+import { throwIfAborted } from '../util/abort';
+import { Checkpoint } from './checkpoint';
+import { HfConfig, readHfConfig } from './hf-config';
+import { FILE_TYPE, TextQuant, textTensorType, VisionQuant, visionTensorType } from './quant-rules';
+import { readSentencePiece } from './sentencepiece';
+import { checkAllConsumed, embeddingRows, OutTensor, textPlan, visionPlan } from './tensor-map';
+import { buildVocab, ConvertedVocab } from './vocab';
+
+export interface ConvertOptions {
+  /** The checkpoint folder: config.json, *.safetensors, tokenizer.model, tokenizer_config.json. */
+  checkpointDir: string;
+  outDir: string;
+  textType?: TextQuant;
+  visionType?: VisionQuant;
+  /** Base of the output names (default: the checkpoint folder's name, lower-cased). */
+  name?: string;
+  onProgress?: (p: ConvertProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ConvertProgress {
+  file: string;
+  tensor: string;
+  done: number;
+  total: number;
+}
+
+export interface ConvertResult {
+  mmproj: string;
+  model: string;
+  warnings: string[];
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+/** File-system error codes that mean "the output could not be written". */
+const IO_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EACCES', 'EPERM', 'EROFS', 'EIO', 'ENOTDIR', 'EISDIR']);
+
+function imageNorm(dir: string, warnings: string[]): { mean: number[]; std: number[] } {
+  const file = path.join(dir, 'preprocessor_config.json');
+  if (!fs.existsSync(file)) {
+    warnings.push('no preprocessor_config.json: image mean/std set to ImageNet, which InternVL2 uses (facts §2.7)');
+    return { mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  }
+  let json: { image_mean?: unknown; image_std?: unknown };
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ModelLoadError(`${file}: ${(e as Error).message}`, { cause: e });
+  }
+  const ok = (v: unknown, positive: boolean): v is number[] =>
+    Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0));
+  if (!ok(json.image_mean, false) || !ok(json.image_std, true)) throw new ModelLoadError(`${file}: image_mean / image_std must be 3 numbers (std positive)`);
+  return { mean: json.image_mean, std: json.image_std };
+}
+
+function addTensors(w: GgufWriter, tensors: OutTensor[], typeOf: (t: OutTensor) => GgmlType, file: string, opts: ConvertOptions): void {
+  let done = 0;
+  for (const t of tensors) {
+    const type = typeOf(t);
+    w.addTensor(t.name, t.ne, type, async () => {
+      throwIfAborted(opts.signal);
+      const values = await t.read();
+      const bytes = type === GgmlType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : await quantize(typeName(type), values, t.ne[0]);
+      opts.onProgress?.({ file, tensor: t.name, done: ++done, total: tensors.length });
+      return bytes;
+    });
+  }
+}
+
+function visionWriter(cfg: HfConfig, quant: VisionQuant, norm: { mean: number[]; std: number[] }, name: string): GgufWriter {
+  const v = cfg.vision;
+  const w = new GgufWriter();
+  w.addString('general.architecture', 'clip');
+  w.addString('general.type', 'mmproj');
+  w.addString('general.name', name);
+  w.addU32('general.file_type', FILE_TYPE[quant]);
+  w.addBool('clip.has_vision_encoder', true);
+  w.addString('clip.projector_type', 'internvl');
+  w.addU32('clip.vision.image_size', v.imageSize);
+  w.addU32('clip.vision.patch_size', v.patchSize);
+  w.addU32('clip.vision.embedding_length', v.hidden);
+  w.addU32('clip.vision.feed_forward_length', v.ffn);
+  w.addU32('clip.vision.block_count', v.layers);
+  w.addU32('clip.vision.attention.head_count', v.heads);
+  w.addF32('clip.vision.attention.layer_norm_epsilon', v.lnEps);
+  w.addU32('clip.vision.projection_dim', cfg.text.embd);
+  w.addArray('clip.vision.image_mean', GgufValueType.FLOAT32, norm.mean);
+  w.addArray('clip.vision.image_std', GgufValueType.FLOAT32, norm.std);
+  w.addBool('clip.use_gelu', true);
+  w.addU32('clip.vision.projector.scale_factor', cfg.scaleFactor);
+  if (v.minTiles > 0) w.addU32('clip.vision.preproc_min_tiles', v.minTiles);
+  if (v.maxTiles > 0) w.addU32('clip.vision.preproc_max_tiles', v.maxTiles);
+  return w;
+}
+
+function textWriter(cfg: HfConfig, quant: TextQuant, vocab: ConvertedVocab, name: string): GgufWriter {
+  const t = cfg.text;
+  const a = t.arch;
+  const w = new GgufWriter();
+  w.addString('general.architecture', a);
+  w.addString('general.name', name);
+  w.addU32('general.file_type', FILE_TYPE[quant]);
+  w.addU32(`${a}.context_length`, t.contextLength);
+  w.addU32(`${a}.embedding_length`, t.embd);
+  w.addU32(`${a}.feed_forward_length`, t.ffn);
+  w.addU32(`${a}.block_count`, t.layers);
+  w.addU32(`${a}.attention.head_count`, t.heads);
+  w.addU32(`${a}.attention.head_count_kv`, t.kvHeads);
+  w.addF32(`${a}.rope.freq_base`, t.ropeTheta);
+  w.addF32(`${a}.attention.layer_norm_rms_epsilon`, t.rmsEps);
+  if (a === 'llama') {
+    w.addU32('llama.rope.dimension_count', t.headDim);
+    w.addU32('llama.vocab_size', vocab.tokens.length);
+  }
+  w.addString('tokenizer.ggml.model', 'llama');
+  w.addString('tokenizer.ggml.pre', 'default');
+  w.addArray('tokenizer.ggml.tokens', GgufValueType.STRING, vocab.tokens);
+  w.addArray('tokenizer.ggml.scores', GgufValueType.FLOAT32, vocab.scores);
+  w.addArray('tokenizer.ggml.token_type', GgufValueType.INT32, vocab.types);
+  w.addU32('tokenizer.ggml.bos_token_id', vocab.bosId);
+  w.addU32('tokenizer.ggml.eos_token_id', vocab.eosId);
+  w.addU32('tokenizer.ggml.unknown_token_id', vocab.unkId);
+  if (vocab.padId !== undefined) w.addU32('tokenizer.ggml.padding_token_id', vocab.padId);
+  w.addBool('tokenizer.ggml.add_bos_token', vocab.addBos);
+  w.addBool('tokenizer.ggml.add_eos_token', vocab.addEos);
+  w.addBool('tokenizer.ggml.add_space_prefix', vocab.addSpacePrefix);
+  if (vocab.chatTemplate !== undefined) w.addString('tokenizer.chat_template', vocab.chatTemplate);
+  return w;
+}
+
+/** Turns a file-system failure while writing into a typed IoError. */
+function asWriteError(e: unknown, outDir: string): unknown {
+  if (e instanceof MiniMonkeyError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code && IO_CODES.has(code)) {
+    const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EFBIG' ? 'the file size limit was reached' : code;
+    return new IoError(`cannot write the converted model to ${outDir}: ${why} (${(e as Error).message})`, { cause: e });
+  }
+  return e;
+}
+
+export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
+  const dir = opts.checkpointDir;
+  const textType = opts.textType ?? 'q4_k_m';
+  const visionType = opts.visionType ?? 'f16';
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelLoadError(`${dir}: no such checkpoint folder`);
+  const cfg = readHfConfig(path.join(dir, 'config.json'));
+  const tokenizerFile = path.join(dir, 'tokenizer.model');
+  if (!fs.existsSync(tokenizerFile)) throw new ModelLoadError(`${dir}: no tokenizer.model (the SentencePiece model)`);
+  const sp = readSentencePiece(tokenizerFile);
+  const ckpt = Checkpoint.open(dir);
+
+  // Every check happens here, before anything is written.
+  const vPlan = visionPlan(ckpt, cfg);
+  const tPlan = textPlan(ckpt, cfg);
+  checkAllConsumed(ckpt, [vPlan, tPlan]);
+  const warnings: string[] = [];
+  const vocab = buildVocab(dir, sp, embeddingRows(ckpt, cfg));
+  warnings.push(...vocab.warnings);
+  const norm = imageNorm(dir, warnings);
+
+  const base = (opts.name ?? path.basename(path.resolve(dir))).toLowerCase().replace(/[^a-z0-9._-]+/g, '-');
+  const mmproj = path.join(opts.outDir, `mmproj-${base}-${visionType}.gguf`);
+  const model = path.join(opts.outDir, `${base}-${textType}.gguf`);
+  const partial = (f: string) => path.join(path.dirname(f), `.${path.basename(f)}.partial-${process.pid}`);
+
+  const vw = visionWriter(cfg, visionType, norm, base);
+  addTensors(vw, vPlan.tensors, (t) => visionTensorType(visionType, t.name, t.ne), mmproj, opts);
+  const tw = textWriter(cfg, textType, vocab, base);
+  addTensors(tw, tPlan.tensors, (t) => textTensorType(textType, t.name, t.ne, cfg.text.layers), model, opts);
+
+  const written: string[] = [];
+  try {
+    fs.mkdirSync(opts.outDir, { recursive: true });
+    for (const [w, file] of [[vw, mmproj], [tw, model]] as const) {
+      written.push(partial(file));
+      await w.write(partial(file));
+    }
+    fs.renameSync(partial(mmproj), mmproj);
+    fs.renameSync(partial(model), model);
+  } catch (e) {
+    for (const f of written) fs.rmSync(f, { force: true });
+    throw asWriteError(e, opts.outDir);
+  }
+  return { mmproj, model, warnings };
+}
