@@ -19,3 +19,5 @@ export type { PreprocessImageOptions } from './vision/preprocess';
 // MSAC crop planning (pure functions).
 export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOptionsError } from './msac';
 export type { PresetName, CropOptions, CropPlan, Grid, TileLayer, TileSpec, LayerRange } from './msac';
+export { renderCropPlan, cropPlanLayout, cropPlanCaption, CROP_PLAN_COLOURS } from './msac/render';
+export type { RenderCropPlanOptions, CropPlanLayout } from './msac/render';

@@ -20,6 +20,10 @@ const commands: Record<string, Command> = {
     summary: "show a GGUF file's metadata and tensor summary",
     run: async (argv) => (await import('./info')).runInfo(argv),
   },
+  crops: {
+    summary: "show an image's MSAC crop plan (grids, tiles, tokens); -o draws it to a PNG",
+    run: async (argv) => (await import('./crops')).runCrops(argv),
+  },
   runtime: {
     summary: 'show the version, the loaded addon and the CPU features ggml was built with',
     run: async (argv) => (await import('./runtime')).runRuntime(argv),
