@@ -124,13 +124,16 @@ export function sentencePieceProto(pieces: SpPieceDef[], opts: { addDummyPrefix:
 // safetensors
 
 /** f32 → bf16 bits, round to nearest even (as torch does). */
+const scratchF = new Float32Array(1);
+const scratchU = new Uint32Array(scratchF.buffer);
 function bf16Bits(v: number): number {
-  const f = new Float32Array([v]);
-  const u = new Uint32Array(f.buffer)[0];
+  scratchF[0] = v;
+  const u = scratchU[0];
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
 function bf16Value(bits: number): number {
-  return new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
+  scratchU[0] = bits << 16;
+  return scratchF[0];
 }
 
 export function writeSafetensors(file: string, names: string[], tensors: HfTensors): void {
