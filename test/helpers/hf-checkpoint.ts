@@ -32,6 +32,8 @@ export interface HfCheckpoint {
   added: Map<string, number>;
   /** Ids that tokenizer_config marks special. */
   specialIds: Set<number>;
+  /** The language model under InternLM2's names (fused wqkv), whatever `llm` wrote: what the float64 reference reads. */
+  internlm2Tensors: HfTensors;
 }
 
 export const TINY = {
@@ -269,6 +271,45 @@ export interface WriteOptions {
   /** Split the weights over shards with model.safetensors.index.json. */
   sharded?: boolean;
   addDummyPrefix?: boolean;
+  /** The LLM's architecture: InternLM2 (Mini-Monkey, InternVL2-2B) or Llama (same weights, Llama's names and split q/k/v). */
+  llm?: 'internlm2' | 'llama';
+}
+
+/**
+ * The same language model under Llama's HF names: q/k/v cut out of the fused wqkv (per KV group,
+ * facts §1.5) in head order. HF Llama also uses rotate_half RoPE, so it computes the same logits.
+ */
+function asLlama(m: HfTensors): HfTensors {
+  const t = TINY.text;
+  const n = t.embd, d = n / t.heads, r = t.heads / t.kvHeads;
+  const out: HfTensors = new Map();
+  const l = 'language_model.';
+  for (const [name, v] of m) if (!name.startsWith(l)) out.set(name, v);
+  out.set(`${l}model.embed_tokens.weight`, m.get(`${l}model.tok_embeddings.weight`)!);
+  for (let i = 0; i < t.layers; i++) {
+    const src = `${l}model.layers.${i}.`;
+    const get = (s: string) => m.get(src + s)!;
+    const wqkv = get('attention.wqkv.weight').data;
+    const head = (row0: number) => wqkv.subarray(row0 * n, (row0 + d) * n);
+    const q = new Float64Array(t.heads * d * n), k = new Float64Array(t.kvHeads * d * n), v = new Float64Array(t.kvHeads * d * n);
+    for (let g = 0; g < t.kvHeads; g++) {
+      for (let j = 0; j < r; j++) q.set(head((g * (r + 2) + j) * d), (g * r + j) * d * n);
+      k.set(head((g * (r + 2) + r) * d), g * d * n);
+      v.set(head((g * (r + 2) + r + 1) * d), g * d * n);
+    }
+    out.set(`${src}self_attn.q_proj.weight`, { shape: [t.heads * d, n], data: q });
+    out.set(`${src}self_attn.k_proj.weight`, { shape: [t.kvHeads * d, n], data: k });
+    out.set(`${src}self_attn.v_proj.weight`, { shape: [t.kvHeads * d, n], data: v });
+    out.set(`${src}self_attn.o_proj.weight`, get('attention.wo.weight'));
+    out.set(`${src}input_layernorm.weight`, get('attention_norm.weight'));
+    out.set(`${src}post_attention_layernorm.weight`, get('ffn_norm.weight'));
+    out.set(`${src}mlp.gate_proj.weight`, get('feed_forward.w1.weight'));
+    out.set(`${src}mlp.up_proj.weight`, get('feed_forward.w3.weight'));
+    out.set(`${src}mlp.down_proj.weight`, get('feed_forward.w2.weight'));
+  }
+  out.set(`${l}model.norm.weight`, m.get(`${l}model.norm.weight`)!);
+  out.set(`${l}lm_head.weight`, m.get(`${l}output.weight`)!);
+  return out;
 }
 
 /** Writes the tiny checkpoint into `dir` (created). */
@@ -280,8 +321,14 @@ export function writeHfCheckpoint(dir: string, opts: WriteOptions = {}): HfCheck
   CHAT_TOKENS.forEach((t) => added.set(t, pieces.findIndex((p) => p.piece === t)));
   INTERNVL_TOKENS.forEach((t, i) => added.set(t, nSp + i));
   const vocabSize = nSp + INTERNVL_TOKENS.length;
-  const tensors = makeTensors(vocabSize, opts.seed ?? 1);
+  const internlm2Tensors = makeTensors(vocabSize, opts.seed ?? 1);
+  const llama = opts.llm === 'llama';
+  const tensors = llama ? asLlama(internlm2Tensors) : internlm2Tensors;
   const config = makeConfig(vocabSize);
+  if (llama) {
+    config.llm_config.architectures = ['LlamaForCausalLM'];
+    config.llm_config.model_type = 'llama';
+  }
 
   const names = [...tensors.keys()];
   if (opts.sharded) {
@@ -321,5 +368,5 @@ export function writeHfCheckpoint(dir: string, opts: WriteOptions = {}): HfCheck
     chat_template: "{{ bos_token }}{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}",
   }, null, 2));
   fs.writeFileSync(path.join(dir, 'added_tokens.json'), JSON.stringify(Object.fromEntries(INTERNVL_TOKENS.map((t) => [t, added.get(t)])), null, 2));
-  return { dir, tensors, config, pieces, added, specialIds };
+  return { dir, tensors, config, pieces, added, specialIds, internlm2Tensors };
 }
