@@ -21,3 +21,8 @@ export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOp
 export type { PresetName, CropOptions, CropPlan, Grid, TileLayer, TileSpec, LayerRange } from './msac';
 export { renderCropPlan, cropPlanLayout, cropPlanCaption, CROP_PLAN_COLOURS } from './msac/render';
 export type { RenderCropPlanOptions, CropPlanLayout } from './msac/render';
+
+// Converting a Hugging Face checkpoint to the GGUF pair.
+export { convertCheckpoint } from './convert/convert';
+export type { ConvertOptions, ConvertProgress, ConvertResult } from './convert/convert';
+export type { TextQuant, VisionQuant } from './convert/quant-rules';
