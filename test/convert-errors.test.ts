@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { convertCheckpoint } from '../lib/convert/convert';
+import { readSafetensorsHeader } from '../lib/convert/safetensors';
+import { parseSentencePiece } from '../lib/convert/sentencepiece';
 import { MiniMonkeyError } from '../lib/errors';
 import { writeHfCheckpoint, writeSafetensors } from './helpers/hf-checkpoint';
 import { tempDir } from './helpers/models';
@@ -119,6 +121,43 @@ describe('convert: bad input gives typed errors', () => {
     c = fresh();
     editJson(path.join(c.dir, 'config.json'), (j) => (j.llm_config.vocab_size = 100));
     await expectCode(c.dir, 'MODEL_LOAD', /tok_embeddings\.weight' has shape/);
+  });
+});
+
+describe('mutated tokenizer.model and safetensors headers never crash', () => {
+  it('300 random byte mutations give a parse or a typed MODEL_LOAD / UNSUPPORTED error', () => {
+    const c = fresh();
+    const sp = fs.readFileSync(path.join(c.dir, 'tokenizer.model'));
+    const st = fs.readFileSync(path.join(c.dir, 'model.safetensors'));
+    const headerEnd = 8 + Number(st.readBigUInt64LE(0));
+    let seed = 99;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed % n;
+    };
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const target = i % 2 === 0 ? 'sp' : 'st';
+      // the safetensors file keeps its data; only its length prefix and JSON header are mutated
+      const bytes = Buffer.from(target === 'sp' ? sp : st);
+      const span = target === 'sp' ? bytes.length : headerEnd;
+      for (let k = 0; k <= rand(4); k++) bytes[rand(span)] = rand(256);
+      const file = path.join(tempDir(), 'fuzz-input');
+      fs.writeFileSync(file, bytes);
+      let outcome = 'parsed';
+      try {
+        if (target === 'sp') parseSentencePiece(bytes, file);
+        else readSafetensorsHeader(file);
+      } catch (e) {
+        expect(e).toBeInstanceOf(MiniMonkeyError);
+        outcome = (e as MiniMonkeyError).code;
+      }
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    process.stderr.write(`fuzz outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}\n`);
+    expect(outcomes.get('MODEL_LOAD')).toBeGreaterThan(50);
+    expect(outcomes.get('parsed')).toBeGreaterThan(10);
+    expect([...outcomes.keys()].every((k) => ['parsed', 'MODEL_LOAD', 'UNSUPPORTED'].includes(k))).toBe(true);
   });
 });
 

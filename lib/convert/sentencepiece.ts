@@ -39,7 +39,7 @@ export interface SpModel {
 
 class ProtoReader {
   pos = 0;
-  constructor(private readonly buf: Uint8Array, private readonly where: string) {}
+  constructor(private readonly buf: Uint8Array, readonly where: string) {}
 
   get done(): boolean {
     return this.pos >= this.buf.length;
@@ -112,7 +112,7 @@ function decodeString(r: ProtoReader, bytes: Uint8Array): string {
 }
 
 function readPiece(r: ProtoReader, buf: Uint8Array): SpPiece {
-  const m = new ProtoReader(buf, '');
+  const m = new ProtoReader(buf, r.where);
   const out: SpPiece = { piece: '', score: 0, type: PieceType.NORMAL };
   while (!m.done) {
     const [f, w] = m.tag();
