@@ -177,6 +177,28 @@ describe('convert: synthetic HF checkpoint → GGUF pair', () => {
   });
 });
 
+describe('select_layer deeper than -1', () => {
+  it('keeps only the layers up to the selected one, and the output is that layer\'s', async () => {
+    const ckpt = writeHfCheckpoint(path.join(tempDir(), 'hf-select', 'sel'), { seed: 6 });
+    const cfgFile = path.join(ckpt.dir, 'config.json');
+    const json = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    json.select_layer = -2; // hidden_states[-2]: the output of the next-to-last block
+    fs.writeFileSync(cfgFile, JSON.stringify(json));
+    const o = await convertCheckpoint({ checkpointDir: ckpt.dir, outDir: path.join(tempDir(), 'conv-select'), textType: 'f16', visionType: 'f32' });
+    const h = await readGgufHeader(o.mmproj);
+    expect(h.kv.get('clip.vision.block_count')!.value).toBe(TINY.vision.layers - 1);
+    expect(h.tensors.some((t) => t.name.startsWith(`v.blk.${TINY.vision.layers - 1}.`))).toBe(false);
+    const tiles = distinctTiles(1, refCfg.imageSize, 8);
+    const ref = referenceEncode(hfToRefWeights(ckpt.tensors), { ...refCfg, layers: TINY.vision.layers - 1 }, tiles, 1);
+    const enc = await VisionEncoder.load(o.mmproj, { threads: 2 });
+    try {
+      expect(relError(await enc.encode(tiles, 1), ref)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      enc.dispose();
+    }
+  });
+});
+
 describe('quantization rules (llama.cpp llama_tensor_get_type)', () => {
   it('keeps 1-D tensors and embeddings f32, the patch embedding f16', () => {
     expect(visionTensorType('q8_0', 'v.blk.0.ln1.weight', [1024])).toBe(GgmlType.F32);
