@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { IoError, MiniMonkeyError, ModelLoadError } from '../errors';
-import { GgmlType, GgufValueType, typeName } from '../gguf/constants';
+import { GgmlType, GgufValueType, tensorBytes, typeName } from '../gguf/constants';
 import { GgufWriter } from '../gguf/writer';
 import { quantize } from '../native';
 import { throwIfAborted } from '../util/abort';
@@ -64,6 +64,22 @@ function imageNorm(dir: string, warnings: string[]): { mean: number[]; std: numb
   return { mean: json.image_mean, std: json.image_std };
 }
 
+/** Values per quantize call: the addon copies its input, so whole 190M-value tensors would double the peak. */
+const QUANTIZE_CHUNK_VALUES = 8 * 1024 * 1024;
+
+/** ggml quantization of whole rows, a chunk of rows per call (rows are independent, so the bytes are the same). */
+async function quantizeRows(type: GgmlType, values: Float32Array, rowLength: number): Promise<Uint8Array> {
+  const rows = values.length / rowLength;
+  const rowBytes = tensorBytes(type, [rowLength]);
+  const out = new Uint8Array(rows * rowBytes);
+  const perCall = Math.max(1, Math.floor(QUANTIZE_CHUNK_VALUES / rowLength));
+  for (let r = 0; r < rows; r += perCall) {
+    const n = Math.min(perCall, rows - r);
+    out.set(await quantize(typeName(type), values.subarray(r * rowLength, (r + n) * rowLength), rowLength), r * rowBytes);
+  }
+  return out;
+}
+
 function addTensors(w: GgufWriter, tensors: OutTensor[], typeOf: (t: OutTensor) => GgmlType, file: string, opts: ConvertOptions): void {
   let done = 0;
   for (const t of tensors) {
@@ -71,7 +87,7 @@ function addTensors(w: GgufWriter, tensors: OutTensor[], typeOf: (t: OutTensor) 
     w.addTensor(t.name, t.ne, type, async () => {
       throwIfAborted(opts.signal);
       const values = await t.read();
-      const bytes = type === GgmlType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : await quantize(typeName(type), values, t.ne[0]);
+      const bytes = type === GgmlType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : await quantizeRows(type, values, t.ne[0]);
       opts.onProgress?.({ file, tensor: t.name, done: ++done, total: tensors.length });
       return bytes;
     });

@@ -103,30 +103,17 @@ function f16ToF32Table(): Float32Array {
   return f16Table;
 }
 
-/** Decodes little-endian bf16/f16/f32 bytes to f32 (bf16 and f16 convert exactly). */
-export function decodeToF32(bytes: Uint8Array, dtype: SafetensorsDtype): Float32Array {
-  const n = bytes.byteLength / BYTES_PER_VALUE[dtype];
-  const out = new Float32Array(n);
-  if (dtype === 'F32') {
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
-  }
-  const src = new Uint16Array(n);
-  new Uint8Array(src.buffer).set(bytes);
-  if (dtype === 'BF16') {
-    // bf16 is the top half of an f32's bits.
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
-  } else {
-    const table = f16ToF32Table();
-    for (let i = 0; i < n; i++) out[i] = table[src[i]];
-  }
-  return out;
-}
-
-/** Reads one tensor as f32, asynchronously (the read runs on the libuv pool). */
+/**
+ * Reads one tensor as f32, asynchronously (the read runs on the libuv pool). The raw bytes land in
+ * the back half of the f32 result and are widened in place, front to back, so a tensor costs its
+ * f32 size and no more: at step i the write covers bytes 4i..4i+3, below the next unread value at
+ * byte 2n+2i+2.
+ */
 export async function readTensor(t: SafetensorsTensor): Promise<Float32Array> {
-  const bytes = new Uint8Array(t.nbytes);
+  const width = BYTES_PER_VALUE[t.dtype];
+  const n = t.nbytes / width;
+  const out = new Float32Array(n);
+  const raw = new Uint8Array(out.buffer, 4 * n - t.nbytes, t.nbytes);
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(t.file, 'r');
@@ -136,14 +123,24 @@ export async function readTensor(t: SafetensorsTensor): Promise<Float32Array> {
   try {
     let done = 0;
     while (done < t.nbytes) {
-      const { bytesRead } = await handle.read(bytes, done, t.nbytes - done, t.offset + done);
+      const { bytesRead } = await handle.read(raw, done, t.nbytes - done, t.offset + done);
       if (bytesRead === 0) throw new ModelLoadError(`${t.file}: tensor '${t.name}' is truncated`);
       done += bytesRead;
     }
   } finally {
     await handle.close();
   }
-  return decodeToF32(bytes, t.dtype);
+  if (t.dtype === 'F32') return out;
+  const src = new Uint16Array(out.buffer, 2 * n, n);
+  if (t.dtype === 'BF16') {
+    // bf16 is the top half of an f32's bits.
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
+  } else {
+    const table = f16ToF32Table();
+    for (let i = 0; i < n; i++) out[i] = table[src[i]];
+  }
+  return out;
 }
 
 export function unsupportedDtype(file: string, name: string, dtype: string): UnsupportedError {

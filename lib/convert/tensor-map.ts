@@ -32,12 +32,18 @@ class Source {
   readonly consumed = new Set<string>();
   constructor(readonly ckpt: Checkpoint) {}
 
-  /** Registers `name` and checks its shape now (before any file is written). */
-  use(name: string, shape: number[]): () => Promise<Float32Array> {
+  /**
+   * Registers `name` and checks its shape now (before any file is written). A `shared` tensor
+   * feeds several outputs and stays cached until another shared one is read; others are not kept.
+   */
+  use(name: string, shape: number[], shared = false): () => Promise<Float32Array> {
     checkShape(name, this.ckpt.info(name).shape, shape);
     this.consumed.add(name);
+    if (!shared) return () => this.ckpt.read(name, shape);
     return () => {
-      if (this.last?.name !== name) this.last = { name, value: this.ckpt.read(name, shape) };
+      if (this.last?.name !== name) {
+        this.last = { name, value: this.ckpt.read(name, shape) };
+      }
       return this.last.value;
     };
   }
@@ -71,8 +77,8 @@ export function visionPlan(ckpt: Checkpoint, cfg: HfConfig): TensorPlan {
       continue;
     }
     const b = `v.blk.${i}.`;
-    const qkvW = src.use(`${hf}attn.qkv.weight`, [3 * H, H]);
-    const qkvB = src.use(`${hf}attn.qkv.bias`, [3 * H]);
+    const qkvW = src.use(`${hf}attn.qkv.weight`, [3 * H, H], true);
+    const qkvB = src.use(`${hf}attn.qkv.bias`, [3 * H], true);
     for (const part of ['q', 'k', 'v'] as const) {
       out.push({ name: `${b}attn_${part}.weight`, ne: [H, H], read: async () => splitThirds(await qkvW())[part] });
       out.push({ name: `${b}attn_${part}.bias`, ne: [H], read: async () => splitThirds(await qkvB())[part] });
@@ -145,7 +151,7 @@ export function textPlan(ckpt: Checkpoint, cfg: HfConfig): TensorPlan {
     const b = `blk.${i}.`;
     direct(hf + N.attnNorm, [n], `${b}attn_norm.weight`);
     if (t.arch === 'internlm2') {
-      const wqkv = src.use(`${hf}attention.wqkv.weight`, [n + 2 * kv, n]);
+      const wqkv = src.use(`${hf}attention.wqkv.weight`, [n + 2 * kv, n], true);
       const split = async () => splitInternLM2Wqkv(await wqkv(), t.heads, t.kvHeads, d, n);
       out.push({ name: `${b}attn_q.weight`, ne: [n, n], read: async () => permuteForNormRope((await split()).q, t.heads, n) });
       out.push({ name: `${b}attn_k.weight`, ne: [n, kv], read: async () => permuteForNormRope((await split()).k, t.kvHeads, n) });
