@@ -56,8 +56,13 @@ export async function runConvert(argv: string[]): Promise<number> {
   if (!VISION_TYPES.includes(visionType)) return fail(`--vision-type must be one of ${VISION_TYPES.join(', ')}`);
 
   const tty = process.stderr.isTTY;
+  // Ctrl-C stops between tensors and the partial files are removed, rather than left behind.
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
   try {
     const result = await convertCheckpoint({
+      signal: abort.signal,
       checkpointDir: positionals[0],
       outDir: values.out,
       textType,
@@ -83,5 +88,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     const code = e instanceof MiniMonkeyError ? ` [${e.code}]` : '';
     process.stderr.write(`minimonkey convert: ${(e as Error)?.message ?? String(e)}${code}\n`);
     return 1;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
 }

@@ -68,12 +68,13 @@ function imageNorm(dir: string, warnings: string[]): { mean: number[]; std: numb
 const QUANTIZE_CHUNK_VALUES = 8 * 1024 * 1024;
 
 /** ggml quantization of whole rows, a chunk of rows per call (rows are independent, so the bytes are the same). */
-async function quantizeRows(type: GgmlType, values: Float32Array, rowLength: number): Promise<Uint8Array> {
+async function quantizeRows(type: GgmlType, values: Float32Array, rowLength: number, signal?: AbortSignal): Promise<Uint8Array> {
   const rows = values.length / rowLength;
   const rowBytes = tensorBytes(type, [rowLength]);
   const out = new Uint8Array(rows * rowBytes);
   const perCall = Math.max(1, Math.floor(QUANTIZE_CHUNK_VALUES / rowLength));
   for (let r = 0; r < rows; r += perCall) {
+    throwIfAborted(signal);
     const n = Math.min(perCall, rows - r);
     out.set(await quantize(typeName(type), values.subarray(r * rowLength, (r + n) * rowLength), rowLength), r * rowBytes);
   }
@@ -87,7 +88,7 @@ function addTensors(w: GgufWriter, tensors: OutTensor[], typeOf: (t: OutTensor) 
     w.addTensor(t.name, t.ne, type, async () => {
       throwIfAborted(opts.signal);
       const values = await t.read();
-      const bytes = type === GgmlType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : await quantizeRows(type, values, t.ne[0]);
+      const bytes = type === GgmlType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : await quantizeRows(type, values, t.ne[0], opts.signal);
       opts.onProgress?.({ file, tensor: t.name, done: ++done, total: tensors.length });
       return bytes;
     });
