@@ -124,6 +124,26 @@ describe('convert: bad input gives typed errors', () => {
   });
 });
 
+describe('an aborted conversion', () => {
+  it('stops with ABORTED and leaves no file of the pair', async () => {
+    const c = fresh();
+    const outDir = path.join(tempDir(), 'aborted');
+    const ac = new AbortController();
+    let seen = 0;
+    const err = await convertCheckpoint({
+      checkpointDir: c.dir, outDir, textType: 'f32', visionType: 'f32', signal: ac.signal,
+      // abort in the middle of the second file, after the first is complete
+      onProgress: (p) => {
+        seen++;
+        if (!path.basename(p.file).startsWith('mmproj-') && p.done === 3) ac.abort();
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    expect((err as MiniMonkeyError).code).toBe('ABORTED');
+    expect(seen).toBeGreaterThan(3);
+    expect(fs.readdirSync(outDir)).toEqual([]);
+  });
+});
+
 describe('mutated tokenizer.model and safetensors headers never crash', () => {
   it('300 random byte mutations give a parse or a typed MODEL_LOAD / UNSUPPORTED error', () => {
     const c = fresh();
