@@ -83,6 +83,18 @@ export class ImageError extends MiniMonkeyError {
     this.reason = reason;
   }
 }
+/** The prompt (text and image tokens) does not fit the context; says how many tokens it needs. */
+export class ContextOverflowError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONTEXT_OVERFLOW', message, options);
+  }
+}
+/** The text model and the vision projector do not belong together. */
+export class ProjectorMismatchError extends MiniMonkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PROJECTOR_MISMATCH', message, options);
+  }
+}
 /** The native addon could not be loaded. */
 export class NativeLoadError extends MiniMonkeyError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -112,7 +124,9 @@ function fromCoded(err: Error & { code?: unknown }): Error {
     case 'UNSUPPORTED': return new UnsupportedError(err.message, opts);
     case 'IO': return new IoError(err.message, opts);
     case 'IMAGE': return new ImageError(err.message, undefined, opts);
-    case 'PROJECTOR_MISMATCH': case 'CONTEXT_OVERFLOW': case 'BUSY': case 'OUT_OF_MEMORY': case 'INTERNAL':
+    case 'CONTEXT_OVERFLOW': return new ContextOverflowError(err.message, opts);
+    case 'PROJECTOR_MISMATCH': return new ProjectorMismatchError(err.message, opts);
+    case 'BUSY': case 'OUT_OF_MEMORY': case 'INTERNAL':
       return new MiniMonkeyError(code, err.message, opts);
     default:
       // TypeErrors from argument checks in the addon keep their class.

@@ -16,6 +16,17 @@ export type { ImageInput, RawPixels, LoadImageOptions } from './image/load';
 export { preprocess } from './vision/preprocess';
 export type { PreprocessImageOptions } from './vision/preprocess';
 
+// The model pair, chat sessions and the language model on its own.
+export { MiniMonkey } from './model';
+export type { MiniMonkeyLoadOptions, EncodeImageOptions as MiniMonkeyEncodeImageOptions } from './model';
+export { ChatSession } from './llm/session';
+export type { AskOptions, AskResult, AskProgress, ChatOptions, Content, ContentPart, FinishReason } from './llm/session';
+export type { ReplyStream } from './llm/reply-stream';
+export type { SamplingOptions } from './llm/sampling';
+export { TextModel } from './llm/text-model';
+export type { TextModelInfo, TextModelLoadOptions, TokenizeOptions } from './llm/text-model';
+export { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
+
 // MSAC crop planning (pure functions).
 export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOptionsError } from './msac';
 export type { PresetName, CropOptions, CropPlan, Grid, TileLayer, TileSpec, LayerRange } from './msac';

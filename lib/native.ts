@@ -27,6 +27,68 @@ export interface NativeVisionEncoder {
   dispose(): void;
 }
 
+export interface NativeSpecialTokens {
+  bos: number;
+  eos: number;
+  imStart: number;
+  imEnd: number;
+  imgStart: number;
+  imgEnd: number;
+  imgContext: number;
+}
+
+export interface NativeTextModelInfo {
+  arch: string;
+  name: string;
+  embeddingWidth: number;
+  vocabSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  trainContext: number;
+  parameters: number;
+  sizeBytes: number;
+  /** Ids of the prompt's special tokens; -1 where the vocabulary lacks one. */
+  special: NativeSpecialTokens;
+}
+
+export interface NativeTextModel {
+  info(): NativeTextModelInfo;
+  tokenize(text: string, addBos: boolean, parseSpecial: boolean): Int32Array;
+  piece(token: number, special: boolean): Uint8Array;
+  dispose(): void;
+}
+
+export interface NativeSampling {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  seed?: number;
+}
+
+export interface NativeStep {
+  token: number;
+  /** The token ends the reply (it was not appended to the context). */
+  eog: boolean;
+  /** Its bytes (control tokens: none); may hold part of a UTF-8 character. */
+  bytes: Uint8Array;
+}
+
+export interface NativeLlmContext {
+  /** Appends token runs (Int32Array) and embedding rows (Float32Array); resolves to the new position. */
+  prefill(parts: (Int32Array | Float32Array)[], token?: NativeCancelToken, onProgress?: (done: number, total: number) => void): Promise<number>;
+  step(token?: NativeCancelToken): Promise<NativeStep>;
+  setSampling(options: NativeSampling): void;
+  truncate(position: number): void;
+  position(): number;
+  size(): number;
+  logits(): Float32Array;
+  dispose(): void;
+}
+
 export interface NativeRuntimeInfo {
   llamaRelease: string;
   ggmlSystemInfo: string;
@@ -39,6 +101,10 @@ export interface NativeAddon {
   quantize(type: string, data: Float32Array, rowLength: number): Promise<Uint8Array>;
   CancelToken: new () => NativeCancelToken;
   loadVisionEncoder(path: string, threads: number): Promise<NativeVisionEncoder>;
+  loadTextModel(
+    path: string, gpuLayers: number, useMmap: boolean, token?: NativeCancelToken, onProgress?: (done: number, total: number) => void,
+  ): Promise<NativeTextModel>;
+  createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeLlmContext>;
   resizeRGB(data: Uint8Array, width: number, height: number, newWidth: number, newHeight: number): Promise<Uint8Array>;
   assembleTiles(
     rgb: Uint8Array, width: number, height: number, tiles: Int32Array, tileSize: number,

@@ -1,0 +1,25 @@
+// What a chat session needs from the model that made it (MiniMonkey implements it).
+import type { ImageInput, LoadImageOptions } from '../image/load';
+import type { PresetName } from '../msac/presets';
+import type { CropOptions, CropPlan } from '../msac/types';
+import type { SerialQueue } from '../util/serial-queue';
+import type { RgbImage } from '../vision/preprocess';
+import type { TextModel } from './text-model';
+
+/** An image read and planned, not yet through the vision tower. */
+export interface PreparedImage {
+  rgb: RgbImage;
+  crop: PresetName | CropOptions;
+  plan: CropPlan;
+  /** Content hash + crop options: the embedding cache key. */
+  key: string;
+}
+
+export interface ChatHost {
+  readonly text: TextModel;
+  /** One heavy job at a time per model (load, encode, prefill, generation). */
+  readonly queue: SerialQueue;
+  readonly disposed: boolean;
+  prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage>;
+  encodePrepared(img: PreparedImage, signal: AbortSignal | undefined): Promise<{ embeddings: Float32Array; cached: boolean }>;
+}

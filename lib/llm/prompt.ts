@@ -1,0 +1,119 @@
+// The internlm2-chat prompt Mini-Monkey was trained on (facts §3.4), built as pieces so that
+// template tokens go in as ids, user text is tokenized as plain text (a user cannot smuggle in
+// `<|im_end|>`), and each image becomes a slot its embeddings fill:
+//
+//   <s><|im_start|>system\n{SYS}<|im_end|><|im_start|>user\n<img>{<IMG_CONTEXT>×N}</img>\n{question}<|im_end|><|im_start|>assistant\n
+//
+// No newline after <|im_end|>. A follow-up turn starts with the <|im_end|> that closes the
+// previous reply (generation stops on it without feeding it back).
+import type { NativeSpecialTokens } from '../native';
+
+/** InternVL2's default system message (157 bytes, facts §3.4). */
+export const DEFAULT_SYSTEM_MESSAGE =
+  '你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, 是一个有用无害的人工智能助手。';
+
+export type SpecialName = '<|im_start|>' | '<|im_end|>' | '<img>' | '</img>';
+
+export type PromptPiece =
+  | { kind: 'special'; name: SpecialName }
+  | { kind: 'text'; text: string }
+  /** `tokens` embedding rows of image number `image` (in the order images appear). */
+  | { kind: 'image'; image: number; tokens: number };
+
+/** What a user turn holds, in order: text, and images by their token count. */
+export type TurnPart = { text: string } | { imageTokens: number };
+
+const special = (name: SpecialName): PromptPiece => ({ kind: 'special', name });
+const text = (t: string): PromptPiece => ({ kind: 'text', text: t });
+
+/** `<|im_start|>system\n{system}<|im_end|>` (BOS is added separately, as the tokenizer does). */
+export function systemBlock(system: string): PromptPiece[] {
+  return [special('<|im_start|>'), text(`system\n${system}`), special('<|im_end|>')];
+}
+
+/**
+ * A user turn and the open assistant header. Each image renders as `<img>…</img>\n`, so
+ * `[image, "What is this?"]` gives the reference's `<img>…</img>\nWhat is this?`.
+ */
+export function userTurn(parts: TurnPart[], closePreviousReply: boolean): PromptPiece[] {
+  const out: PromptPiece[] = [];
+  if (closePreviousReply) out.push(special('<|im_end|>'));
+  out.push(special('<|im_start|>'), text('user\n'));
+  let image = 0;
+  for (const p of parts) {
+    if ('imageTokens' in p) {
+      out.push(special('<img>'), { kind: 'image', image: image++, tokens: p.imageTokens }, special('</img>'), text('\n'));
+    } else if (p.text.length > 0) {
+      out.push(text(p.text));
+    }
+  }
+  out.push(special('<|im_end|>'), special('<|im_start|>'), text('assistant\n'));
+  return mergeText(out);
+}
+
+/** Adjacent text pieces joined: each text piece is tokenized as one fragment, as a whole-string tokenizer would. */
+function mergeText(pieces: PromptPiece[]): PromptPiece[] {
+  const out: PromptPiece[] = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (p.kind === 'text' && last?.kind === 'text') out[out.length - 1] = text(last.text + p.text);
+    else out.push(p);
+  }
+  return out;
+}
+
+/** The prompt as the reference writes it (image slots as `<IMG_CONTEXT>` × N; BOS not included). */
+export function renderPrompt(pieces: PromptPiece[]): string {
+  return pieces
+    .map((p) => (p.kind === 'special' ? p.name : p.kind === 'text' ? p.text : '<IMG_CONTEXT>'.repeat(p.tokens)))
+    .join('');
+}
+
+export interface PromptTokenizer {
+  tokenize(text: string): Int32Array;
+  special: NativeSpecialTokens;
+}
+
+/** The prompt tokenized: token runs, and slots for each image's embedding rows. */
+export type PromptLayout = (Int32Array | { image: number; tokens: number })[];
+
+/** Tokenizes the pieces (text as plain text, template tokens as ids); `bos` prepends BOS. */
+export function layoutPrompt(pieces: PromptPiece[], tok: PromptTokenizer, bos: boolean): PromptLayout {
+  const ids: Record<SpecialName, number> = {
+    '<|im_start|>': tok.special.imStart,
+    '<|im_end|>': tok.special.imEnd,
+    '<img>': tok.special.imgStart,
+    '</img>': tok.special.imgEnd,
+  };
+  const layout: PromptLayout = [];
+  let run: number[] = bos ? [tok.special.bos] : [];
+  const flush = () => {
+    if (run.length > 0) layout.push(Int32Array.from(run));
+    run = [];
+  };
+  for (const p of pieces) {
+    if (p.kind === 'special') run.push(ids[p.name]);
+    else if (p.kind === 'text') run.push(...tok.tokenize(p.text));
+    else {
+      flush();
+      layout.push({ image: p.image, tokens: p.tokens });
+    }
+  }
+  flush();
+  return layout;
+}
+
+/** Positions the prompt takes: its tokens plus one per image embedding row. */
+export function layoutLength(layout: PromptLayout): number {
+  return layout.reduce((n, p) => n + (p instanceof Int32Array ? p.length : p.tokens), 0);
+}
+
+/** The prefill parts: token runs, and each image slot filled with that image's embeddings. */
+export function fillImages(layout: PromptLayout, images: Float32Array[], embeddingWidth: number): (Int32Array | Float32Array)[] {
+  return layout.map((p) => {
+    if (p instanceof Int32Array) return p;
+    const e = images[p.image];
+    if (!e || e.length !== p.tokens * embeddingWidth) throw new Error(`image ${p.image}: embeddings do not match the prompt's slot`);
+    return e;
+  });
+}

@@ -1,0 +1,43 @@
+// Sampling options of one reply, checked here so a bad value is a typed error, not a libllama abort.
+import { InvalidArgumentError } from '../errors';
+import type { NativeSampling } from '../native';
+
+export interface SamplingOptions {
+  /** 0 (default) decodes greedily, as the reference does; above 0 samples. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0 = off). */
+  topK?: number;
+  /** Nucleus sampling (1 = off). */
+  topP?: number;
+  /** Drop tokens below minP · p(best) (0 = off). */
+  minP?: number;
+  /** Penalize repeats of the last `repeatLastN` tokens (1 = off). */
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  /** RNG seed for sampling (default 0: replies are reproducible). */
+  seed?: number;
+}
+
+function check(name: string, v: number | undefined, ok: (n: number) => boolean, range: string): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new InvalidArgumentError(`${name} must be ${range} (got ${v})`);
+}
+
+export function checkSampling(o: SamplingOptions): NativeSampling {
+  check('temperature', o.temperature, (n) => n >= 0 && n <= 100, 'between 0 and 100');
+  check('topK', o.topK, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
+  check('topP', o.topP, (n) => n > 0 && n <= 1, 'in (0, 1]');
+  check('minP', o.minP, (n) => n >= 0 && n < 1, 'in [0, 1)');
+  check('repeatPenalty', o.repeatPenalty, (n) => n > 0 && n <= 10, 'in (0, 10]');
+  check('repeatLastN', o.repeatLastN, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
+  check('seed', o.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 2^32-1');
+  return {
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    minP: o.minP,
+    repeatPenalty: o.repeatPenalty,
+    repeatLastN: o.repeatLastN,
+    seed: o.seed,
+  };
+}

@@ -1,0 +1,291 @@
+// One conversation: its own KV cache on the model's text weights. A follow-up question prefills
+// only the new turn; an aborted or failed ask leaves the conversation exactly as it was.
+import { performance } from 'node:perf_hooks';
+import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, UnsupportedError } from '../errors';
+import type { ImageInput, LoadImageOptions } from '../image/load';
+import type { PresetName } from '../msac/presets';
+import type { CropOptions, CropPlan } from '../msac/types';
+import type { NativeLlmContext } from '../native';
+import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { fillImages, layoutLength, layoutPrompt, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
+import { ReplyStream } from './reply-stream';
+import { checkSampling, SamplingOptions } from './sampling';
+import { StopStringMatcher } from './stop-strings';
+import { safeCall } from './text-model';
+import type { ChatHost, PreparedImage } from './chat-host';
+
+export type ContentPart = string | { type: 'text'; text: string } | { type: 'image'; image: ImageInput; crop?: PresetName | CropOptions };
+/** A question: plain text, or text and images in the order they should appear. */
+export type Content = string | ContentPart[];
+
+export type FinishReason = 'end' | 'maxTokens' | 'stopString' | 'contextFull';
+
+export interface AskProgress {
+  phase: 'decode' | 'encode' | 'prefill';
+  done: number;
+  total: number;
+}
+
+export interface AskOptions extends SamplingOptions {
+  /** Crop preset or ranges for images that do not set their own (default 'default', the reference's). */
+  crop?: PresetName | CropOptions;
+  /** How images are read (EXIF orientation, alpha, pixel limit). */
+  image?: LoadImageOptions;
+  /** Most tokens to generate (default 512, as the reference demo). */
+  maxTokens?: number;
+  /** The reply ends before the first of these strings (which is not part of it). */
+  stop?: string[];
+  /** Scale compression (SCM). Not available yet: only `false` is accepted. */
+  scm?: boolean | { keep?: number };
+  signal?: AbortSignal;
+  /** Each piece of text as it is generated, with the id of the token that completed it. */
+  onToken?: (text: string, token: number) => void;
+  onProgress?: (p: AskProgress) => void;
+}
+
+export interface AskResult {
+  text: string;
+  finishReason: FinishReason;
+  tokens: {
+    /** Positions this turn prefilled: text tokens plus image tokens. */
+    prompt: number;
+    /** Of those, image embeddings. */
+    image: number;
+    generated: number;
+  };
+  /** Milliseconds per phase of this turn. */
+  timings: { decode: number; encode: number; prefill: number; generate: number };
+  /** The crop plan of each image of this turn, in order. */
+  images: CropPlan[];
+  /** Images whose embeddings came from the cache. */
+  imageCacheHits: number;
+  /** The generated token ids (the end token excluded). */
+  tokenIds: number[];
+}
+
+export interface ChatOptions {
+  /** System message (default InternVL2's, as the reference uses). */
+  system?: string;
+  /** Tokens this conversation's context holds (default: the model's contextSize). */
+  contextSize?: number;
+}
+
+export class ChatSession {
+  private ctx: NativeLlmContext | undefined;
+  private turns = 0;
+  readonly system: string;
+
+  /** @internal use MiniMonkey.chat() */
+  constructor(private readonly host: ChatHost, ctx: NativeLlmContext, system: string) {
+    this.ctx = ctx;
+    this.system = system;
+  }
+
+  /** Tokens of context used so far / available in total. */
+  get contextUsed(): number {
+    return this.live().position();
+  }
+  get contextSize(): number {
+    return this.live().size();
+  }
+
+  /**
+   * Asks a question; the reply streams as text pieces (`for await`) and the returned object is
+   * also a promise of the whole result. Asks on one model run one after another.
+   */
+  ask(content: Content, options: AskOptions = {}): ReplyStream<AskResult> {
+    const stream = new ReplyStream<AskResult>();
+    let parts: ContentPart[];
+    try {
+      this.live();
+      parts = normalizeContent(content);
+      checkAskOptions(options);
+    } catch (e) {
+      stream.fail(e);
+      return stream;
+    }
+    this.host.queue.run(() => this.runTurn(parts, options, stream)).then(
+      (r) => stream.end(r),
+      (e) => stream.fail(fromNative(e)),
+    );
+    return stream;
+  }
+
+  /** Forgets the conversation (keeps the context's memory for the next one). */
+  async reset(): Promise<void> {
+    await this.host.queue.run(async () => {
+      this.live().truncate(0);
+      this.turns = 0;
+    });
+  }
+
+  get disposed(): boolean {
+    return this.ctx === undefined;
+  }
+
+  /** Frees the context (after an ask in flight). Safe to call twice. */
+  dispose(): void {
+    this.ctx?.dispose();
+    this.ctx = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  private live(): NativeLlmContext {
+    if (!this.ctx) throw new DisposedError('the chat session has been disposed');
+    if (this.host.disposed) throw new DisposedError('the model has been disposed');
+    return this.ctx;
+  }
+
+  private async runTurn(content: ContentPart[], o: AskOptions, stream: ReplyStream<AskResult>): Promise<AskResult> {
+    const ctx = this.live();
+    const signal = o.signal;
+    throwIfAborted(signal);
+    const progress = (phase: AskProgress['phase'], done: number, total: number) => {
+      if (o.onProgress) safeCall(o.onProgress, { phase, done, total });
+    };
+    const timings = { decode: 0, encode: 0, prefill: 0, generate: 0 };
+    const start = ctx.position();
+
+    // Read the images and plan their crops: the token count is known before any heavy work.
+    let t = performance.now();
+    const images: PreparedImage[] = [];
+    const turn: TurnPart[] = [];
+    for (const p of content) {
+      if (typeof p === 'string') turn.push({ text: p });
+      else if (p.type === 'text') turn.push({ text: p.text });
+      else {
+        const img = await this.host.prepareImage(p.image, p.crop ?? o.crop, o.image);
+        images.push(img);
+        turn.push({ imageTokens: img.plan.imageTokens });
+        progress('decode', images.length, content.filter((c) => typeof c !== 'string' && c.type === 'image').length);
+      }
+      throwIfAborted(signal);
+    }
+    timings.decode = performance.now() - t;
+
+    const pieces: PromptPiece[] = [...(this.turns === 0 ? systemBlock(this.system) : []), ...userTurn(turn, this.turns > 0)];
+    const bos = this.turns === 0;
+    const tokenizer = { tokenize: (s: string) => this.host.text.tokenize(s), special: this.host.text.info.special };
+    const layout = layoutPrompt(pieces, tokenizer, bos);
+    const needed = layoutLength(layout);
+    const imageTokens = images.reduce((n, i) => n + i.plan.imageTokens, 0);
+    if (start + needed + 1 > ctx.size()) {
+      throw new ContextOverflowError(
+        `this turn needs ${needed} tokens (${imageTokens} image + ${needed - imageTokens} text) and ${start} are already used, ` +
+          `but the context holds ${ctx.size()}: ${start + needed + 1} are needed with room for one reply token. ` +
+          `Use a larger contextSize, a smaller crop preset (e.g. 'fast'), or reset() the conversation.`,
+      );
+    }
+
+    t = performance.now();
+    let cacheHits = 0;
+    const embeddings: Float32Array[] = [];
+    for (let i = 0; i < images.length; i++) {
+      const enc = await this.host.encodePrepared(images[i], signal);
+      if (enc.cached) cacheHits++;
+      embeddings.push(enc.embeddings);
+      progress('encode', i + 1, images.length);
+    }
+    timings.encode = performance.now() - t;
+
+    const parts = fillImages(layout, embeddings, this.host.text.info.embeddingWidth);
+    const cancel = cancelTokenFor(signal);
+    try {
+      t = performance.now();
+      await ctx.prefill(parts, cancel.token, (d, total) => progress('prefill', d, total));
+      timings.prefill = performance.now() - t;
+
+      t = performance.now();
+      ctx.setSampling(checkSampling(o));
+      const reply = await this.generate(ctx, o, stream, cancel.token);
+      timings.generate = performance.now() - t;
+      this.turns++;
+      return {
+        text: reply.text,
+        finishReason: reply.finishReason,
+        tokens: { prompt: needed, image: imageTokens, generated: reply.generated },
+        timings,
+        images: images.map((i) => i.plan),
+        imageCacheHits: cacheHits,
+        tokenIds: reply.tokenIds,
+      };
+    } catch (e) {
+      // Undo the whole turn, so the conversation stays as it was before this ask.
+      if (!this.disposed) ctx.truncate(start);
+      throw signal?.aborted ? new AbortError(undefined, { cause: e }) : e;
+    } finally {
+      cancel.release();
+    }
+  }
+
+  private async generate(ctx: NativeLlmContext, o: AskOptions, stream: ReplyStream<AskResult>, token: Parameters<NativeLlmContext['step']>[0]) {
+    const maxTokens = o.maxTokens ?? 512;
+    const decoder = new TextDecoder('utf-8');
+    const stops = new StopStringMatcher(o.stop ?? []);
+    let text = '';
+    let generated = 0;
+    let finishReason: FinishReason = 'maxTokens';
+    const emit = (piece: string, id: number) => {
+      if (piece.length === 0) return;
+      text += piece;
+      stream.push(piece);
+      if (o.onToken) safeCall(o.onToken, piece, id);
+    };
+    let lastId = -1;
+    const tokenIds: number[] = [];
+    while (generated < maxTokens) {
+      if (ctx.position() >= ctx.size()) {
+        finishReason = 'contextFull';
+        break;
+      }
+      const step = await ctx.step(token);
+      if (step.eog) {
+        finishReason = 'end';
+        break;
+      }
+      generated++;
+      lastId = step.token;
+      tokenIds.push(step.token);
+      // `stream: true` holds back a partial UTF-8 character until its last byte arrives.
+      const { text: safe, stopped } = stops.push(decoder.decode(step.bytes, { stream: true }));
+      emit(safe, step.token);
+      if (stopped) {
+        finishReason = 'stopString';
+        return { text, finishReason, generated, tokenIds };
+      }
+    }
+    const { text: tail, stopped } = stops.push(decoder.decode());
+    emit(tail, lastId);
+    if (stopped) return { text, finishReason: 'stopString' as FinishReason, generated, tokenIds };
+    emit(stops.flush(), lastId);
+    return { text, finishReason, generated, tokenIds };
+  }
+}
+
+function normalizeContent(content: Content): ContentPart[] {
+  if (typeof content === 'string') return [content];
+  if (!Array.isArray(content)) throw new InvalidArgumentError('content must be a string or an array of parts');
+  for (const p of content) {
+    if (typeof p === 'string') continue;
+    if (p && typeof p === 'object' && p.type === 'text' && typeof p.text === 'string') continue;
+    if (p && typeof p === 'object' && p.type === 'image' && p.image !== undefined && p.image !== null) continue;
+    throw new InvalidArgumentError("each content part must be a string, {type: 'text', text} or {type: 'image', image}");
+  }
+  return content;
+}
+
+function checkAskOptions(o: AskOptions): void {
+  if (o.maxTokens !== undefined && (!Number.isInteger(o.maxTokens) || o.maxTokens < 1)) {
+    throw new InvalidArgumentError(`maxTokens must be a positive integer (got ${o.maxTokens})`);
+  }
+  if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string'))) {
+    throw new InvalidArgumentError('stop must be an array of strings');
+  }
+  if (o.scm !== undefined && o.scm !== false) {
+    throw new UnsupportedError('SCM (scale compression) is not available in this version; leave `scm` unset or false');
+  }
+  checkSampling(o);
+}

@@ -1,0 +1,149 @@
+// The language model on its own (libllama): load, tokenize, and a one-shot forward pass for tests
+// and tools. Chat goes through MiniMonkey / ChatSession, which add the prompt format and images.
+import fs from 'node:fs';
+import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
+import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '../native';
+import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { checkThreads } from '../vision/encoder';
+
+export type TextModelInfo = NativeTextModelInfo;
+
+export interface TextModelLoadOptions {
+  /** Layers to offload to a GPU backend when the build has one (-1: all). Default 0. */
+  gpuLayers?: number;
+  /** Memory-map the weights (default true): fast loads, pages shared between processes. */
+  useMmap?: boolean;
+  signal?: AbortSignal;
+  /** Called with the fraction loaded, 0..1. */
+  onProgress?: (fraction: number) => void;
+}
+
+export interface ContextOptions {
+  /** Tokens the context holds (text + image tokens of the whole conversation). */
+  contextSize: number;
+  /** Tokens per llama_decode call during prefill (default 512). */
+  batchSize?: number;
+  threads?: number;
+}
+
+export interface TokenizeOptions {
+  /** Prepend <s> (default false). */
+  addBos?: boolean;
+  /** Turn written special tokens such as `<|im_end|>` into their ids (default false: plain text). */
+  special?: boolean;
+}
+
+export class TextModel {
+  readonly info: TextModelInfo;
+  private handle: NativeTextModel | undefined;
+
+  private constructor(handle: NativeTextModel) {
+    this.handle = handle;
+    this.info = handle.info();
+  }
+
+  /** Loads a text GGUF (internlm2, qwen2 or llama) through libllama, off the JS thread. */
+  static async load(path: string, options: TextModelLoadOptions = {}): Promise<TextModel> {
+    if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('model path must be a non-empty string');
+    const gpuLayers = options.gpuLayers ?? 0;
+    if (!Number.isInteger(gpuLayers) || gpuLayers < -1) throw new InvalidArgumentError(`gpuLayers must be -1 (all) or an integer >= 0 (got ${gpuLayers})`);
+    throwIfAborted(options.signal);
+    if (!fs.existsSync(path)) throw new ModelLoadError(`${path}: file not found`);
+    const cancel = cancelTokenFor(options.signal);
+    const onProgress = options.onProgress;
+    try {
+      const handle = await native().loadTextModel(path, gpuLayers, options.useMmap ?? true, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d / t) : undefined);
+      return new TextModel(handle);
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      cancel.release();
+    }
+  }
+
+  /** Token ids of `text` (SentencePiece, as the model's tokenizer does it). */
+  tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
+    if (typeof text !== 'string') throw new InvalidArgumentError('text must be a string');
+    try {
+      return this.live().tokenize(text, options.addBos ?? false, options.special ?? false);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The raw bytes of one token (control tokens: empty unless `special`). */
+  tokenBytes(token: number, special = false): Uint8Array {
+    try {
+      return this.live().piece(token, special);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Text of a token sequence (special tokens left out unless `special`). */
+  detokenize(tokens: ArrayLike<number>, special = false): string {
+    const decoder = new TextDecoder();
+    let out = '';
+    for (let i = 0; i < tokens.length; i++) out += decoder.decode(this.tokenBytes(tokens[i], special), { stream: true });
+    return out + decoder.decode();
+  }
+
+  /** A fresh context (KV cache) on this model; the caller owns it. */
+  async createContext(options: ContextOptions): Promise<NativeLlmContext> {
+    const { contextSize } = options;
+    const batchSize = options.batchSize ?? 512;
+    if (!Number.isInteger(contextSize) || contextSize < 16) throw new InvalidArgumentError(`contextSize must be an integer >= 16 (got ${contextSize})`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer (got ${batchSize})`);
+    try {
+      return await native().createContext(this.live(), contextSize, batchSize, checkThreads(options.threads));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Logits (vocabSize floats) after the last of `parts` — token runs and embedding rows, in order —
+   * in a throwaway context. For tests and tools; chat keeps its context between turns.
+   */
+  async logits(parts: (Int32Array | Float32Array)[], options: { threads?: number } = {}): Promise<Float32Array> {
+    const length = parts.reduce((n, p) => n + (p instanceof Float32Array ? p.length / this.info.embeddingWidth : p.length), 0);
+    const ctx = await this.createContext({ contextSize: Math.max(16, Math.ceil(length / 16) * 16), threads: options.threads });
+    try {
+      await ctx.prefill(parts);
+      return ctx.logits();
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      ctx.dispose();
+    }
+  }
+
+  get disposed(): boolean {
+    return this.handle === undefined;
+  }
+
+  /** Frees the weights once no context uses them any more. Safe to call twice. */
+  dispose(): void {
+    this.handle?.dispose();
+    this.handle = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  /** @internal */
+  live(): NativeTextModel {
+    if (!this.handle) throw new DisposedError('the text model has been disposed');
+    return this.handle;
+  }
+}
+
+/** Runs a user callback; an exception in it must not break the work that reports to it. */
+export function safeCall<A extends unknown[]>(fn: (...args: A) => void, ...args: A): void {
+  try {
+    fn(...args);
+  } catch {
+    // The caller's bug; the operation goes on.
+  }
+}
