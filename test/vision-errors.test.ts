@@ -4,32 +4,8 @@ import path from 'node:path';
 import { AbortError, DisposedError, InvalidArgumentError, MiniMonkeyError, ModelLoadError } from '../lib/errors';
 import { VisionEncoder } from '../lib/vision/encoder';
 import { distinctTiles, tempDir, tinyPair } from './helpers/models';
+import { mutate } from './helpers/mutate';
 
-function mutate(bytes: Buffer, rng: () => number, kind: number): Buffer {
-  const out = Buffer.from(bytes);
-  const headerEnd = Math.min(out.length, 8192); // KV pairs and tensor infos live up front
-  switch (kind % 5) {
-    case 0: // truncate anywhere
-      return out.subarray(0, Math.floor(rng() * out.length));
-    case 1: // truncate inside the header
-      return out.subarray(0, Math.floor(rng() * headerEnd));
-    case 2: { // flip a few bytes in the header
-      const n = 1 + Math.floor(rng() * 4);
-      for (let i = 0; i < n; i++) out[Math.floor(rng() * headerEnd)] ^= 1 + Math.floor(rng() * 255);
-      return out;
-    }
-    case 3: { // bogus tensor or KV count
-      const off = rng() < 0.5 ? 8 : 16;
-      out.writeBigUInt64LE(BigInt(Math.floor(rng() * 2 ** 40)), off);
-      return out;
-    }
-    default: { // a bogus 64-bit length somewhere in the header (strings and arrays are length-prefixed)
-      const off = 24 + Math.floor(rng() * (headerEnd - 32));
-      out.writeBigUInt64LE(BigInt(Math.floor(rng() * 2 ** 48)), off);
-      return out;
-    }
-  }
-}
 
 describe('vision encoder: bad input', () => {
   let mmproj: string;
