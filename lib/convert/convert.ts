@@ -7,6 +7,7 @@ import path from 'node:path';
 import { IoError, MiniMonkeyError, ModelLoadError } from '../errors';
 import { GgmlType, GgufValueType, tensorBytes, typeName } from '../gguf/constants';
 import { GgufWriter } from '../gguf/writer';
+import { writeMmprojKeys } from '../gguf/mmproj-keys';
 import { quantize } from '../native';
 import { throwIfAborted } from '../util/abort';
 import { Checkpoint } from './checkpoint';
@@ -98,24 +99,11 @@ function addTensors(w: GgufWriter, tensors: OutTensor[], typeOf: (t: OutTensor) 
 function visionWriter(cfg: HfConfig, quant: VisionQuant, norm: { mean: number[]; std: number[] }, name: string): GgufWriter {
   const v = cfg.vision;
   const w = new GgufWriter();
-  w.addString('general.architecture', 'clip');
-  w.addString('general.type', 'mmproj');
-  w.addString('general.name', name);
+  writeMmprojKeys(w, {
+    name, imageSize: v.imageSize, patchSize: v.patchSize, hidden: v.hidden, ffn: v.ffn, layers: v.layers, heads: v.heads,
+    lnEps: v.lnEps, projectionDim: cfg.text.embd, mean: norm.mean, std: norm.std, scaleFactor: cfg.scaleFactor,
+  });
   w.addU32('general.file_type', FILE_TYPE[quant]);
-  w.addBool('clip.has_vision_encoder', true);
-  w.addString('clip.projector_type', 'internvl');
-  w.addU32('clip.vision.image_size', v.imageSize);
-  w.addU32('clip.vision.patch_size', v.patchSize);
-  w.addU32('clip.vision.embedding_length', v.hidden);
-  w.addU32('clip.vision.feed_forward_length', v.ffn);
-  w.addU32('clip.vision.block_count', v.layers);
-  w.addU32('clip.vision.attention.head_count', v.heads);
-  w.addF32('clip.vision.attention.layer_norm_epsilon', v.lnEps);
-  w.addU32('clip.vision.projection_dim', cfg.text.embd);
-  w.addArray('clip.vision.image_mean', GgufValueType.FLOAT32, norm.mean);
-  w.addArray('clip.vision.image_std', GgufValueType.FLOAT32, norm.std);
-  w.addBool('clip.use_gelu', true);
-  w.addU32('clip.vision.projector.scale_factor', cfg.scaleFactor);
   if (v.minTiles > 0) w.addU32('clip.vision.preproc_min_tiles', v.minTiles);
   if (v.maxTiles > 0) w.addU32('clip.vision.preproc_max_tiles', v.maxTiles);
   return w;

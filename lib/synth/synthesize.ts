@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GgmlType, GgufValueType, typeFromName } from '../gguf/constants';
 import { GgufWriter } from '../gguf/writer';
+import { writeMmprojKeys } from '../gguf/mmproj-keys';
 import { quantize } from '../native';
 import { Rng } from './rng';
 import { ModelShape, SHAPES, ShapeName } from './shapes';
@@ -65,23 +66,10 @@ async function writeVision(shape: ModelShape, file: string, seed: number, type: 
   const v = shape.vision;
   const E = shape.text.embd;
   const w = new GgufWriter();
-  w.addString('general.architecture', 'clip');
-  w.addString('general.type', 'mmproj');
-  w.addString('general.name', `minimonkey synthetic ${shape.name}`);
-  w.addBool('clip.has_vision_encoder', true);
-  w.addString('clip.projector_type', 'internvl');
-  w.addU32('clip.vision.image_size', v.imageSize);
-  w.addU32('clip.vision.patch_size', v.patchSize);
-  w.addU32('clip.vision.embedding_length', v.hidden);
-  w.addU32('clip.vision.feed_forward_length', v.ffn);
-  w.addU32('clip.vision.block_count', v.layers);
-  w.addU32('clip.vision.attention.head_count', v.heads);
-  w.addF32('clip.vision.attention.layer_norm_epsilon', 1e-6);
-  w.addU32('clip.vision.projection_dim', E);
-  w.addArray('clip.vision.image_mean', GgufValueType.FLOAT32, IMAGENET_MEAN);
-  w.addArray('clip.vision.image_std', GgufValueType.FLOAT32, IMAGENET_STD);
-  w.addBool('clip.use_gelu', true);
-  w.addU32('clip.vision.projector.scale_factor', 2);
+  writeMmprojKeys(w, {
+    name: `minimonkey synthetic ${shape.name}`, imageSize: v.imageSize, patchSize: v.patchSize, hidden: v.hidden, ffn: v.ffn,
+    layers: v.layers, heads: v.heads, lnEps: 1e-6, projectionDim: E, mean: IMAGENET_MEAN, std: IMAGENET_STD, scaleFactor: 2,
+  });
 
   const mat = typeFromName(type);
   const H = v.hidden, P = v.patchSize, G = v.imageSize / P;
