@@ -8,7 +8,8 @@ export const cacheDir = path.join(packageRoot, 'bench', '.cache');
 export const toolsDir = path.join(packageRoot, 'build', 'tools');
 
 export function tool(name: string): string {
-  const candidates = [path.join(toolsDir, 'native', 'tools', name), path.join(toolsDir, name)];
+  // Our tools land in native/tools/, llama.cpp's own in bin/.
+  const candidates = [path.join(toolsDir, 'native', 'tools', name), path.join(toolsDir, 'bin', name), path.join(toolsDir, name)];
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) throw new Error(`${name} is not built: run \`npm run build:tools\``);
   return found;

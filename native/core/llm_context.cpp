@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "ggml_log.h"
+#include "ggml-cpu.h"
 #include "llama.h"
 
 namespace mm {
@@ -53,6 +54,9 @@ std::unique_ptr<LlmContext> LlmContext::create(std::shared_ptr<TextModel> model,
                                             (why.empty() ? "" : " (" + why + ")"));
   }
   c->n_ctx_ = static_cast<int>(llama_n_ctx(c->ctx_));
+  ggml_threadpool_params tpp = ggml_threadpool_params_default(opts.threads);
+  c->threadpool_ = ggml_threadpool_new(&tpp);
+  if (c->threadpool_) llama_attach_threadpool(c->ctx_, c->threadpool_, c->threadpool_);  // else ggml's per-call threads
   c->set_sampling(SamplingOptions{});
   return c;
 }
@@ -60,6 +64,7 @@ std::unique_ptr<LlmContext> LlmContext::create(std::shared_ptr<TextModel> model,
 LlmContext::~LlmContext() {
   if (sampler_) llama_sampler_free(sampler_);
   if (ctx_) llama_free(ctx_);
+  if (threadpool_) ggml_threadpool_free(threadpool_);  // after the context that uses it
 }
 
 void LlmContext::prefill(const std::vector<PromptPart>& parts, const std::atomic<bool>* cancel, const Progress& progress) {

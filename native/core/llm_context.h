@@ -14,6 +14,8 @@
 struct llama_context;
 struct llama_sampler;
 
+struct ggml_threadpool;
+
 namespace mm {
 
 // Either a run of token ids or rows of embeddings (n_embd floats each) that stand in for tokens.
@@ -80,6 +82,9 @@ class LlmContext {
 
   std::shared_ptr<TextModel> model_;
   llama_context* ctx_ = nullptr;
+  // One persistent worker pool per context: without it ggml spawns threads for every decode,
+  // which costs a measurable share of each generated token.
+  ggml_threadpool* threadpool_ = nullptr;
   llama_sampler* sampler_ = nullptr;
   int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
   bool has_logits_ = false;

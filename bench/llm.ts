@@ -1,0 +1,95 @@
+// npm run bench:llm — prefill and decode tokens/s of our chat path on the full-size synthetic
+// InternLM2 text model, beside llama-bench built from the same pinned source, same file, same
+// threads, printed as ratios.
+//   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2]
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TextModel } from '../lib/llm/text-model';
+import { synthesize } from '../lib/synth/synthesize';
+import { defaultThreads } from '../lib/vision/encoder';
+import { argValue, cacheDir, table, tool } from './common';
+
+async function modelFor(type: string): Promise<string> {
+  const dir = path.join(cacheDir, 'internvl2-2b');
+  const file = path.join(dir, `model-internvl2-2b-${type}.gguf`);
+  if (fs.existsSync(file)) return file;
+  process.stderr.write(`writing the full-size synthetic text model (${type}) to ${dir} ...\n`);
+  const out = await synthesize({ shape: 'internvl2-2b', outDir: dir, seed: 0, textType: type as 'q4_0', parts: ['text'] });
+  return out.model;
+}
+
+function promptTokens(n: number, vocab: number): Int32Array {
+  const t = new Int32Array(n);
+  let s = 777;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    t[i] = 300 + (s % (vocab - 400));
+  }
+  return t;
+}
+
+/** Ours: what an ask costs — a prefill of `prompt` tokens, then `gen` greedy steps (sample + decode, JS round trip included). */
+async function ours(file: string, threads: number, prompt: number, gen: number, reps: number) {
+  const model = await TextModel.load(file);
+  const ctx = await model.createContext({ contextSize: prompt + gen + 64, batchSize: 512, threads });
+  const tokens = promptTokens(prompt, model.info.vocabSize);
+  let pp = 0;
+  let tg = 0;
+  for (let r = 0; r <= reps; r++) {
+    ctx.truncate(0);
+    let t0 = performance.now();
+    await ctx.prefill([tokens]);
+    const tp = performance.now() - t0;
+    t0 = performance.now();
+    let n = 0;
+    while (n < gen) {
+      const s = await ctx.step();
+      if (s.eog) break;
+      n++;
+    }
+    const tt = performance.now() - t0;
+    if (r === 0) continue; // warm-up
+    pp += prompt / (tp / 1000);
+    tg += n / (tt / 1000);
+  }
+  ctx.dispose();
+  model.dispose();
+  return { pp: pp / reps, tg: tg / reps };
+}
+
+// Prefill from an empty cache; decode at the depth ours decodes at (right after the prompt), so
+// both sides attend over the same number of cached positions.
+function llamaBench(file: string, threads: number, prompt: number, gen: number, reps: number) {
+  const run = (args: string[]) => {
+    const out = execFileSync(tool('llama-bench'), ['-m', file, '-t', String(threads), '-r', String(reps), '-b', '512', '-ub', '512', '-o', 'json', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 64 << 20,
+    });
+    return (JSON.parse(out) as { avg_ts: number }[])[0].avg_ts;
+  };
+  return { pp: run(['-p', String(prompt), '-n', '0']), tg: run(['-p', '0', '-n', String(gen), '-d', String(prompt)]) };
+}
+
+async function main(): Promise<void> {
+  const types = argValue('types', 'q4_0,q8_0').split(',');
+  const threads = Number(argValue('threads', String(defaultThreads())));
+  const prompt = Number(argValue('prompt', '512'));
+  const gen = Number(argValue('gen', '32'));
+  const reps = Number(argValue('reps', '2'));
+  const rows = [['text model', 'threads', 'prefill t/s ours', 'llama-bench', 'ratio', 'decode t/s ours', 'llama-bench', 'ratio']];
+  for (const type of types) {
+    const file = await modelFor(type);
+    const a = await ours(file, threads, prompt, gen, reps);
+    const b = llamaBench(file, threads, prompt, gen, reps);
+    rows.push([type, String(threads), a.pp.toFixed(1), b.pp.toFixed(1), `${(a.pp / b.pp).toFixed(2)}x`, a.tg.toFixed(2), b.tg.toFixed(2), `${(a.tg / b.tg).toFixed(2)}x`]);
+    process.stderr.write(`${type}: prefill ${a.pp.toFixed(1)} vs ${b.pp.toFixed(1)} t/s, decode ${a.tg.toFixed(2)} vs ${b.tg.toFixed(2)} t/s\n`);
+  }
+  process.stdout.write(`${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
