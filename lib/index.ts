@@ -26,6 +26,9 @@ export type { SamplingOptions } from './llm/sampling';
 export { TextModel } from './llm/text-model';
 export type { TextModelInfo, TextModelLoadOptions, TokenizeOptions } from './llm/text-model';
 export { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
+export { ScmPrepass } from './llm/scm-prepass';
+export type { ScmBlock, ScmRunOptions, ScmScores } from './llm/scm-prepass';
+export type { ScmOptions, ScmReport } from './llm/scm';
 
 // MSAC crop planning (pure functions).
 export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOptionsError } from './msac';

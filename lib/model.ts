@@ -6,6 +6,7 @@ import type { ChatHost, PreparedImage } from './llm/chat-host';
 import { ImageEmbeddingCache, imageKey } from './llm/image-cache';
 import { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
 import { ChatOptions, ChatSession } from './llm/session';
+import { ScmPrepass } from './llm/scm-prepass';
 import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
@@ -52,6 +53,7 @@ export class MiniMonkey implements ChatHost {
   private readonly contextSize: number;
   private readonly batchSize: number;
   private sessions = new Set<ChatSession>();
+  private scm: Promise<ScmPrepass> | undefined;
   private isDisposed = false;
 
   private constructor(text: TextModel, vision: VisionEncoder, o: MiniMonkeyLoadOptions, threads: number) {
@@ -136,6 +138,8 @@ export class MiniMonkey implements ChatHost {
     for (const s of this.sessions) s.dispose();
     this.sessions.clear();
     this.cache.clear();
+    this.scm?.then((p) => p.dispose(), () => {});
+    this.scm = undefined;
     this.text.dispose();
     this.vision.dispose();
   }
@@ -165,6 +169,19 @@ export class MiniMonkey implements ChatHost {
     } catch (e) {
       throw fromNative(e);
     }
+  }
+
+  /** @internal SCM's pre-pass, made on first use (it copies layers 0-1 of the text model). */
+  scmPrepass(): Promise<ScmPrepass> {
+    this.live();
+    if (!this.scm) {
+      const made = ScmPrepass.create(this.text, { threads: this.threads });
+      this.scm = made;
+      made.catch(() => {
+        if (this.scm === made) this.scm = undefined;  // a failed load is retried next time
+      });
+    }
+    return this.scm;
   }
 
   private live(): void {

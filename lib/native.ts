@@ -89,6 +89,27 @@ export interface NativeLlmContext {
   dispose(): void;
 }
 
+export interface NativeScmResult {
+  /** Positions scored (the whole prompt). */
+  tokens: number;
+  /** Per block: the kept positions, ascending. */
+  kept: Int32Array[];
+  /** Per block: each token's attention, averaged over the scoring rows and the heads. */
+  scores: Float32Array[];
+  /** Layer 0's output [tokens, embeddingWidth], when asked for. */
+  layer0?: Float32Array;
+  peakBytes: number;
+}
+
+export interface NativeScm {
+  /** blocks: (start, length) pairs of detail tokens. */
+  run(
+    parts: (Int32Array | Float32Array)[], blocks: Int32Array, keep: number, chunk: number, wantLayer0: boolean,
+    token?: NativeCancelToken, onProgress?: (done: number, total: number) => void,
+  ): Promise<NativeScmResult>;
+  dispose(): void;
+}
+
 export interface NativeRuntimeInfo {
   llamaRelease: string;
   ggmlSystemInfo: string;
@@ -105,6 +126,7 @@ export interface NativeAddon {
     path: string, gpuLayers: number, useMmap: boolean, token?: NativeCancelToken, onProgress?: (done: number, total: number) => void,
   ): Promise<NativeTextModel>;
   createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeLlmContext>;
+  createScm(model: NativeTextModel, threads: number): Promise<NativeScm>;
   resizeRGB(data: Uint8Array, width: number, height: number, newWidth: number, newHeight: number): Promise<Uint8Array>;
   assembleTiles(
     rgb: Uint8Array, width: number, height: number, tiles: Int32Array, tileSize: number,

@@ -4,6 +4,7 @@ import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
 import type { SerialQueue } from '../util/serial-queue';
 import type { RgbImage } from '../vision/preprocess';
+import type { ScmPrepass } from './scm-prepass';
 import type { TextModel } from './text-model';
 
 /** An image read and planned, not yet through the vision tower. */
@@ -22,4 +23,6 @@ export interface ChatHost {
   readonly disposed: boolean;
   prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage>;
   encodePrepared(img: PreparedImage, signal: AbortSignal | undefined): Promise<{ embeddings: Float32Array; cached: boolean }>;
+  /** SCM's pre-pass on the same text model. */
+  scmPrepass(): Promise<ScmPrepass>;
 }

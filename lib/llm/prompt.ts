@@ -103,6 +103,19 @@ export function layoutPrompt(pieces: PromptPiece[], tok: PromptTokenizer, bos: b
   return layout;
 }
 
+/**
+ * Whether a prefill part is embedding rows (else token ids). By tag rather than `instanceof`, so
+ * arrays made in another realm (the addon's, a vm context's) are recognised too.
+ */
+export function isEmbeddingRows(p: Int32Array | Float32Array): p is Float32Array {
+  return Object.prototype.toString.call(p) === '[object Float32Array]';
+}
+
+/** Positions taken by prefill parts. */
+export function partsLength(parts: (Int32Array | Float32Array)[], embeddingWidth: number): number {
+  return parts.reduce((n, p) => n + (isEmbeddingRows(p) ? p.length / embeddingWidth : p.length), 0);
+}
+
 /** Positions the prompt takes: its tokens plus one per image embedding row. */
 export function layoutLength(layout: PromptLayout): number {
   return layout.reduce((n, p) => n + (p instanceof Int32Array ? p.length : p.tokens), 0);

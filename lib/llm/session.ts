@@ -1,14 +1,15 @@
 // One conversation: its own KV cache on the model's text weights. A follow-up question prefills
 // only the new turn; an aborted or failed ask leaves the conversation exactly as it was.
 import { performance } from 'node:perf_hooks';
-import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, UnsupportedError } from '../errors';
+import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError } from '../errors';
 import type { ImageInput, LoadImageOptions } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
 import type { NativeLlmContext } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
-import { fillImages, layoutLength, layoutPrompt, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
+import { fillImages, layoutLength, layoutPrompt, partsLength, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
 import { ReplyStream } from './reply-stream';
+import { compressParts, detailBlocks, droppedCount, keptCount, ScmOptions, ScmReport, scmSettings } from './scm';
 import { checkSampling, SamplingOptions } from './sampling';
 import { StopStringMatcher } from './stop-strings';
 import { safeCall } from './text-model';
@@ -21,7 +22,7 @@ export type Content = string | ContentPart[];
 export type FinishReason = 'end' | 'maxTokens' | 'stopString' | 'contextFull';
 
 export interface AskProgress {
-  phase: 'decode' | 'encode' | 'prefill';
+  phase: 'decode' | 'encode' | 'scm' | 'prefill';
   done: number;
   total: number;
 }
@@ -35,8 +36,11 @@ export interface AskOptions extends SamplingOptions {
   maxTokens?: number;
   /** The reply ends before the first of these strings (which is not part of it). */
   stop?: string[];
-  /** Scale compression (SCM). Not available yet: only `false` is accepted. */
-  scm?: boolean | { keep?: number };
+  /**
+   * Scale compression (SCM, off by default as in the reference evaluation): the first two LLM
+   * layers score each image's detail tokens and only the top `keep` fraction is prefilled.
+   */
+  scm?: boolean | ScmOptions;
   signal?: AbortSignal;
   /** Each piece of text as it is generated, with the id of the token that completed it. */
   onToken?: (text: string, token: number) => void;
@@ -61,6 +65,8 @@ export interface AskResult {
   imageCacheHits: number;
   /** The generated token ids (the end token excluded). */
   tokenIds: number[];
+  /** What SCM did, when it was asked for. */
+  scm?: ScmReport;
 }
 
 export interface ChatOptions {
@@ -73,6 +79,9 @@ export interface ChatOptions {
 export class ChatSession {
   private ctx: NativeLlmContext | undefined;
   private turns = 0;
+  // Everything the context holds, as prefilled (token runs, image rows, generated tokens): SCM
+  // scores a new turn's images against the whole conversation, as one prompt would be.
+  private history: (Int32Array | Float32Array)[] = [];
   readonly system: string;
 
   /** @internal use MiniMonkey.chat() */
@@ -116,6 +125,7 @@ export class ChatSession {
     await this.host.queue.run(async () => {
       this.live().truncate(0);
       this.turns = 0;
+      this.history = [];
     });
   }
 
@@ -131,6 +141,10 @@ export class ChatSession {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
+  }
+
+  private historyLength(): number {
+    return partsLength(this.history, this.host.text.info.embeddingWidth);
   }
 
   private live(): NativeLlmContext {
@@ -170,11 +184,14 @@ export class ChatSession {
     const bos = this.turns === 0;
     const tokenizer = { tokenize: (s: string) => this.host.text.tokenize(s), special: this.host.text.info.special };
     const layout = layoutPrompt(pieces, tokenizer, bos);
-    const needed = layoutLength(layout);
-    const imageTokens = images.reduce((n, i) => n + i.plan.imageTokens, 0);
+    const scm = scmSettings(o.scm);
+    const blocks = scm ? detailBlocks(layout, images.map((i) => i.plan), start, scm) : [];
+    const before = layoutLength(layout);
+    const needed = before - (scm ? droppedCount(blocks, scm.keep) : 0);
+    const imageTokens = images.reduce((n, i) => n + i.plan.imageTokens, 0) - (before - needed);
     if (start + needed + 1 > ctx.size()) {
       throw new ContextOverflowError(
-        `this turn needs ${needed} tokens (${imageTokens} image + ${needed - imageTokens} text) and ${start} are already used, ` +
+        `this turn needs ${needed} tokens (${imageTokens} image + ${needed - imageTokens} text${scm ? ', after SCM' : ''}) and ${start} are already used, ` +
           `but the context holds ${ctx.size()}: ${start + needed + 1} are needed with room for one reply token. ` +
           `Use a larger contextSize, a smaller crop preset (e.g. 'fast'), or reset() the conversation.`,
       );
@@ -191,7 +208,29 @@ export class ChatSession {
     }
     timings.encode = performance.now() - t;
 
-    const parts = fillImages(layout, embeddings, this.host.text.info.embeddingWidth);
+    let parts = fillImages(layout, embeddings, this.host.text.info.embeddingWidth);
+    let scmReport: ScmReport | undefined;
+    if (scm) {
+      t = performance.now();
+      let peakBytes = 0;
+      if (blocks.length > 0) {
+        if (this.historyLength() !== start) throw new MiniMonkeyError('INTERNAL', 'SCM: the conversation record does not match the context');
+        const pre = await this.host.scmPrepass();
+        const r = await pre.run([...this.history, ...parts], blocks, { keep: scm.keep, signal, onProgress: (d, n) => progress('scm', d, n) });
+        parts = compressParts(parts, start, blocks, r.kept, this.host.text.info.embeddingWidth);
+        peakBytes = r.peakBytes;
+      }
+      const detail = blocks.reduce((n, b) => n + b.length, 0);
+      const scmKeep = scm.keep;
+      scmReport = {
+        tokensBefore: before,
+        tokensAfter: needed,
+        detailTokens: detail,
+        detailKept: blocks.reduce((n, b) => n + keptCount(b.length, scmKeep), 0),
+        prepassMs: performance.now() - t,
+        peakBytes,
+      };
+    }
     const cancel = cancelTokenFor(signal);
     try {
       t = performance.now();
@@ -203,6 +242,7 @@ export class ChatSession {
       const reply = await this.generate(ctx, o, stream, cancel.token);
       timings.generate = performance.now() - t;
       this.turns++;
+      this.history.push(...parts, Int32Array.from(reply.tokenIds));
       return {
         text: reply.text,
         finishReason: reply.finishReason,
@@ -211,6 +251,7 @@ export class ChatSession {
         images: images.map((i) => i.plan),
         imageCacheHits: cacheHits,
         tokenIds: reply.tokenIds,
+        ...(scmReport ? { scm: scmReport } : {}),
       };
     } catch (e) {
       // Undo the whole turn, so the conversation stays as it was before this ask.
@@ -284,8 +325,6 @@ function checkAskOptions(o: AskOptions): void {
   if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string'))) {
     throw new InvalidArgumentError('stop must be an array of strings');
   }
-  if (o.scm !== undefined && o.scm !== false) {
-    throw new UnsupportedError('SCM (scale compression) is not available in this version; leave `scm` unset or false');
-  }
+  scmSettings(o.scm);
   checkSampling(o);
 }

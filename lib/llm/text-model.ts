@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { partsLength } from './prompt';
 import { checkThreads } from '../vision/encoder';
 
 export type TextModelInfo = NativeTextModelInfo;
@@ -106,7 +107,7 @@ export class TextModel {
    * in a throwaway context. For tests and tools; chat keeps its context between turns.
    */
   async logits(parts: (Int32Array | Float32Array)[], options: { threads?: number } = {}): Promise<Float32Array> {
-    const length = parts.reduce((n, p) => n + (p instanceof Float32Array ? p.length / this.info.embeddingWidth : p.length), 0);
+    const length = partsLength(parts, this.info.embeddingWidth);
     const ctx = await this.createContext({ contextSize: Math.max(16, Math.ceil(length / 16) * 16), threads: options.threads });
     try {
       await ctx.prefill(parts);

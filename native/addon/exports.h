@@ -10,6 +10,7 @@ struct AddonData {
   Napi::FunctionReference vision_encoder;
   Napi::FunctionReference text_model;
   Napi::FunctionReference llm_context;
+  Napi::FunctionReference scm;
 };
 
 AddonData& addon_data(Napi::Env env);
@@ -22,5 +23,6 @@ void RegisterTiles(Napi::Env env, Napi::Object exports);
 void RegisterImageOps(Napi::Env env, Napi::Object exports);
 void RegisterTextModel(Napi::Env env, Napi::Object exports);
 void RegisterLlmContext(Napi::Env env, Napi::Object exports);
+void RegisterScm(Napi::Env env, Napi::Object exports);
 
 }  // namespace mm_addon

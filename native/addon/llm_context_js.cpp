@@ -13,6 +13,7 @@
 #include "js_errors.h"
 #include "llm_context.h"
 #include "progress_callback.h"
+#include "prompt_parts_js.h"
 #include "promise_worker.h"
 #include "text_model_js.h"
 
@@ -47,25 +48,7 @@ class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
   Napi::Value Prefill(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto ctx = live(env);
-    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "prefill(parts: Array<Int32Array | Float32Array>)");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    auto parts = std::make_shared<std::vector<mm::PromptPart>>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "each prompt part must be an Int32Array (tokens) or Float32Array (embeddings)");
-      auto ta = v.As<Napi::TypedArray>();
-      mm::PromptPart part;
-      if (ta.TypedArrayType() == napi_int32_array) {
-        auto a = v.As<Napi::Int32Array>();
-        part.tokens.assign(a.Data(), a.Data() + a.ElementLength());
-      } else if (ta.TypedArrayType() == napi_float32_array) {
-        auto a = v.As<Napi::Float32Array>();
-        part.embeddings = std::make_shared<const std::vector<float>>(a.Data(), a.Data() + a.ElementLength());
-      } else {
-        throw Napi::TypeError::New(env, "each prompt part must be an Int32Array (tokens) or Float32Array (embeddings)");
-      }
-      parts->push_back(std::move(part));
-    }
+    auto parts = ReadPromptParts(env, info.Length() > 0 ? info[0] : env.Undefined(), "prefill(parts: Array<Int32Array | Float32Array>)");
     auto cancel = CancelToken::From(info, 1);
     auto progress = ProgressCallback::From(info, 2);
     return PromiseWorker::Run(

@@ -140,21 +140,47 @@ ggml_tensor* GgufFile::find_tensor(const char* name) const { return ggml_get_ten
 
 int64_t GgufFile::tensor_count() const { return gguf_get_n_tensors(gguf_); }
 
+namespace {
+
+using File = std::unique_ptr<FILE, int (*)(FILE*)>;
+
+bool read_at(FILE* f, uint64_t offset, void* dst, size_t size) {
+#if defined(_WIN32)
+  const int seek = _fseeki64(f, static_cast<long long>(offset), SEEK_SET);
+#else
+  const int seek = fseeko(f, static_cast<off_t>(offset), SEEK_SET);
+#endif
+  return seek == 0 && std::fread(dst, 1, size, f) == size;
+}
+
+}  // namespace
+
 void GgufFile::read_tensor(const char* name, void* dst, size_t dst_size) const {
   const int64_t id = gguf_find_tensor(gguf_, name);
   if (id < 0) fail(std::string("missing tensor '") + name + "'");
   const size_t size = gguf_get_tensor_size(gguf_, id);
   if (size != dst_size) fail(std::string("tensor '") + name + "' has an unexpected size");
   const uint64_t offset = gguf_get_data_offset(gguf_) + gguf_get_tensor_offset(gguf_, id);
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path_.c_str(), "rb"), &std::fclose);
+  File f(std::fopen(path_.c_str(), "rb"), &std::fclose);
   if (!f) fail("cannot open for reading");
-#if defined(_WIN32)
-  const int seek = _fseeki64(f.get(), static_cast<long long>(offset), SEEK_SET);
-#else
-  const int seek = fseeko(f.get(), static_cast<off_t>(offset), SEEK_SET);
-#endif
-  if (seek != 0 || std::fread(dst, 1, size, f.get()) != size) {
-    fail(std::string("cannot read tensor '") + name + "' (file changed or truncated?)");
+  if (!read_at(f.get(), offset, dst, size)) fail(std::string("cannot read tensor '") + name + "' (file changed or truncated?)");
+}
+
+void GgufFile::read_rows(const char* name, const std::vector<int64_t>& rows, void* dst) const {
+  const int64_t id = gguf_find_tensor(gguf_, name);
+  ggml_tensor* t = find_tensor(name);
+  if (id < 0 || !t) fail(std::string("missing tensor '") + name + "'");
+  const size_t row_bytes = ggml_row_size(t->type, t->ne[0]);
+  const uint64_t base = gguf_get_data_offset(gguf_) + gguf_get_tensor_offset(gguf_, id);
+  File f(std::fopen(path_.c_str(), "rb"), &std::fclose);
+  if (!f) fail("cannot open for reading");
+  auto* out = static_cast<uint8_t*>(dst);
+  for (const int64_t r : rows) {
+    if (r < 0 || r >= t->ne[1]) fail(std::string("row ") + std::to_string(r) + " of tensor '" + name + "' is out of range");
+    if (!read_at(f.get(), base + static_cast<uint64_t>(r) * row_bytes, out, row_bytes)) {
+      fail(std::string("cannot read tensor '") + name + "' (file changed or truncated?)");
+    }
+    out += row_bytes;
   }
 }
 

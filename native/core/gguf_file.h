@@ -40,6 +40,10 @@ class GgufFile {
   // Copies a tensor's bytes from the file into dst (dst_size must equal ggml_nbytes).
   void read_tensor(const char* name, void* dst, size_t dst_size) const;
 
+  // Copies whole rows (dim 1 index, each ggml_row_size bytes) of a 2-D tensor into dst, one after
+  // another: the few token-embedding rows a prompt needs, without reading the whole matrix.
+  void read_rows(const char* name, const std::vector<int64_t>& rows, void* dst) const;
+
  private:
   int64_t key_or_throw(const char* key) const;
   [[noreturn]] void fail(const std::string& what) const;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "prompt_part.h"
 #include "text_model.h"
 
 struct llama_context;
@@ -17,14 +18,6 @@ struct llama_sampler;
 struct ggml_threadpool;
 
 namespace mm {
-
-// Either a run of token ids or rows of embeddings (n_embd floats each) that stand in for tokens.
-struct PromptPart {
-  std::vector<int32_t> tokens;
-  std::shared_ptr<const std::vector<float>> embeddings;
-
-  size_t length(int n_embd) const { return embeddings ? embeddings->size() / static_cast<size_t>(n_embd) : tokens.size(); }
-};
 
 struct SamplingOptions {
   float temperature = 0.0f;  // <= 0: greedy (argmax), as the reference decodes

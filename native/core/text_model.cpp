@@ -77,6 +77,7 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
   }
   std::shared_ptr<TextModel> tm(new TextModel());
   tm->model_ = model;
+  tm->path_ = path;
   tm->vocab_ = llama_model_get_vocab(model);
 
   TextModelInfo& in = tm->info_;

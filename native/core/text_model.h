@@ -43,6 +43,7 @@ class TextModel {
   TextModel& operator=(const TextModel&) = delete;
 
   const TextModelInfo& info() const { return info_; }
+  const std::string& path() const { return path_; }
 
   // SentencePiece tokenization of plain text. `parse_special` turns written special tokens into
   // their ids (only for trusted template text); `add_bos` prepends <s>.
@@ -65,6 +66,7 @@ class TextModel {
   llama_model* model_ = nullptr;
   const llama_vocab* vocab_ = nullptr;
   TextModelInfo info_;
+  std::string path_;
 };
 
 }  // namespace mm

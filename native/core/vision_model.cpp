@@ -5,25 +5,13 @@
 
 #include "errors.h"
 #include "gguf_file.h"
+#include "weight_types.h"
 
 namespace mm {
 
 namespace {
 
 enum class Kind { Matrix, Vector, Patch };
-
-// Types ggml's CPU matmul handles for weight matrices. Norms, biases and embeddings stay f32,
-// as llama.cpp's converter writes them.
-bool matrix_type_ok(ggml_type t) {
-  switch (t) {
-    case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16:
-    case GGML_TYPE_Q4_0: case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_0: case GGML_TYPE_Q5_1: case GGML_TYPE_Q8_0:
-    case GGML_TYPE_Q2_K: case GGML_TYPE_Q3_K: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K:
-      return true;
-    default:
-      return false;
-  }
-}
 
 std::string shape_str(const int64_t* ne) {
   return "[" + std::to_string(ne[0]) + "," + std::to_string(ne[1]) + "," + std::to_string(ne[2]) + "," +

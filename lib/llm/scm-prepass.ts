@@ -1,0 +1,91 @@
+// SCM's scoring pass (facts §4) as a low-level object: layers 0-1 of a loaded text model, run in
+// our own ggml graph over a whole prompt, scoring the tokens of each detail block by the
+// attention later tokens pay them. Chat sessions use it through `ask(…, {scm})`; tests and tools
+// use it directly.
+import { DisposedError, fromNative, InvalidArgumentError } from '../errors';
+import { native, NativeScm } from '../native';
+import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { checkThreads } from '../vision/encoder';
+import { safeCall, TextModel } from './text-model';
+
+/** A run of detail-layer tokens of the prompt: positions [start, start + length). */
+export interface ScmBlock {
+  start: number;
+  length: number;
+}
+
+export interface ScmRunOptions {
+  /** Fraction of each block kept (default 0.5, the paper's): floor(length * keep) tokens. */
+  keep?: number;
+  /** Query rows per graph: bounds memory, not the result (default 64). */
+  chunk?: number;
+  /** Also return layer 0's output (tests). */
+  layer0?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ScmScores {
+  /** Positions scored. */
+  tokens: number;
+  /** Per block: kept positions, ascending. */
+  kept: Int32Array[];
+  /** Per block: mean attention probability each token receives (rows, then heads). */
+  scores: Float32Array[];
+  layer0?: Float32Array;
+  /** Memory the pass held at its peak: weights, caches, graph, input rows. */
+  peakBytes: number;
+}
+
+export class ScmPrepass {
+  private handle: NativeScm | undefined;
+
+  private constructor(handle: NativeScm) {
+    this.handle = handle;
+  }
+
+  /** Reads layers 0-1 and the token-embedding layout of `text`'s file (a few % of the model). */
+  static async create(text: TextModel, options: { threads?: number } = {}): Promise<ScmPrepass> {
+    try {
+      return new ScmPrepass(await native().createScm(text.live(), checkThreads(options.threads)));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Scores `blocks` of the prompt `parts` (token runs and embedding rows, positions from 0). */
+  async run(parts: (Int32Array | Float32Array)[], blocks: ScmBlock[], options: ScmRunOptions = {}): Promise<ScmScores> {
+    const handle = this.live();
+    const keep = options.keep ?? 0.5;
+    const chunk = options.chunk ?? 64;
+    if (!(typeof keep === 'number' && keep > 0 && keep <= 1)) throw new InvalidArgumentError(`keep must be in (0, 1] (got ${keep})`);
+    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 8192) throw new InvalidArgumentError(`chunk must be an integer in [1, 8192] (got ${chunk})`);
+    const pairs = new Int32Array(blocks.length * 2);
+    blocks.forEach((b, i) => {
+      if (!Number.isInteger(b.start) || !Number.isInteger(b.length)) throw new InvalidArgumentError('block start and length must be integers');
+      pairs[2 * i] = b.start;
+      pairs[2 * i + 1] = b.length;
+    });
+    throwIfAborted(options.signal);
+    const cancel = cancelTokenFor(options.signal);
+    const onProgress = options.onProgress;
+    try {
+      return await handle.run(parts, pairs, keep, chunk, options.layer0 ?? false, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d, t) : undefined);
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      cancel.release();
+    }
+  }
+
+  /** Frees the layer copies. Safe to call twice. */
+  dispose(): void {
+    this.handle?.dispose();
+    this.handle = undefined;
+  }
+
+  private live(): NativeScm {
+    if (!this.handle) throw new DisposedError('the SCM pre-pass has been disposed');
+    return this.handle;
+  }
+}
