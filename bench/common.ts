@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../lib/native';
+import { synthesize } from '../lib/synth/synthesize';
 
 export const cacheDir = path.join(packageRoot, 'bench', '.cache');
 export const toolsDir = path.join(packageRoot, 'build', 'tools');
@@ -30,4 +31,17 @@ export function argValue(name: string, fallback: string): string {
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ')).join('\n');
+}
+
+/** A file of the full-size synthetic pair (real InternVL2-2B dimensions), written once and cached. */
+export async function fullSizeFile(part: 'vision' | 'text', type: string): Promise<string> {
+  const dir = path.join(cacheDir, 'internvl2-2b');
+  const file = path.join(dir, part === 'vision' ? `mmproj-internvl2-2b-${type}.gguf` : `model-internvl2-2b-${type}.gguf`);
+  if (fs.existsSync(file)) return file;
+  process.stderr.write(`writing the full-size synthetic ${part === 'vision' ? 'mmproj' : 'text model'} (${type}) to ${dir} ...\n`);
+  const out = await synthesize({
+    shape: 'internvl2-2b', outDir: dir, seed: 0, parts: [part],
+    ...(part === 'vision' ? { visionType: type as 'f16' } : { textType: type as 'q4_0' }),
+  });
+  return part === 'vision' ? out.mmproj : out.model;
 }

@@ -3,21 +3,9 @@
 // threads, printed as ratios.
 //   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2]
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { TextModel } from '../lib/llm/text-model';
-import { synthesize } from '../lib/synth/synthesize';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, cacheDir, table, tool } from './common';
-
-async function modelFor(type: string): Promise<string> {
-  const dir = path.join(cacheDir, 'internvl2-2b');
-  const file = path.join(dir, `model-internvl2-2b-${type}.gguf`);
-  if (fs.existsSync(file)) return file;
-  process.stderr.write(`writing the full-size synthetic text model (${type}) to ${dir} ...\n`);
-  const out = await synthesize({ shape: 'internvl2-2b', outDir: dir, seed: 0, textType: type as 'q4_0', parts: ['text'] });
-  return out.model;
-}
+import { argValue, fullSizeFile, table, tool } from './common';
 
 function promptTokens(n: number, vocab: number): Int32Array {
   const t = new Int32Array(n);
@@ -80,7 +68,7 @@ async function main(): Promise<void> {
   const reps = Number(argValue('reps', '2'));
   const rows = [['text model', 'threads', 'prefill t/s ours', 'llama-bench', 'ratio', 'decode t/s ours', 'llama-bench', 'ratio']];
   for (const type of types) {
-    const file = await modelFor(type);
+    const file = await fullSizeFile('text', type);
     const a = await ours(file, threads, prompt, gen, reps);
     const b = llamaBench(file, threads, prompt, gen, reps);
     rows.push([type, String(threads), a.pp.toFixed(1), b.pp.toFixed(1), `${(a.pp / b.pp).toFixed(2)}x`, a.tg.toFixed(2), b.tg.toFixed(2), `${(a.tg / b.tg).toFixed(2)}x`]);

@@ -1,25 +1,13 @@
 // npm run bench:vision — ms per tile of our InternViT encoder beside llama.cpp's own clip encoder
 // (libmtmd from the same pinned source), on the same full-size synthetic mmproj, same threads.
 //   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,q8_0]
-import fs from 'node:fs';
-import path from 'node:path';
 import { VisionEncoder } from '../lib/vision/encoder';
 import { defaultThreads } from '../lib/vision/encoder';
-import { synthesize } from '../lib/synth/synthesize';
-import { argValue, cacheDir, runJsonTool, table } from './common';
+import { argValue, fullSizeFile, runJsonTool, table } from './common';
 
 interface ClipBench {
   ms_per_tile: number;
   ms_total: number;
-}
-
-async function mmprojFor(type: string): Promise<string> {
-  const dir = path.join(cacheDir, 'internvl2-2b');
-  const file = path.join(dir, `mmproj-internvl2-2b-${type}.gguf`);
-  if (fs.existsSync(file)) return file;
-  process.stderr.write(`writing the full-size synthetic mmproj (${type}) to ${dir} ...\n`);
-  const out = await synthesize({ shape: 'internvl2-2b', outDir: dir, seed: 0, visionType: type as 'f16', parts: ['vision'] });
-  return out.mmproj;
 }
 
 function tiles(count: number, size: number): Float32Array {
@@ -38,7 +26,7 @@ async function main(): Promise<void> {
   const types = argValue('types', 'f16,q8_0').split(',');
   const rows = [['mmproj', 'tiles', 'threads', 'minimonkey ms/tile', 'llama.cpp ms/tile', 'speedup (llama.cpp / ours)']];
   for (const type of types) {
-    const file = await mmprojFor(type);
+    const file = await fullSizeFile('vision', type);
     const enc = await VisionEncoder.load(file, { threads });
     const size = enc.info.imageSize;
     const input = tiles(n, size);

@@ -8,6 +8,22 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  ask: {
+    summary: 'answer one question about an image, streamed (--json for the whole result)',
+    run: async (argv) => (await import('./ask')).runAsk(argv),
+  },
+  chat: {
+    summary: 'a conversation about images, one question per line (terminal or piped input)',
+    run: async (argv) => (await import('./chat')).runChat(argv),
+  },
+  demo: {
+    summary: 'the whole pipeline in seconds on a tiny random-weight model (no download)',
+    run: async (argv) => (await import('./demo')).runDemo(argv),
+  },
+  bench: {
+    summary: 'benchmarks beside llama.cpp: vision tower and language model',
+    run: async (argv) => (await import('./bench')).runBench(argv),
+  },
   synth: {
     summary: 'write a random-weight model pair (tiny for tests, internvl2-2b for benchmarks)',
     run: async (argv) => (await import('./synth')).runSynth(argv),

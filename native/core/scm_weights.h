@@ -49,8 +49,9 @@ class ScmWeights {
   std::unique_ptr<GgufFile> file_;
   ScmLayer layers_[2];
   ggml_tensor* rope_freqs_ = nullptr;
-  ggml_context* ctx_ = nullptr;
-  ggml_backend_buffer_t buffer_ = nullptr;
+  ggml_context* ctx_ = nullptr;         // weights in the default CPU buffer
+  ggml_context* ctx_packed_ = nullptr;  // matrices in a repacked CPU buffer (see cpu_weight_buffer.h)
+  ggml_backend_buffer_t buffer_ = nullptr, buffer_packed_ = nullptr;
 };
 
 }  // namespace mm

@@ -35,7 +35,7 @@ function matvec(W: Float64Array, x: Float64Array, out: number, inDim: number): F
   return y;
 }
 
-function rmsNorm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
+export function rmsNorm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
   let ss = 0;
   for (const v of x) ss += v * v;
   const r = 1 / Math.sqrt(ss / x.length + eps);

@@ -2,6 +2,7 @@
 // layer 0 of the text model in full, layer 1's roped Q and K, the attention probabilities of
 // every row after a detail block onto that block (each row's softmax over its whole causal range),
 // mean over rows then heads, top floor(H * keep) in original order. Plain loops on purpose.
+import { rmsNorm } from './internlm2';
 import type { RefWeights } from './internvit';
 
 export interface LlmRefConfig {
@@ -33,13 +34,6 @@ function linear(W: Float64Array, x: Float64Array, inDim: number, out: number, b:
     y[o] = s;
   }
   return y;
-}
-
-function rmsNorm(x: Float64Array, g: Float64Array, eps: number): Float64Array {
-  let ss = 0;
-  for (const v of x) ss += v * v;
-  const r = 1 / Math.sqrt(ss / x.length + eps);
-  return x.map((v, i) => v * r * g[i]);
 }
 
 function rope(v: Float64Array, pos: number, cfg: LlmRefConfig): Float64Array {

@@ -1,0 +1,165 @@
+// `minimonkey ask <image> "<question>"`: one question about one image (or none), the answer
+// streamed to stdout as it is generated; --json prints the whole result as one object instead.
+import { parseArgs } from 'node:util';
+import { AbortError } from '../errors';
+import type { AskResult, ContentPart } from '../llm/session';
+import { MiniMonkey } from '../model';
+import type { CropPlan } from '../msac/types';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, isUsageError, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, missingFile, UsageError } from './model-args';
+import { ProgressBar, replySummary, scmSummary } from './progress';
+
+const USAGE = `usage: minimonkey ask <image> "<question>" --model FILE --mmproj FILE [options]
+       minimonkey ask "<question>" --model FILE --mmproj FILE [options]   (no image)
+
+Answers one question about an image; the answer streams to stdout as it is generated, progress
+and timings go to stderr. Ctrl-C stops it (exit 130).
+
+options:
+${LOAD_USAGE}
+${ASK_USAGE}
+  --text-only            no image: the one argument is the question
+  --json                 print one JSON object (text, finishReason, tokens, timings, crop plans,
+                         token ids) and nothing else on stdout
+  -h, --help             this help
+`;
+
+/** The parts of a crop plan worth printing: grids, tiles per layer, tokens (not every tile's rectangle). */
+export function planSummary(p: CropPlan) {
+  return {
+    width: p.width,
+    height: p.height,
+    detail: p.detail,
+    adaptive: p.adaptive,
+    thumbnail: p.thumbnail,
+    tiles: { detail: p.layers.detail.count, adaptive: p.layers.adaptive.count, global: p.layers.global.count, total: p.tileCount },
+    imageTokens: p.imageTokens,
+  };
+}
+
+/** The --json object. `scm` appears when the library reports it. */
+export function resultJson(r: AskResult) {
+  const scm = (r as { scm?: unknown }).scm;
+  return {
+    text: r.text,
+    finishReason: r.finishReason,
+    tokens: r.tokens,
+    timings: r.timings,
+    images: r.images.map(planSummary),
+    imageCacheHits: r.imageCacheHits,
+    tokenIds: r.tokenIds,
+    ...(scm !== undefined ? { scm } : {}),
+  };
+}
+
+interface Parsed {
+  load: LoadArgs;
+  ask: AskArgs;
+  image?: string;
+  question: string;
+  json: boolean;
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...LOAD_OPTIONS, ...ASK_OPTIONS, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return 'help';
+  let image: string | undefined;
+  let question: string;
+  if (values['text-only']) {
+    if (positionals.length !== 1) throw new UsageError('--text-only takes exactly one argument, the question');
+    question = positionals[0];
+  } else if (positionals.length === 2) {
+    [image, question] = positionals;
+  } else if (positionals.length === 1) {
+    // A lone argument that names a file is an image whose question was forgotten, not a question.
+    if (isFile(positionals[0])) throw new UsageError(`give a question after the image '${positionals[0]}'`);
+    question = positionals[0];
+  } else {
+    throw new UsageError('give an image and a question, or just a question');
+  }
+  if (question.trim() === '') throw new UsageError('the question is empty');
+  return { load: loadArgs(values), ask: askArgs(values), image, question, json: values.json === true };
+}
+
+export async function runAsk(argv: string[]): Promise<number> {
+  let args: Parsed;
+  try {
+    const p = parse(argv);
+    if (p === 'help') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    args = p;
+  } catch (e) {
+    if (!isUsageError(e)) throw e;
+    process.stderr.write(`minimonkey ask: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const missing = missingFile([
+    ['model', args.load.model],
+    ['mmproj', args.load.mmproj],
+    ...(args.image !== undefined ? [['image', args.image] as [string, string]] : []),
+  ]);
+  if (missing) {
+    process.stderr.write(`minimonkey ask: ${missing}\n`);
+    return 1;
+  }
+
+  // Ctrl-C aborts whatever runs (load, encode, prefill or generation); a second one exits at once.
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  // A closed stdout (`| head`) ends the reply quietly: nobody reads the rest.
+  let stdoutClosed = false;
+  const onStdoutError = () => {
+    stdoutClosed = true;
+    controller.abort();
+  };
+  process.stdout.on('error', onStdoutError);
+  const bar = new ProgressBar();
+  let model: MiniMonkey | undefined;
+  try {
+    model = await MiniMonkey.load({ ...args.load, signal: controller.signal, onProgress: bar.onLoad });
+    const session = await model.chat();
+    const content: ContentPart[] = args.image !== undefined ? [{ type: 'image', image: args.image }, args.question] : [args.question];
+    const reply = session.ask(content, { ...askOptions(args.ask, controller.signal), onProgress: bar.onAsk });
+    let result: AskResult;
+    if (args.json) {
+      result = await reply;
+      bar.clear();
+      process.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
+    } else {
+      let first = true;
+      for await (const piece of reply) {
+        if (first) bar.clear();
+        first = false;
+        process.stdout.write(piece);
+      }
+      result = await reply;
+      bar.clear();
+      process.stdout.write('\n');
+      const scm = (result as { scm?: unknown }).scm;
+      if (scm !== undefined) process.stderr.write(`scm: ${scmSummary(scm)}\n`);
+      process.stderr.write(`${replySummary(result)}\n`);
+    }
+    return 0;
+  } catch (e) {
+    bar.clear();
+    if (stdoutClosed) return 0;
+    if (controller.signal.aborted && (e instanceof AbortError || (e as { code?: string })?.code === 'ABORTED')) {
+      process.stderr.write('\nminimonkey ask: interrupted\n');
+      return 130;
+    }
+    throw e;
+  } finally {
+    model?.dispose();
+    process.off('SIGINT', onSigint);
+    process.stdout.off('error', onStdoutError);
+  }
+}

@@ -1,0 +1,135 @@
+// Options shared by the commands that run the model (ask, chat, demo): how the pair is loaded
+// (--model, --mmproj, --threads, --context) and how a question is answered (--preset,
+// --max-tokens, --temperature, --seed, --scm). Checks happen here so every command rejects bad
+// values the same way, before any file is read (exit 2).
+import fs from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
+import type { AskOptions } from '../llm/session';
+import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
+
+/** A bad command line: the command prints it with its usage and exits 2. */
+export class UsageError extends Error {}
+
+type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export const LOAD_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  mmproj: { type: 'string' },
+  threads: { type: 'string', short: 't' },
+  context: { type: 'string' },
+} as const satisfies OptionSpec;
+
+export const ASK_OPTIONS = {
+  preset: { type: 'string', short: 'p' },
+  'max-tokens': { type: 'string', short: 'n' },
+  temperature: { type: 'string' },
+  seed: { type: 'string' },
+  scm: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF (internlm2)
+  --mmproj FILE          the vision projector GGUF (clip / internvl)
+  -t, --threads N        CPU threads (default: all cores)
+  --context N            tokens of context per conversation (default 8192)`;
+
+export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
+  -n, --max-tokens N     most tokens to generate (default 512)
+  --temperature T        0 = greedy, the reference's decoding (default 0)
+  --seed N               sampling seed, for temperature > 0
+  --scm                  scale compression (SCM): fewer detail tokens, faster prefill`;
+
+/** True when parseArgs or our own checks rejected the command line. */
+export function isUsageError(e: unknown): boolean {
+  return e instanceof UsageError || String((e as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
+}
+
+function integer(text: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return n;
+}
+
+export interface LoadArgs {
+  model: string;
+  mmproj: string;
+  threads?: number;
+  contextSize?: number;
+}
+
+/** --model/--mmproj/--threads/--context, checked. */
+export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string }): LoadArgs {
+  if (!values.model) throw new UsageError('--model is required');
+  if (!values.mmproj) throw new UsageError('--mmproj is required');
+  return {
+    model: values.model,
+    mmproj: values.mmproj,
+    threads: integer(values.threads, '--threads', 1, 1024),
+    contextSize: integer(values.context, '--context', 64, 1 << 24),
+  };
+}
+
+export interface AskArgs {
+  crop: PresetName;
+  maxTokens?: number;
+  temperature?: number;
+  seed?: number;
+  scm: boolean;
+}
+
+/** --preset/--max-tokens/--temperature/--seed/--scm, checked. */
+export function askArgs(values: { preset?: string; 'max-tokens'?: string; temperature?: string; seed?: string; scm?: boolean }): AskArgs {
+  const crop = values.preset ?? 'default';
+  if (!isPresetName(crop)) throw new UsageError(`unknown preset '${crop}'; expected one of ${PRESET_NAMES.join(', ')}`);
+  let temperature: number | undefined;
+  if (values.temperature !== undefined) {
+    temperature = Number(values.temperature);
+    if (values.temperature.trim() === '' || !(temperature >= 0 && temperature <= 100)) {
+      throw new UsageError(`--temperature must be a number from 0 to 100, got '${values.temperature}'`);
+    }
+  }
+  return {
+    crop,
+    maxTokens: integer(values['max-tokens'], '--max-tokens', 1, 1 << 24),
+    temperature,
+    seed: integer(values.seed, '--seed', 0, 0xffffffff),
+    scm: values.scm === true,
+  };
+}
+
+/** The library's AskOptions for these arguments. `scm` is passed only when asked for. */
+export function askOptions(a: AskArgs, signal?: AbortSignal): AskOptions {
+  const o: AskOptions = { crop: a.crop, signal };
+  if (a.maxTokens !== undefined) o.maxTokens = a.maxTokens;
+  if (a.temperature !== undefined) o.temperature = a.temperature;
+  if (a.seed !== undefined) o.seed = a.seed;
+  if (a.scm) o.scm = true;
+  return o;
+}
+
+export function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Says which of the given files is missing (a message naming it), or undefined when all are
+ * readable files. Checked before the model loads, so a typo costs no load time.
+ */
+export function missingFile(files: [what: string, file: string][]): string | undefined {
+  for (const [what, file] of files) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch {
+      return `${what} file not found: ${file}`;
+    }
+    if (!st.isFile()) return `${what} is not a file: ${file}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,96 @@
+// Progress on stderr for the commands that run the model: a redrawn bar when stderr is a
+// terminal, nothing otherwise (logs and pipes stay clean), and the one-line summary of a reply.
+import type { AskProgress, AskResult } from '../llm/session';
+
+const WIDTH = 24;
+
+export class ProgressBar {
+  private readonly tty: boolean;
+  private shown = false;
+  private last = '';
+
+  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+    this.tty = out.isTTY === true;
+  }
+
+  /** Shows `label` at `fraction` (0..1). On a terminal only; redraws only when the text changes. */
+  update(label: string, fraction: number): void {
+    if (!this.tty) return;
+    const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+    const filled = Math.round(f * WIDTH);
+    const line = `${label.padEnd(14)} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(f * 100)).padStart(3)}%`;
+    if (line === this.last) return;
+    this.last = line;
+    this.shown = true;
+    this.out.write(`\r${line}\x1b[K`);
+  }
+
+  /** Erases the bar, so the reply (on stdout, often the same terminal) starts on a clean line. */
+  clear(): void {
+    if (!this.shown) return;
+    this.out.write('\r\x1b[K');
+    this.shown = false;
+    this.last = '';
+  }
+
+  /** For MiniMonkey.load's onProgress. */
+  readonly onLoad = (p: { phase: 'text' | 'vision'; fraction: number }): void => {
+    this.update(p.phase === 'text' ? 'load text' : 'load vision', p.fraction);
+  };
+
+  /**
+   * For ask's onProgress. Each phase reports when a step ends, so the next phase's bar is shown
+   * at 0 as soon as the previous one is complete (the vision tower gives no finer steps).
+   */
+  readonly onAsk = (p: AskProgress): void => {
+    const f = p.total > 0 ? p.done / p.total : 1;
+    const phase: string = p.phase; // 'scm' comes with scale compression
+    if (phase === 'decode') {
+      if (p.done < p.total) this.update('read image', f);
+      else this.update('image encode', 0);
+    } else if (phase === 'encode') {
+      if (p.done < p.total) this.update('image encode', f);
+      else this.update('prefill', 0);
+    } else if (phase === 'scm') {
+      this.update('scm pre-pass', f);
+    } else {
+      this.update('prefill', f);
+    }
+  };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const rate = (n: number, ms: number) => (ms > 0 && n > 0 ? ` (${Math.round((n * 1000) / ms).toLocaleString('en-US')} t/s)` : '');
+
+/** "28 tiles, 7,168 image + 96 text tokens; encode 0.40 s, prefill 0.31 s (23,800 t/s), 16 tokens in 0.03 s (480 t/s)" */
+export function replySummary(r: AskResult): string {
+  const tiles = r.images.reduce((n, p) => n + p.tileCount, 0);
+  const parts: string[] = [];
+  if (r.images.length > 0) {
+    const cached = r.imageCacheHits > 0 ? `, ${r.imageCacheHits} from cache` : '';
+    parts.push(`${tiles} tiles${cached}, ${r.tokens.image.toLocaleString('en-US')} image + ${(r.tokens.prompt - r.tokens.image).toLocaleString('en-US')} text tokens`);
+  } else {
+    parts.push(`${r.tokens.prompt.toLocaleString('en-US')} prompt tokens`);
+  }
+  const times = [
+    ...(r.images.length > 0 ? [`encode ${secs(r.timings.encode)}`] : []),
+    `prefill ${secs(r.timings.prefill)}${rate(r.tokens.prompt, r.timings.prefill)}`,
+    `${r.tokens.generated} tokens in ${secs(r.timings.generate)}${rate(r.tokens.generated, r.timings.generate)}`,
+    r.finishReason === 'end' ? '' : `stopped: ${r.finishReason}`,
+  ].filter(Boolean);
+  return `${parts.join('')}; ${times.join(', ')}`;
+}
+
+/**
+ * What scale compression did, in words when the report has the fields we know
+ * ({detailTokens, detailKept, tokensBefore, tokensAfter, prepassMs}), as JSON otherwise.
+ */
+export function scmSummary(scm: unknown): string {
+  const r = (scm ?? {}) as Record<string, unknown>;
+  const n = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const [detail, kept, before, after, prepass] = ['detailTokens', 'detailKept', 'tokensBefore', 'tokensAfter', 'prepassMs'].map(n);
+  if (detail === undefined || kept === undefined || before === undefined || after === undefined) return JSON.stringify(scm);
+  const fmt = (x: number) => x.toLocaleString('en-US');
+  const time = prepass !== undefined ? ` (pre-pass ${Math.round(prepass).toLocaleString('en-US')} ms)` : '';
+  return `kept ${fmt(kept)} of ${fmt(detail)} detail tokens: ${fmt(before)} -> ${fmt(after)} prompt tokens${time}`;
+}

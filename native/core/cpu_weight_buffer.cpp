@@ -1,0 +1,42 @@
+#include "cpu_weight_buffer.h"
+
+namespace mm {
+
+namespace {
+
+// Asks the device the way libllama's loader does: a throwaway mul_mat whose weight sits in a
+// zero-size buffer of the candidate type.
+bool takes(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, const ggml_tensor* weight) {
+  ggml_init_params ip{ggml_tensor_overhead() * 4, nullptr, /*no_alloc=*/true};
+  ggml_context* ctx = ggml_init(ip);
+  if (!ctx) return false;
+  ggml_tensor* w = ggml_dup_tensor(ctx, weight);
+  ggml_tensor* x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, weight->ne[0], 64);
+  ggml_tensor* op = ggml_mul_mat(ctx, w, x);
+  ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, 0);
+  bool ok = false;
+  if (buf) {
+    w->buffer = buf;
+    ok = ggml_backend_dev_supports_op(dev, op);
+    ggml_backend_buffer_free(buf);
+  }
+  ggml_free(ctx);
+  return ok;
+}
+
+}  // namespace
+
+ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight) {
+  if (ggml_n_dims(weight) != 2) return nullptr;
+  ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+  if (!dev) return nullptr;
+  auto get_extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
+      ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_dev_get_extra_bufts"));
+  if (!get_extra) return nullptr;
+  for (ggml_backend_buffer_type_t* b = get_extra(dev); b && *b; ++b) {
+    if (takes(dev, *b, weight)) return *b;
+  }
+  return nullptr;
+}
+
+}  // namespace mm
