@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AbortError, ContextOverflowError, DisposedError, InvalidArgumentError, MiniMonkey, UnsupportedError } from '../lib';
+import { AbortError, ContextOverflowError, DisposedError, InvalidArgumentError, MiniMonkey } from '../lib';
 import { DEFAULT_SYSTEM_MESSAGE, renderPrompt, systemBlock, userTurn } from '../lib/llm/prompt';
 import { StopStringMatcher } from '../lib/llm/stop-strings';
 import { tempDir, tinyPair } from './helpers/models';
@@ -244,7 +244,7 @@ describe('abort, overflow, disposal, bad options', () => {
     await expect(chat.ask('x', { temperature: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(chat.ask('x', { topP: 2 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(chat.ask([{ type: 'nope' } as never])).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(chat.ask('x', { scm: true })).rejects.toBeInstanceOf(UnsupportedError);
+    await expect(chat.ask('x', { scm: { keep: 0 } })).rejects.toBeInstanceOf(InvalidArgumentError);
     chat.dispose();
   });
 
