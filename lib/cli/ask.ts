@@ -5,7 +5,7 @@ import { AbortError } from '../errors';
 import type { AskResult, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
 import type { CropPlan } from '../msac/types';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, isUsageError, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, missingFile, UsageError } from './model-args';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, missingFile, parseCommand, UsageError } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const USAGE = `usage: minimonkey ask <image> "<question>" --model FILE --mmproj FILE [options]
@@ -85,19 +85,8 @@ function parse(argv: string[]): Parsed | 'help' {
 }
 
 export async function runAsk(argv: string[]): Promise<number> {
-  let args: Parsed;
-  try {
-    const p = parse(argv);
-    if (p === 'help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    args = p;
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    process.stderr.write(`minimonkey ask: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const args = parseCommand('ask', USAGE, parse, argv);
+  if (typeof args === 'number') return args;
   const missing = missingFile([
     ['model', args.load.model],
     ['mmproj', args.load.mmproj],

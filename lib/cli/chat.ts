@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { AbortError, MiniMonkeyError } from '../errors';
 import type { ChatSession, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, isUsageError, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, UsageError } from './model-args';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, parseCommand, UsageError } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const COMMANDS = `  /image FILE [question]   attach an image to this question (or, with no question, to the next)
@@ -88,19 +88,8 @@ export function parseLine(raw: string): Line {
 }
 
 export async function runChat(argv: string[]): Promise<number> {
-  let args: Parsed;
-  try {
-    const p = parse(argv);
-    if (p === 'help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    args = p;
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    process.stderr.write(`minimonkey chat: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const args = parseCommand('chat', USAGE, parse, argv);
+  if (typeof args === 'number') return args;
   const missing = missingFile([['model', args.load.model], ['mmproj', args.load.mmproj]]);
   if (missing) {
     process.stderr.write(`minimonkey chat: ${missing}\n`);

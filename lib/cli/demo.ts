@@ -16,7 +16,7 @@ import { synthesize } from '../synth/synthesize';
 import { defaultThreads } from '../vision/encoder';
 import { documentImage } from '../demo/document-image';
 import { planSummary, resultJson } from './ask';
-import { isUsageError, UsageError } from './model-args';
+import { parseCommand, UsageError } from './model-args';
 import { ProgressBar, scmSummary } from './progress';
 
 const USAGE = `usage: minimonkey demo [--out DIR] [--json] [--threads N] [--max-tokens N]
@@ -81,19 +81,8 @@ const kb = (file: string) => `${num(Math.round(fs.statSync(file).size / 1024))} 
 const perSecond = (n: number, t: number) => (t > 0 ? `${num(Math.round((n * 1000) / t))} tokens/s` : '');
 
 export async function runDemo(argv: string[]): Promise<number> {
-  let args: Parsed;
-  try {
-    const p = parse(argv);
-    if (p === 'help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    args = p;
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    process.stderr.write(`minimonkey demo: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const args = parseCommand('demo', USAGE, parse, argv);
+  if (typeof args === 'number') return args;
   const say = (line = '') => {
     if (!args.json) process.stdout.write(`${line}\n`);
   };

@@ -133,3 +133,19 @@ export function missingFile(files: [what: string, file: string][]): string | und
   }
   return undefined;
 }
+
+/** Runs a command's parser: the parsed options, or the exit code after `--help` (0) or a usage error (2). */
+export function parseCommand<T extends object>(command: string, usage: string, parse: (argv: string[]) => T | 'help', argv: string[]): T | number {
+  try {
+    const p = parse(argv);
+    if (p === 'help') {
+      process.stdout.write(usage);
+      return 0;
+    }
+    return p;
+  } catch (e) {
+    if (!isUsageError(e)) throw e;
+    process.stderr.write(`minimonkey ${command}: ${(e as Error).message}\n\n${usage}`);
+    return 2;
+  }
+}
