@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NativeLoadError, UnsupportedCpuError } from './errors';
+import type { SamplingOptions } from './llm/sampling';
 
 export interface NativeCancelToken {
   cancel(): void;
@@ -59,16 +60,6 @@ export interface NativeTextModel {
   dispose(): void;
 }
 
-export interface NativeSampling {
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
-  repeatLastN?: number;
-  seed?: number;
-}
-
 export interface NativeStep {
   token: number;
   /** The token ends the reply (it was not appended to the context). */
@@ -81,7 +72,8 @@ export interface NativeLlmContext {
   /** Appends token runs (Int32Array) and embedding rows (Float32Array); resolves to the new position. */
   prefill(parts: (Int32Array | Float32Array)[], token?: NativeCancelToken, onProgress?: (done: number, total: number) => void): Promise<number>;
   step(token?: NativeCancelToken): Promise<NativeStep>;
-  setSampling(options: NativeSampling): void;
+  /** Options already checked by checkSampling (the addon reads these keys). */
+  setSampling(options: SamplingOptions): void;
   truncate(position: number): void;
   position(): number;
   size(): number;

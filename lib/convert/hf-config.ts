@@ -2,15 +2,10 @@
 // rejecting (with typed errors) variants our runtime does not implement.
 import fs from 'node:fs';
 import { ModelLoadError, UnsupportedError } from '../errors';
+import type { VisionShape } from '../synth/shapes';
 
-export interface VisionConfig {
-  imageSize: number;
-  patchSize: number;
-  hidden: number;
-  heads: number;
-  ffn: number;
-  /** Layers kept: all of them for select_layer = -1, fewer for a deeper select_layer. */
-  layers: number;
+/** The vision shape; `layers` counts those kept: all for select_layer = -1, fewer for a deeper one. */
+export interface VisionConfig extends VisionShape {
   /** Layers in the checkpoint. */
   checkpointLayers: number;
   lnEps: number;

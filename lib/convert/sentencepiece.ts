@@ -4,15 +4,10 @@
 import fs from 'node:fs';
 import { ModelLoadError } from '../errors';
 
-/** SentencePiece piece types (ModelProto.SentencePiece.Type); llama.cpp's token types use the same ids. */
-export enum PieceType {
-  NORMAL = 1,
-  UNKNOWN = 2,
-  CONTROL = 3,
-  USER_DEFINED = 4,
-  UNUSED = 5,
-  BYTE = 6,
-}
+import { TokenType as PieceType } from '../gguf/constants';
+
+/** SentencePiece piece types: the same ids as llama.cpp's token types. */
+export { PieceType };
 
 export enum SpModelType {
   UNIGRAM = 1,

@@ -20,6 +20,19 @@ export enum GgufValueType {
   FLOAT64 = 12,
 }
 
+/**
+ * `tokenizer.ggml.token_type` values (llama.cpp's llama_token_type). SentencePiece's piece types
+ * (ModelProto.SentencePiece.Type) use the same ids, so one enum serves both.
+ */
+export enum TokenType {
+  NORMAL = 1,
+  UNKNOWN = 2,
+  CONTROL = 3,
+  USER_DEFINED = 4,
+  UNUSED = 5,
+  BYTE = 6,
+}
+
 /** ggml tensor type ids (ggml.h) with their block geometry. */
 export enum GgmlType {
   F32 = 0,

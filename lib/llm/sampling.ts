@@ -1,6 +1,5 @@
 // Sampling options of one reply, checked here so a bad value is a typed error, not a libllama abort.
 import { InvalidArgumentError } from '../errors';
-import type { NativeSampling } from '../native';
 
 export interface SamplingOptions {
   /** 0 (default) decodes greedily, as the reference does; above 0 samples. */
@@ -23,7 +22,8 @@ function check(name: string, v: number | undefined, ok: (n: number) => boolean, 
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new InvalidArgumentError(`${name} must be ${range} (got ${v})`);
 }
 
-export function checkSampling(o: SamplingOptions): NativeSampling {
+/** The options checked, as the addon takes them (only the known keys). */
+export function checkSampling(o: SamplingOptions): SamplingOptions {
   check('temperature', o.temperature, (n) => n >= 0 && n <= 100, 'between 0 and 100');
   check('topK', o.topK, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
   check('topP', o.topP, (n) => n > 0 && n <= 1, 'in (0, 1]');

@@ -2,14 +2,9 @@
 // control tokens, the 256 byte-fallback tokens, ordinary pieces (English words, ASCII, CJK) and
 // the InternVL special tokens of facts §1.6 — at their real ids in the full-size vocabulary.
 
-export enum TokenType {
-  NORMAL = 1,
-  UNKNOWN = 2,
-  CONTROL = 3,
-  USER_DEFINED = 4,
-  UNUSED = 5,
-  BYTE = 6,
-}
+import { TokenType } from '../gguf/constants';
+
+export { TokenType };
 
 /** The InternVL2 added tokens, in id order; in the real vocabulary they occupy 92538..92552. */
 export const SPECIAL_TOKENS = [

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "errors.h"
-#include "scm_prepass.h"
 
 namespace mm {
 

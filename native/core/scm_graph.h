@@ -8,7 +8,11 @@
 
 namespace mm {
 
-struct ScmBlock;
+// A run of detail-layer image tokens [start, start + length) of the sequence. Its scores come from
+// the rows after it, [start + length, N).
+struct ScmBlock {
+  int start = 0, length = 0;
+};
 
 // Per-sequence caches the chunks append to, f32 [head_dim, n_head_kv, N]: layer-0 keys and values
 // (for layer 0's own attention) and layer-1 keys (for the scores).

@@ -17,15 +17,10 @@
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "prompt_part.h"
+#include "scm_graph.h"
 #include "scm_weights.h"
 
 namespace mm {
-
-// A run of detail-layer image tokens [start, start + length) of the sequence. Its scores come from
-// the rows after it, [start + length, N).
-struct ScmBlock {
-  int start = 0, length = 0;
-};
 
 struct ScmRequest {
   std::vector<PromptPart> parts;   // the whole prompt, positions 0..N-1
