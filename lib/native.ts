@@ -1,8 +1,6 @@
-// Loads the native addon: a prebuilt binary from prebuilds/<platform>-<arch>/ first, then a local
-// source build in build/Release. A failure says why and what to do (sharp's messages are the model).
-import fs from 'node:fs';
-import path from 'node:path';
-import { NativeLoadError, UnsupportedCpuError } from './errors';
+// The native addon's interface, and the addon itself, loaded on first use (lib/addon-loader.ts
+// chooses the binary).
+import { loadAddon } from './addon-loader';
 import type { SamplingOptions } from './llm/sampling';
 
 export interface NativeCancelToken {
@@ -105,6 +103,8 @@ export interface NativeScm {
 export interface NativeRuntimeInfo {
   llamaRelease: string;
   ggmlSystemInfo: string;
+  /** x86-64 level ggml's CPU backend was compiled for (CMake MINIMONKEY_CPU). */
+  cpuLevel: string;
   cpuFeatures: Record<string, boolean>;
   napiVersion: number;
 }
@@ -126,104 +126,13 @@ export interface NativeAddon {
   ): Promise<Float32Array>;
 }
 
-/** The package root (holds package.json, prebuilds/ and build/), from lib/ or dist/lib/. */
-export const packageRoot: string = (() => {
-  let dir = __dirname;
-  for (let i = 0; i < 4; i++) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, '..');
-})();
-
+export { packageRoot } from './addon-loader';
 
 let cached: { addon: NativeAddon; path: string } | undefined;
 
-function libc(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return report?.header?.glibcVersionRuntime ? 'glibc' : 'musl';
-}
-
-/**
- * Where the addon may be, in the order tried: MINIMONKEY_ADDON_PATH, a prebuilt binary in
- * prebuilds/<platform>-<arch>/ (tagged as node-gyp-build names them: napi, glibc/musl), then a
- * local source build in build/Release.
- */
-export function addonCandidates(): string[] {
-  const out: string[] = [];
-  if (process.env.MINIMONKEY_ADDON_PATH) out.push(path.resolve(process.env.MINIMONKEY_ADDON_PATH));
-  const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (fs.existsSync(dir)) {
-    const mine = libc();
-    for (const file of fs.readdirSync(dir).sort()) {
-      const tags = file.split('.');
-      if (tags.pop() !== 'node' || !tags.includes('napi')) continue;
-      const fileLibc = tags.find((t) => t === 'glibc' || t === 'musl');
-      if (fileLibc && fileLibc !== mine) continue;
-      out.push(path.join(dir, file));
-    }
-  }
-  out.push(path.join(packageRoot, 'build', 'Release', 'minimonkey.node'));
-  return out;
-}
-
-/** x86-64 CPU features the binaries are compiled for (CMakeLists.txt: GGML_AVX2/FMA/F16C). */
-const REQUIRED_X64_FEATURES = ['avx', 'avx2', 'fma', 'f16c'];
-
-/**
- * The required features this CPU lacks, or [] if none (or if we cannot tell). Loading an AVX2
- * binary on a CPU without AVX2 dies with SIGILL, which no try/catch can stop, so we look first.
- */
-export function missingCpuFeatures(cpuFlags?: Set<string>): string[] {
-  if (process.arch !== 'x64' || process.env.MINIMONKEY_SKIP_CPU_CHECK) return [];
-  let flags = cpuFlags;
-  if (!flags) try {
-    if (process.platform === 'linux') {
-      const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-      if (line) flags = new Set(line.split(':')[1].trim().split(/\s+/));
-    } else if (process.platform === 'darwin') {
-      const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
-      const out = execFileSync('sysctl', ['-n', 'machdep.cpu.features', 'machdep.cpu.leaf7_features'], { encoding: 'utf8' });
-      flags = new Set(out.toLowerCase().split(/\s+/).map((f) => f.replace('avx1.0', 'avx').replace('f16c', 'f16c')));
-    }
-  } catch {
-    return [];
-  }
-  if (!flags) return [];
-  return REQUIRED_X64_FEATURES.filter((f) => !flags!.has(f));
-}
-
 function load(): { addon: NativeAddon; path: string } {
-  if (cached) return cached;
-  const missing = missingCpuFeatures();
-  if (missing.length > 0) {
-    throw new UnsupportedCpuError(
-      `minimonkey: this CPU lacks ${missing.join(', ')}, which the minimonkey binary needs (x86-64 with AVX2, FMA and F16C: ` +
-        `Intel Haswell / AMD Excavator or newer). Loading it would crash the process, so it was not loaded.`,
-    );
-  }
-  const candidates = addonCandidates().filter((f) => fs.existsSync(f));
-  if (candidates.length === 0) {
-    throw new NativeLoadError(
-      `minimonkey: no native binary for ${process.platform}-${process.arch} (Node ${process.versions.node}, N-API ${process.versions.napi}). ` +
-        `No prebuilt binary matched and there is no local build in ${path.join(packageRoot, 'build', 'Release')}. ` +
-        `Run \`npm rebuild minimonkey\` to build from source (needs g++, cmake and git).`,
-    );
-  }
-  const failures: string[] = [];
-  for (const file of candidates) {
-    try {
-      cached = { addon: require(file) as NativeAddon, path: file };
-      return cached;
-    } catch (e) {
-      failures.push(`${file}: ${(e as Error).message}`);
-    }
-  }
-  throw new NativeLoadError(
-    `minimonkey: the native binary failed to load on ${process.platform}-${process.arch}:\n  ${failures.join('\n  ')}\n` +
-      `If it was built for another CPU, libc or platform, run \`npm rebuild minimonkey\` to build from source (needs g++, cmake and git).`,
-  );
+  cached ??= loadAddon<NativeAddon>();
+  return cached;
 }
 
 /** The addon, loaded on first use. */

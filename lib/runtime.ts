@@ -12,6 +12,8 @@ export interface RuntimeInfo {
   addonPath: string;
   /** Whether the addon came from prebuilds/ (true) or a local source build (false). */
   prebuilt: boolean;
+  /** x86-64 level the addon was built for (x86-64-v3: AVX2/FMA/F16C; x86-64-v2: SSE4.2), or 'native'. */
+  cpuLevel: string;
   /** SIMD features the CPU backend was compiled to use (avx2, fma, f16c, ...). */
   cpuFeatures: Record<string, boolean>;
   /** ggml's own one-line system summary. */
@@ -31,6 +33,7 @@ export function runtimeInfo(): RuntimeInfo {
     llamaRelease: info.llamaRelease,
     addonPath,
     prebuilt: addonPath.split(path.sep).includes('prebuilds'),
+    cpuLevel: info.cpuLevel,
     cpuFeatures: info.cpuFeatures,
     ggmlSystemInfo: info.ggmlSystemInfo.trim(),
     napiVersion: info.napiVersion,

@@ -1,34 +1,24 @@
 #!/usr/bin/env node
-// Source build of the addon: fetch the pinned llama.cpp, then configure and build with cmake-js.
-// `npm install` runs this through node-gyp-build only when no prebuilt binary matches.
-import { execFileSync } from 'node:child_process';
+// Source build of the addon for this machine: fetch the pinned llama.cpp, then configure and build
+// with cmake-js at the best x86-64 level this CPU has (MINIMONKEY_CPU overrides: x86-64-v3,
+// x86-64-v2, x86-64 or native). `npm install` runs this through node-gyp-build only when no
+// prebuilt binary loads.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { cmakeBuild, machineCpuLevel, root } from './cmake-build.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const run = (cmd, args, env = {}) =>
-  execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
-
-run(process.execPath, [path.join(root, 'scripts', 'fetch-llama.mjs')]);
-
-const jobs = String(process.env.MINIMONKEY_JOBS || Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const env = { CCACHE_BASEDIR: root };  // cache hits independent of where the checkout lives
-// Build against the running Node's own headers when it ships them, so no download is needed.
-const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
-if (!process.env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))) {
-  env.npm_config_nodedir = nodePrefix;
+// cmake works in build/cmake; the addon is then copied to build/Release where the loader looks.
+// Keeping cmake out of build/ itself lets binding.gyp (node-gyp) delegate here safely.
+const cpu = machineCpuLevel();
+const built = cmakeBuild({ cpu, outDir: path.join('build', 'cmake') });
+const release = path.join(root, 'build', 'Release');
+fs.mkdirSync(release, { recursive: true });
+for (const file of ['minimonkey.node', 'cpu-features.node']) {
+  if (fs.existsSync(path.join(built, file))) fs.copyFileSync(path.join(built, file), path.join(release, file));
 }
-// cmake works in build/cmake; the addon is then copied to build/Release where node-gyp-build
-// looks. Keeping cmake out of build/ itself lets binding.gyp (node-gyp) delegate here safely.
-run(process.execPath, [cmakeJs, 'build', '--out', path.join('build', 'cmake'), '--parallel', jobs, '--log-level', 'warn'], env);
-const built = path.join(root, 'build', 'cmake', 'Release', 'minimonkey.node');
-fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
-fs.copyFileSync(built, path.join(root, 'build', 'Release', 'minimonkey.node'));
+// The loader will not load this build on a CPU that lacks its level (a build folder copied elsewhere).
+const level = process.arch === 'x64' ? (cpu ?? 'x86-64-v3') : undefined;
+fs.writeFileSync(path.join(release, 'build-info.json'), `${JSON.stringify({ cpuLevel: level })}\n`);
 // The loader prefers prebuilds/; one for this platform is now stale (or is why we had to build).
 const stale = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 if (fs.existsSync(stale)) {

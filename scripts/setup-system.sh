@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages a bare Debian/Ubuntu machine lacks for a source build and the tests:
 # a C++17 compiler, cmake, ninja, git (to unpack the pinned llama.cpp bundle), ccache (optional
-# speed-up), binutils (nm, strip) and Debian's Pillow + numpy (reference images for the tests).
+# speed-up), binutils (nm, strip, objdump), Debian's Pillow + numpy (reference images for the tests)
+# and, on x86-64, qemu-user: the package test runs the prebuilt addon on emulated CPUs without AVX2.
 set -euo pipefail
 pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy)
+[ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 import { runtimeInfo } from '../lib';
-import { missingCpuFeatures, quantize } from '../lib/native';
+import { quantize } from '../lib/native';
+import { bestCpuLevel, cpuLevels, CpuFeatures, detectCpuFeatures } from '../lib/addon-loader';
 
 describe('runtimeInfo', () => {
   const info = runtimeInfo();
@@ -7,14 +8,18 @@ describe('runtimeInfo', () => {
   it('reports version, pinned llama.cpp release and the loaded addon', () => {
     expect(info.version).toBe(require('../package.json').version);
     expect(info.llamaRelease).toBe('v0.5.0');
-    expect(info.addonPath).toMatch(/minimonkey\.node$/);
+    expect(info.addonPath).toMatch(/minimonkey(\.[\w-]+)*\.node$/);
     expect(typeof info.prebuilt).toBe('boolean');
   });
 
-  it('reports the SIMD features ggml was built with (AVX2/FMA/F16C on x86-64)', () => {
+  it('reports the x86-64 level and the SIMD features ggml was built with, and they agree', () => {
     if (process.arch !== 'x64') return;
-    expect(info.cpuFeatures).toMatchObject({ avx2: true, fma: true, f16c: true });
-    expect(info.ggmlSystemInfo).toContain('AVX2 = 1');
+    const v3 = info.cpuLevel === 'x86-64-v3';
+    expect(['x86-64-v3', 'x86-64-v2', 'x86-64', 'native']).toContain(info.cpuLevel);
+    if (info.cpuLevel !== 'native') {
+      expect(info.cpuFeatures).toMatchObject({ avx2: v3, fma: v3, f16c: v3 });
+      expect(info.ggmlSystemInfo).toContain(`AVX2 = ${v3 ? 1 : 0}`);
+    }
   });
 });
 
@@ -57,12 +62,30 @@ function f16ToF32(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-describe('CPU check before loading', () => {
+describe('choosing the addon for this CPU', () => {
   const x64 = process.arch === 'x64' ? it : it.skip;
-  x64('this machine has what the binary needs', () => {
-    expect(missingCpuFeatures()).toEqual([]);
+  const flags = (list: string[]): CpuFeatures => ({ flags: new Set(list), source: 'cpuid' });
+  const v2 = ['ssse3', 'sse4_1', 'sse4_2', 'popcnt'];
+  const v3 = [...v2, 'avx', 'avx2', 'fma', 'f16c', 'bmi2'];
+
+  x64('this machine is detected through the CPUID probe when one was built', () => {
+    const f = detectCpuFeatures();
+    expect(f.flags.size).toBeGreaterThan(0);
+    expect(['cpuid', '/proc/cpuinfo']).toContain(f.source);
   });
-  x64('a CPU without AVX2/F16C is reported instead of crashing on SIGILL', () => {
-    expect(missingCpuFeatures(new Set(['sse4_2', 'avx', 'fma']))).toEqual(['avx2', 'f16c']);
+  it('takes the best level whose flags the CPU has', () => {
+    expect(bestCpuLevel(flags(v3))).toBe('x86-64-v3');
+    expect(bestCpuLevel(flags(v3.filter((f) => f !== 'fma')))).toBe('x86-64-v2'); // AVX2 without FMA (VIA, some VMs)
+    expect(bestCpuLevel(flags(v2))).toBe('x86-64-v2');
+    expect(bestCpuLevel(flags(['sse3']), ['x86-64-v3', 'x86-64-v2'])).toBeUndefined();
+    expect(bestCpuLevel(flags(v3), ['x86-64-v2'])).toBe('x86-64-v2');
+  });
+  it('takes the lowest level offered when the features cannot be read', () => {
+    expect(bestCpuLevel({ flags: new Set(), source: 'unknown' }, ['x86-64-v3', 'x86-64-v2'])).toBe('x86-64-v2');
+  });
+  it('the levels are ordered best first, each needing more than the next', () => {
+    for (let i = 1; i < cpuLevels.length; i++) {
+      expect(cpuLevels[i - 1].flags.length).toBeGreaterThan(cpuLevels[i].flags.length);
+    }
   });
 });

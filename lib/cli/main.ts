@@ -76,7 +76,8 @@ if (require.main === module) {
     },
     (err: unknown) => {
       const code = err instanceof MiniMonkeyError ? ` [${err.code}]` : '';
-      process.stderr.write(`minimonkey: ${(err as Error)?.message ?? String(err)}${code}\n`);
+      const message = (err as Error)?.message ?? String(err);
+      process.stderr.write(`${message.startsWith('minimonkey:') ? '' : 'minimonkey: '}${message}${code}\n`);
       process.exitCode = 1;
     },
   );

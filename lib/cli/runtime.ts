@@ -16,7 +16,7 @@ export async function runRuntime(argv: string[]): Promise<number> {
   process.stdout.write(
     `minimonkey ${info.version} (llama.cpp ${info.llamaRelease}, N-API ${info.napiVersion})\n` +
       `addon: ${info.addonPath}${info.prebuilt ? ' (prebuilt)' : ' (built from source)'}\n` +
-      `cpu features: ${on.join(' ') || 'none'}\n`,
+      `cpu level: ${info.cpuLevel}; ggml uses: ${on.join(' ') || 'no SIMD extensions'}\n`,
   );
   return 0;
 }

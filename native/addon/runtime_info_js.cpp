@@ -13,6 +13,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("llamaRelease", ri.llama_release);
   o.Set("ggmlSystemInfo", ri.ggml_system);
+  o.Set("cpuLevel", ri.cpu_level);
   Napi::Object features = Napi::Object::New(env);
   for (const auto& f : ri.cpu_features) features.Set(f.first, f.second);
   o.Set("cpuFeatures", features);

@@ -6,6 +6,9 @@
 #ifndef MINIMONKEY_LLAMA_RELEASE
 #define MINIMONKEY_LLAMA_RELEASE "unknown"
 #endif
+#ifndef MINIMONKEY_CPU_LEVEL
+#define MINIMONKEY_CPU_LEVEL "unknown"
+#endif
 
 namespace mm {
 
@@ -13,6 +16,7 @@ RuntimeInfo runtime_info() {
   RuntimeInfo info;
   info.llama_release = MINIMONKEY_LLAMA_RELEASE;
   info.ggml_system = llama_print_system_info();
+  info.cpu_level = MINIMONKEY_CPU_LEVEL;
   // ggml_cpu_has_* report what the CPU backend was compiled to use.
   info.cpu_features = {
       {"sse3", ggml_cpu_has_sse3() != 0},       {"ssse3", ggml_cpu_has_ssse3() != 0},

@@ -9,6 +9,7 @@ namespace mm {
 struct RuntimeInfo {
   std::string llama_release;   // pinned llama.cpp release the build came from
   std::string ggml_system;     // ggml's own feature summary
+  std::string cpu_level;       // x86-64 level of ggml's CPU backend (CMake MINIMONKEY_CPU)
   std::vector<std::pair<std::string, bool>> cpu_features;
 };
 
