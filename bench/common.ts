@@ -33,14 +33,20 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ')).join('\n');
 }
 
-/** A file of the full-size synthetic pair (real InternVL2-2B dimensions), written once and cached. */
-export async function fullSizeFile(part: 'vision' | 'text', type: string): Promise<string> {
-  const dir = path.join(cacheDir, 'internvl2-2b');
-  const file = path.join(dir, part === 'vision' ? `mmproj-internvl2-2b-${type}.gguf` : `model-internvl2-2b-${type}.gguf`);
+/**
+ * A file of the synthetic pair the benchmarks run on, written once and cached: `--shape internvl2-2b`
+ * (the default: real InternVL2-2B dimensions, the figures README quotes) or `--shape tiny` (seconds;
+ * CI runs every benchmark once this way to keep the commands working, its ratios mean little).
+ */
+export async function benchFile(part: 'vision' | 'text', type: string): Promise<string> {
+  const shape = argValue('shape', 'internvl2-2b');
+  if (shape !== 'internvl2-2b' && shape !== 'tiny') throw new Error(`--shape ${shape}: expected internvl2-2b or tiny`);
+  const dir = path.join(cacheDir, shape);
+  const file = path.join(dir, part === 'vision' ? `mmproj-${shape}-${type}.gguf` : `model-${shape}-${type}.gguf`);
   if (fs.existsSync(file)) return file;
-  process.stderr.write(`writing the full-size synthetic ${part === 'vision' ? 'mmproj' : 'text model'} (${type}) to ${dir} ...\n`);
+  process.stderr.write(`writing the ${shape} synthetic ${part === 'vision' ? 'mmproj' : 'text model'} (${type}) to ${dir} ...\n`);
   const out = await synthesize({
-    shape: 'internvl2-2b', outDir: dir, seed: 0, parts: [part],
+    shape, outDir: dir, seed: 0, parts: [part],
     ...(part === 'vision' ? { visionType: type as 'f16' } : { textType: type as 'q4_0' }),
   });
   return part === 'vision' ? out.mmproj : out.model;

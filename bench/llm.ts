@@ -1,11 +1,11 @@
 // npm run bench:llm — prefill and decode tokens/s of our chat path on the full-size synthetic
 // InternLM2 text model, beside llama-bench built from the same pinned source, same file, same
 // threads, printed as ratios.
-//   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2]
+//   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2] [--shape tiny]
 import { execFileSync } from 'node:child_process';
 import { TextModel } from '../lib/llm/text-model';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, fullSizeFile, table, tool } from './common';
+import { argValue, benchFile, table, tool } from './common';
 
 function promptTokens(n: number, vocab: number): Int32Array {
   const t = new Int32Array(n);
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const reps = Number(argValue('reps', '2'));
   const rows = [['text model', 'threads', 'prefill t/s ours', 'llama-bench', 'ratio', 'decode t/s ours', 'llama-bench', 'ratio']];
   for (const type of types) {
-    const file = await fullSizeFile('text', type);
+    const file = await benchFile('text', type);
     const a = await ours(file, threads, prompt, gen, reps);
     const b = llamaBench(file, threads, prompt, gen, reps);
     rows.push([type, String(threads), a.pp.toFixed(1), b.pp.toFixed(1), `${(a.pp / b.pp).toFixed(2)}x`, a.tg.toFixed(2), b.tg.toFixed(2), `${(a.tg / b.tg).toFixed(2)}x`]);

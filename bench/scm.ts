@@ -2,19 +2,19 @@
 // dimensions), a 1344x896 document-like page with the `ocr` preset, one question asked with and
 // without SCM. Prints the prompt tokens before/after, the pre-pass time, the prefill time, time to
 // first token, and the cut in image prefill time including the pre-pass (goal: >= 40%).
-//   node dist/bench/scm.js [--preset ocr] [--text-type q4_0] [--vision-type f16] [--threads N] [--keep 0.5]
+//   node dist/bench/scm.js [--preset ocr] [--text-type q4_0] [--vision-type f16] [--threads N] [--keep 0.5] [--shape tiny]
 import { documentPixels } from '../lib/demo/document-image';
 import { MiniMonkey } from '../lib/model';
 import type { PresetName } from '../lib/msac/presets';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, fullSizeFile, table } from './common';
+import { argValue, benchFile, table } from './common';
 
 async function main(): Promise<void> {
   const crop = argValue('preset', 'ocr') as PresetName;
   const threads = Number(argValue('threads', String(defaultThreads())));
   const keep = Number(argValue('keep', '0.5'));
-  const model = await fullSizeFile('text', argValue('text-type', 'q4_0'));
-  const mmproj = await fullSizeFile('vision', argValue('vision-type', 'f16'));
+  const model = await benchFile('text', argValue('text-type', 'q4_0'));
+  const mmproj = await benchFile('vision', argValue('vision-type', 'f16'));
   const image = documentPixels({ width: 1344, height: 896 });
   const question = 'What is the total amount on this invoice?';
 

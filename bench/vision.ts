@@ -1,9 +1,9 @@
 // npm run bench:vision — ms per tile of our InternViT encoder beside llama.cpp's own clip encoder
 // (libmtmd from the same pinned source), on the same full-size synthetic mmproj, same threads.
-//   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,q8_0]
+//   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,q8_0] [--shape tiny]
 import { VisionEncoder } from '../lib/vision/encoder';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, fullSizeFile, runJsonTool, table } from './common';
+import { argValue, benchFile, runJsonTool, table } from './common';
 
 interface ClipBench {
   ms_per_tile: number;
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const types = argValue('types', 'f16,q8_0').split(',');
   const rows = [['mmproj', 'tiles', 'threads', 'minimonkey ms/tile', 'llama.cpp ms/tile', 'speedup (llama.cpp / ours)']];
   for (const type of types) {
-    const file = await fullSizeFile('vision', type);
+    const file = await benchFile('vision', type);
     const enc = await VisionEncoder.load(file, { threads });
     const size = enc.info.imageSize;
     const input = tiles(n, size);

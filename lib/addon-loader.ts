@@ -29,8 +29,16 @@ export const cpuLevels: CpuLevel[] = (
   JSON.parse(fs.readFileSync(path.join(packageRoot, 'native', 'cpu-levels.json'), 'utf8')) as { levels: CpuLevel[] }
 ).levels;
 
-const prebuildDir = (): string => path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
-const buildDir = (): string => path.join(packageRoot, 'build', 'Release');
+/** Electron: a file unpacked from an asar archive (asarUnpack) lies beside it, in app.asar.unpacked. */
+function outsideAsar(file: string): string {
+  const marker = `${path.sep}app.asar${path.sep}`;
+  if (!file.includes(marker)) return file;
+  const unpacked = file.replace(marker, `${path.sep}app.asar.unpacked${path.sep}`);
+  return fs.existsSync(unpacked) ? unpacked : file;
+}
+
+const prebuildDir = (): string => outsideAsar(path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`));
+const buildDir = (): string => outsideAsar(path.join(packageRoot, 'build', 'Release'));
 
 /** Where this CPU's features came from, for messages and runtimeInfo. */
 export type CpuFeatureSource = 'cpuid' | '/proc/cpuinfo' | 'sysctl' | 'unknown';

@@ -7,13 +7,18 @@
 // Node's headers for a target that has nothing to compile.
 // `npm install minimonkey --build-from-source` (or npm_config_build_from_source=true) skips the check.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { root } from './cmake-build.mjs';
 
 const require = createRequire(import.meta.url);
 const fromSource = /^(true|1|minimonkey)$/.test(process.env.npm_config_build_from_source ?? '');
-if (!fromSource) {
+// A source checkout has no compiled JS yet (`prepare` compiles it after this hook) and no prebuilds.
+const checkout = !fs.existsSync(path.join(root, 'dist', 'lib', 'runtime.js'));
+if (checkout) {
+  process.stderr.write('minimonkey: a source checkout; building the addon from source\n');
+} else if (!fromSource) {
   const test = spawnSync(process.execPath, [require.resolve('node-gyp-build/build-test.js')], { cwd: root, encoding: 'utf8' });
   if (test.status === 0) process.exit(0);
   const why = test.signal ? `it was killed by ${test.signal}` : (test.stderr.trim().split('\n').find((l) => l.includes('minimonkey:')) ?? 'no binary loaded');

@@ -1,5 +1,5 @@
 // `minimonkey bench [vision|llm|scm|all] [options]`: runs the compiled benchmarks (dist/bench/*.js),
-// passing the options through. Each benchmark writes its full-size synthetic model on first use
+// passing the options through. Each benchmark writes its synthetic model on first use
 // and needs the llama.cpp anchors built (`npm run build:tools`); it says so when they are not.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +16,9 @@ npm run build:tools -- mm-clip-bench llama-bench). With no target, all run in th
            options: --types q4_0,q8_0 --threads N --prompt 512 --gen 32 --reps 2
   scm      time to first token with and without SCM on a 1344x896 page (ocr preset)
            options: --preset ocr --text-type q4_0 --vision-type f16 --threads N --keep 0.5
+  --shape internvl2-2b|tiny
+           the synthetic pair: real InternVL2-2B dimensions (default; the figures in README)
+           or the tiny test shape (seconds; checks that a benchmark runs, not how fast)
   -h, --help   this help
 `;
 

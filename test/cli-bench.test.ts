@@ -1,0 +1,52 @@
+// `minimonkey bench` runs each benchmark once on the tiny synthetic pair (`--shape tiny`), beside
+// llama.cpp's anchors built from the same source, so the commands keep working; README's figures
+// come from the full-size shape. Only that both sides ran and the ratio is theirs is asserted here:
+// timings on a busy 2-core machine are not a test.
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.join(__dirname, '..');
+const cli = path.join(root, 'dist', 'lib', 'cli', 'main.js');
+const bench = (...args: string[]) => spawnSync(process.execPath, [cli, 'bench', ...args, '--shape', 'tiny', '--threads', '2'], { encoding: 'utf8' });
+
+/** The table's data row for `first`, split into cells. */
+function row(stdout: string, first: string): string[] {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${first} `));
+  if (!line) throw new Error(`no '${first}' row in:\n${stdout}`);
+  return line.trim().split(/\s{2,}/);
+}
+
+describe('minimonkey bench --shape tiny', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-tools.mjs'), 'mm-clip-bench', 'llama-bench'], { cwd: root, stdio: 'ignore' });
+  }, 30 * 60 * 1000);
+
+  it('vision: ms per tile of ours and of llama.cpp\'s clip encoder, and their ratio', () => {
+    const r = bench('vision', '--types', 'f16', '--tiles', '2');
+    expect(r.status).toBe(0);
+    const [, tiles, threads, ours, theirs, ratio] = row(r.stdout, 'f16');
+    expect([tiles, threads]).toEqual(['2', '2']);
+    expect(Number(ours)).toBeGreaterThan(0);
+    expect(Number(theirs)).toBeGreaterThan(0);
+    // the table rounds ms to whole numbers; the ratio is of the unrounded times
+    expect(Number(ratio.replace(/x$/, ''))).toBeCloseTo(Number(theirs) / Number(ours), 1);
+  });
+
+  it('llm: prefill and decode tokens/s of ours and of llama-bench, and their ratios', () => {
+    const r = bench('llm', '--types', 'q8_0', '--prompt', '64', '--gen', '8', '--reps', '1');
+    expect(r.status).toBe(0);
+    const [, , pp, ppTheirs, ppRatio, tg, tgTheirs, tgRatio] = row(r.stdout, 'q8_0').map((c) => c.replace(/x$/, ''));
+    for (const v of [pp, ppTheirs, tg, tgTheirs]) expect(Number(v)).toBeGreaterThan(0);
+    expect(Math.abs(Number(ppRatio) - Number(pp) / Number(ppTheirs))).toBeLessThan(0.01);
+    expect(Math.abs(Number(tgRatio) - Number(tg) / Number(tgTheirs))).toBeLessThan(0.01);
+  });
+
+  it('scm: the same question without and with SCM, which keeps half of the detail tokens', () => {
+    const r = bench('scm', '--preset', 'default');
+    expect(r.status).toBe(0);
+    const without = Number(row(r.stdout, 'without SCM')[1]);
+    const withScm = row(r.stdout, 'with SCM')[1];
+    const detail = Number(/kept (\d+) of (\d+) detail tokens/.exec(r.stdout)![2]);
+    expect(withScm).toBe(`${without - detail / 2} (of ${without})`);
+  });
+});
