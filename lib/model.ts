@@ -198,7 +198,7 @@ function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: MiniMonkeyLoadOpti
   }
   const s = t.special;
   const missing = (['imStart', 'imEnd', 'imgStart', 'imgEnd', 'imgContext'] as const).filter((k) => s[k] < 0);
-  if (missing.length > 0 || s.bos < 0) {
+  if (missing.length > 0 || (s.addBos && s.bos < 0)) {
     const names = { imStart: '<|im_start|>', imEnd: '<|im_end|>', imgStart: '<img>', imgEnd: '</img>', imgContext: '<IMG_CONTEXT>' };
     throw new ProjectorMismatchError(
       `${o.model} lacks the special tokens Mini-Monkey's prompt needs: ${missing.map((k) => names[k]).join(', ') || '<s>'}`,

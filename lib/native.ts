@@ -34,6 +34,8 @@ export interface NativeSpecialTokens {
   imgStart: number;
   imgEnd: number;
   imgContext: number;
+  /** The prompt starts with bos (tokenizer.ggml.add_bos_token; InternLM2 yes, Qwen2 no). */
+  addBos: boolean;
 }
 
 export interface NativeTextModelInfo {

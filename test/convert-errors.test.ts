@@ -9,6 +9,7 @@ import { readSafetensorsHeader } from '../lib/convert/safetensors';
 import { parseSentencePiece } from '../lib/convert/sentencepiece';
 import { MiniMonkeyError } from '../lib/errors';
 import { writeHfCheckpoint, writeSafetensors } from './helpers/hf-checkpoint';
+import { editJson, expectConvertError } from './helpers/convert-expect';
 import { tempDir } from './helpers/models';
 
 const cli = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
@@ -19,21 +20,7 @@ function fresh(opts: { sharded?: boolean } = {}) {
   return writeHfCheckpoint(path.join(tempDir(), 'bad', `ckpt-${++n}`), { seed: 4, ...opts });
 }
 
-async function expectCode(dir: string, code: string, message: RegExp) {
-  const outDir = path.join(tempDir(), 'bad-out', `out-${++n}`);
-  const err = await convertCheckpoint({ checkpointDir: dir, outDir, textType: 'f16', visionType: 'f16' }).then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(MiniMonkeyError);
-  expect((err as MiniMonkeyError).code).toBe(code);
-  expect((err as Error).message).toMatch(message);
-  // Checks happen before writing: not even the output folder was made.
-  expect(fs.existsSync(outDir)).toBe(false);
-}
-
-const editJson = (file: string, edit: (j: Record<string, any>) => void) => {
-  const j = JSON.parse(fs.readFileSync(file, 'utf8'));
-  edit(j);
-  fs.writeFileSync(file, JSON.stringify(j));
-};
+const expectCode = expectConvertError;
 
 describe('convert: bad input gives typed errors', () => {
   it('missing folder, config.json, tokenizer.model, weights, shard', async () => {
@@ -56,8 +43,8 @@ describe('convert: bad input gives typed errors', () => {
 
   it('unknown or unsupported architectures', async () => {
     let c = fresh();
-    editJson(path.join(c.dir, 'config.json'), (j) => (j.llm_config.architectures = ['Qwen2ForCausalLM']));
-    await expectCode(c.dir, 'UNSUPPORTED', /language model 'Qwen2ForCausalLM' is not supported/);
+    editJson(path.join(c.dir, 'config.json'), (j) => (j.llm_config.architectures = ['Phi3ForCausalLM']));
+    await expectCode(c.dir, 'UNSUPPORTED', /language model 'Phi3ForCausalLM' is not supported/);
     c = fresh();
     editJson(path.join(c.dir, 'config.json'), (j) => {
       delete j.vision_config;

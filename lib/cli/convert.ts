@@ -7,9 +7,10 @@ import { MiniMonkeyError } from '../errors';
 const USAGE = `usage: minimonkey convert <checkpoint-dir> --out DIR [options]
 
 Converts a Hugging Face Mini-Monkey / InternVL2 checkpoint (config.json, model.safetensors or
-shards with model.safetensors.index.json, tokenizer.model, tokenizer_config.json) into a GGUF pair
-in llama.cpp's layout: mmproj-<name>-<vision-type>.gguf (clip/internvl) and
-<name>-<text-type>.gguf (internlm2, or llama). Both files appear only when both are complete.
+shards with model.safetensors.index.json, tokenizer_config.json, and tokenizer.model for an
+InternLM2 / Llama LLM or tokenizer.json / vocab.json + merges.txt for a Qwen2 one) into a GGUF
+pair in llama.cpp's layout: mmproj-<name>-<vision-type>.gguf (clip/internvl) and
+<name>-<text-type>.gguf (internlm2, llama or qwen2). Both files appear only when both are complete.
 
 options:
   --out DIR            output folder (created if missing)

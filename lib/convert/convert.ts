@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { IoError, MiniMonkeyError, ModelLoadError } from '../errors';
-import { GgmlType, GgufValueType, tensorBytes, typeName } from '../gguf/constants';
+import { GgmlType, tensorBytes, typeName } from '../gguf/constants';
 import { GgufWriter } from '../gguf/writer';
 import { writeMmprojKeys } from '../gguf/mmproj-keys';
 import { quantize } from '../native';
@@ -13,12 +13,18 @@ import { throwIfAborted } from '../util/abort';
 import { Checkpoint } from './checkpoint';
 import { HfConfig, readHfConfig } from './hf-config';
 import { FILE_TYPE, TextQuant, textTensorType, VisionQuant, visionTensorType } from './quant-rules';
-import { readSentencePiece } from './sentencepiece';
+import { buildBpeVocab } from './bpe-vocab';
+import { HfBpeTokenizer, readHfBpeTokenizer } from './hf-tokenizer';
+import { readSentencePiece, SpModel } from './sentencepiece';
 import { checkAllConsumed, embeddingRows, OutTensor, textPlan, visionPlan } from './tensor-map';
-import { buildVocab, ConvertedVocab } from './vocab';
+import { buildVocab } from './vocab';
+import { ConvertedVocab, writeTokenizerKeys } from './vocab-keys';
 
 export interface ConvertOptions {
-  /** The checkpoint folder: config.json, *.safetensors, tokenizer.model, tokenizer_config.json. */
+  /**
+   * The checkpoint folder: config.json, *.safetensors, tokenizer_config.json, and tokenizer.model
+   * (InternLM2 / Llama LLMs) or tokenizer.json / vocab.json + merges.txt (Qwen2).
+   */
   checkpointDir: string;
   outDir: string;
   textType?: TextQuant;
@@ -128,19 +134,7 @@ function textWriter(cfg: HfConfig, quant: TextQuant, vocab: ConvertedVocab, name
     w.addU32('llama.rope.dimension_count', t.headDim);
     w.addU32('llama.vocab_size', vocab.tokens.length);
   }
-  w.addString('tokenizer.ggml.model', 'llama');
-  w.addString('tokenizer.ggml.pre', 'default');
-  w.addArray('tokenizer.ggml.tokens', GgufValueType.STRING, vocab.tokens);
-  w.addArray('tokenizer.ggml.scores', GgufValueType.FLOAT32, vocab.scores);
-  w.addArray('tokenizer.ggml.token_type', GgufValueType.INT32, vocab.types);
-  w.addU32('tokenizer.ggml.bos_token_id', vocab.bosId);
-  w.addU32('tokenizer.ggml.eos_token_id', vocab.eosId);
-  w.addU32('tokenizer.ggml.unknown_token_id', vocab.unkId);
-  if (vocab.padId !== undefined) w.addU32('tokenizer.ggml.padding_token_id', vocab.padId);
-  w.addBool('tokenizer.ggml.add_bos_token', vocab.addBos);
-  w.addBool('tokenizer.ggml.add_eos_token', vocab.addEos);
-  w.addBool('tokenizer.ggml.add_space_prefix', vocab.addSpacePrefix);
-  if (vocab.chatTemplate !== undefined) w.addString('tokenizer.chat_template', vocab.chatTemplate);
+  writeTokenizerKeys(w, vocab);
   return w;
 }
 
@@ -155,15 +149,23 @@ function asWriteError(e: unknown, outDir: string): unknown {
   return e;
 }
 
+type SourceTokenizer = { kind: 'spm'; sp: SpModel } | { kind: 'bpe'; bpe: HfBpeTokenizer };
+
+/** Qwen2 LLMs come with a byte-level BPE tokenizer; InternLM2 and Llama ones with SentencePiece. */
+function readTokenizer(dir: string, cfg: HfConfig): SourceTokenizer {
+  if (cfg.text.arch === 'qwen2') return { kind: 'bpe', bpe: readHfBpeTokenizer(dir) };
+  const file = path.join(dir, 'tokenizer.model');
+  if (!fs.existsSync(file)) throw new ModelLoadError(`${dir}: no tokenizer.model (the SentencePiece model)`);
+  return { kind: 'spm', sp: readSentencePiece(file) };
+}
+
 export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
   const dir = opts.checkpointDir;
   const textType = opts.textType ?? 'q4_k_m';
   const visionType = opts.visionType ?? 'f16';
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelLoadError(`${dir}: no such checkpoint folder`);
   const cfg = readHfConfig(path.join(dir, 'config.json'));
-  const tokenizerFile = path.join(dir, 'tokenizer.model');
-  if (!fs.existsSync(tokenizerFile)) throw new ModelLoadError(`${dir}: no tokenizer.model (the SentencePiece model)`);
-  const sp = readSentencePiece(tokenizerFile);
+  const tokenizer = readTokenizer(dir, cfg);
   const ckpt = Checkpoint.open(dir);
 
   // Every check happens here, before anything is written.
@@ -171,7 +173,8 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const tPlan = textPlan(ckpt, cfg);
   checkAllConsumed(ckpt, [vPlan, tPlan]);
   const warnings: string[] = [];
-  const vocab = buildVocab(dir, sp, embeddingRows(ckpt, cfg));
+  const rows = embeddingRows(ckpt, cfg);
+  const vocab: ConvertedVocab = tokenizer.kind === 'bpe' ? buildBpeVocab(dir, tokenizer.bpe, cfg.text, rows) : buildVocab(dir, tokenizer.sp, rows);
   warnings.push(...vocab.warnings);
   const norm = imageNorm(dir, warnings);
 
@@ -183,7 +186,7 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const vw = visionWriter(cfg, visionType, norm, base);
   addTensors(vw, vPlan.tensors, (t) => visionTensorType(visionType, t.name, t.ne), mmproj, opts);
   const tw = textWriter(cfg, textType, vocab, base);
-  addTensors(tw, tPlan.tensors, (t) => textTensorType(textType, t.name, t.ne, cfg.text.layers), model, opts);
+  addTensors(tw, tPlan.tensors, (t) => textTensorType(textType, t.name, t.ne, cfg.text.layers, cfg.text.tiedEmbeddings), model, opts);
 
   const written: string[] = [];
   try {

@@ -14,7 +14,7 @@ export interface VisionConfig extends VisionShape {
 }
 
 /** LLM architectures we convert, by llama.cpp arch name. */
-export type TextArch = 'internlm2' | 'llama';
+export type TextArch = 'internlm2' | 'llama' | 'qwen2';
 
 export interface TextConfig {
   arch: TextArch;
@@ -30,6 +30,9 @@ export interface TextConfig {
   rmsEps: number;
   vocabSize: number;
   tiedEmbeddings: boolean;
+  /** llm_config's bos/eos ids, where given: the BPE vocabulary's fallback when tokenizer_config names none. */
+  bosTokenId: number | undefined;
+  eosTokenId: number | undefined;
 }
 
 export interface HfConfig {
@@ -43,6 +46,7 @@ export interface HfConfig {
 const LLM_ARCHS: Record<string, TextArch> = {
   InternLM2ForCausalLM: 'internlm2',
   LlamaForCausalLM: 'llama',
+  Qwen2ForCausalLM: 'qwen2',
 };
 
 type Json = Record<string, unknown>;
@@ -62,6 +66,12 @@ function num(o: Json, key: string, what: string, file: string, fallback?: number
   const v = o[key] ?? fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ModelLoadError(`${file}: ${what}.${key} must be a positive number (got ${JSON.stringify(o[key])})`);
   return v;
+}
+
+/** A token id given as a non-negative integer; anything else (absent, null, a list) counts as not given. */
+function optionalId(o: Json, key: string): number | undefined {
+  const v = o[key];
+  return Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined;
 }
 
 export function parseHfConfig(json: unknown, file = 'config.json'): HfConfig {
@@ -115,7 +125,13 @@ export function parseHfConfig(json: unknown, file = 'config.json'): HfConfig {
   if (!arch) {
     throw new UnsupportedError(`${file}: language model '${hfArch}' is not supported (supported: ${Object.keys(LLM_ARCHS).join(', ')})`);
   }
-  if (lc.bias === true || lc.attention_bias === true) throw new UnsupportedError(`${file}: a language model with attention biases is not supported`);
+  // Qwen2 always has q/k/v biases (and only those), so its config has no switch for them; the others have none.
+  if (arch !== 'qwen2' && (lc.bias === true || lc.attention_bias === true)) {
+    throw new UnsupportedError(`${file}: a ${hfArch} language model with attention biases is not supported`);
+  }
+  if (lc.hidden_act !== undefined && lc.hidden_act !== 'silu') throw new UnsupportedError(`${file}: llm_config.hidden_act '${lc.hidden_act}' is not supported (silu only)`);
+  // llama.cpp's qwen2 graph attends over the whole context; a model trained with a sliding window would differ.
+  if (lc.use_sliding_window === true) throw new UnsupportedError(`${file}: llm_config.use_sliding_window = true is not supported`);
   const rs = lc.rope_scaling as Json | null | undefined;
   // Dynamic NTK only changes the base past max_position_embeddings (facts §1.5), so it is dropped, as llama.cpp does.
   if (rs && rs.type !== 'dynamic' && rs.rope_type !== 'dynamic') throw new UnsupportedError(`${file}: llm_config.rope_scaling ${JSON.stringify(rs)} is not supported`);
@@ -135,6 +151,8 @@ export function parseHfConfig(json: unknown, file = 'config.json'): HfConfig {
     rmsEps: num(lc, 'rms_norm_eps', 'llm_config', file),
     vocabSize: int(lc, 'vocab_size', 'llm_config', file),
     tiedEmbeddings: lc.tie_word_embeddings === true,
+    bosTokenId: optionalId(lc, 'bos_token_id'),
+    eosTokenId: optionalId(lc, 'eos_token_id'),
   };
   if (!Number.isInteger(text.headDim) || text.headDim % 2 !== 0) throw new ModelLoadError(`${file}: llm hidden_size / num_attention_heads must be an even integer`);
   if (heads % text.kvHeads !== 0) throw new ModelLoadError(`${file}: num_attention_heads is not a multiple of num_key_value_heads`);

@@ -1,7 +1,8 @@
 // Which ggml type each output tensor gets, following llama.cpp's rules (src/llama-quant.cpp
 // `llama_tensor_get_type_impl` and `tensor_type_fallback`, and the mmproj converter's forced types):
-// 1-D tensors (norms, biases, layer scales), class and position embeddings stay f32; the patch
-// embedding is f16; q4_k_m gives attn_v / ffn_down of some layers q6_k and output.weight q6_k.
+// 1-D tensors (norms, biases such as Qwen2's q/k/v ones, layer scales), class and position
+// embeddings stay f32; the patch embedding is f16; q4_k_m gives attn_v / ffn_down of some layers
+// q6_k and output.weight (or a tied token_embd) q6_k.
 import { GgmlType } from '../gguf/constants';
 
 export const TEXT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m'] as const;
@@ -40,15 +41,19 @@ export function useMoreBits(layer: number, layers: number): boolean {
   return layer < e || layer >= Math.trunc((7 * layers) / 8) || (layer - e) % 3 === 2;
 }
 
-/** Type of a text-model tensor (GGUF name, ggml shape) for a quantization preset. */
-export function textTensorType(quant: TextQuant, name: string, ne: readonly number[], layers: number): GgmlType {
+/**
+ * Type of a text-model tensor (GGUF name, ggml shape) for a quantization preset. With tied
+ * embeddings (no output.weight) token_embd is also the output matrix, and llama.cpp gives it the
+ * output's type.
+ */
+export function textTensorType(quant: TextQuant, name: string, ne: readonly number[], layers: number, tiedEmbeddings = false): GgmlType {
   if (ne.length === 1 || ne.slice(1).every((d) => d === 1)) return GgmlType.F32;
   let type = BASE[quant];
   const quantized = quant !== 'f32' && quant !== 'f16';
   if (!quantized) return type;
   const layer = /^blk\.(\d+)\./.exec(name);
   const i = layer ? Number(layer[1]) : -1;
-  if (name === 'output.weight') {
+  if (name === 'output.weight' || (tiedEmbeddings && name === 'token_embd.weight')) {
     if (ne[0] % blockOf(type) !== 0) type = GgmlType.Q8_0;
     else if (type !== GgmlType.Q8_0) type = GgmlType.Q6_K;
   } else if (quant === 'q4_k_m' && name.endsWith('.attn_v.weight') && useMoreBits(i, layers)) {

@@ -1,5 +1,5 @@
 // HF checkpoint names → llama.cpp GGUF tensors (facts §5.1 for the vision projector, §5.2 for
-// the text model). Each output tensor knows its ggml shape and how to produce its f32 values from
+// the text model; Qwen2 as llama.cpp's conversion/qwen.py writes it). Each output tensor knows its ggml shape and how to produce its f32 values from
 // the checkpoint; nothing is read until the writer asks for that tensor.
 import { UnsupportedError } from '../errors';
 import { Checkpoint, checkShape } from './checkpoint';
@@ -105,6 +105,20 @@ export function visionPlan(ckpt: Checkpoint, cfg: HfConfig): TensorPlan {
   return { tensors: out, consumed: src.consumed };
 }
 
+/** HF Llama / Qwen2 names of the language model's tensors. */
+const LLAMA_STYLE_NAMES = {
+  embed: 'language_model.model.embed_tokens.weight',
+  norm: 'language_model.model.norm.weight',
+  output: 'language_model.lm_head.weight',
+  layer: (i: number) => `language_model.model.layers.${i}.`,
+  attnNorm: 'input_layernorm.weight',
+  ffnNorm: 'post_attention_layernorm.weight',
+  wo: 'self_attn.o_proj.weight',
+  gate: 'mlp.gate_proj.weight',
+  up: 'mlp.up_proj.weight',
+  down: 'mlp.down_proj.weight',
+};
+
 /** HF names of the language model's tensors, per architecture. */
 const TEXT_NAMES = {
   internlm2: {
@@ -119,18 +133,9 @@ const TEXT_NAMES = {
     up: 'feed_forward.w3.weight',
     down: 'feed_forward.w2.weight',
   },
-  llama: {
-    embed: 'language_model.model.embed_tokens.weight',
-    norm: 'language_model.model.norm.weight',
-    output: 'language_model.lm_head.weight',
-    layer: (i: number) => `language_model.model.layers.${i}.`,
-    attnNorm: 'input_layernorm.weight',
-    ffnNorm: 'post_attention_layernorm.weight',
-    wo: 'self_attn.o_proj.weight',
-    gate: 'mlp.gate_proj.weight',
-    up: 'mlp.up_proj.weight',
-    down: 'mlp.down_proj.weight',
-  },
+  llama: LLAMA_STYLE_NAMES,
+  // Qwen2 has Llama's names, plus q/k/v biases (mapped in textPlan).
+  qwen2: LLAMA_STYLE_NAMES,
 };
 
 /** Rows of the token embedding (the vocabulary size the text file must have). */
@@ -156,6 +161,15 @@ export function textPlan(ckpt: Checkpoint, cfg: HfConfig): TensorPlan {
       out.push({ name: `${b}attn_q.weight`, ne: [n, n], read: async () => permuteForNormRope((await split()).q, t.heads, n) });
       out.push({ name: `${b}attn_k.weight`, ne: [n, kv], read: async () => permuteForNormRope((await split()).k, t.kvHeads, n) });
       out.push({ name: `${b}attn_v.weight`, ne: [n, kv], read: async () => (await split()).v });
+    } else if (t.arch === 'qwen2') {
+      // llama.cpp runs qwen2 with NEOX rope, HF's rotate_half pairing, so rows keep HF's order
+      // (conversion/qwen.py `Qwen2Model` does not permute). Biases are 1-D, so they stay f32.
+      direct(`${hf}self_attn.q_proj.weight`, [n, n], `${b}attn_q.weight`);
+      direct(`${hf}self_attn.q_proj.bias`, [n], `${b}attn_q.bias`);
+      direct(`${hf}self_attn.k_proj.weight`, [kv, n], `${b}attn_k.weight`);
+      direct(`${hf}self_attn.k_proj.bias`, [kv], `${b}attn_k.bias`);
+      direct(`${hf}self_attn.v_proj.weight`, [kv, n], `${b}attn_v.weight`);
+      direct(`${hf}self_attn.v_proj.bias`, [kv], `${b}attn_v.bias`);
     } else {
       const q = src.use(`${hf}self_attn.q_proj.weight`, [n, n]);
       const k = src.use(`${hf}self_attn.k_proj.weight`, [kv, n]);

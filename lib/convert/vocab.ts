@@ -5,12 +5,13 @@
 // Unlike llama.cpp's script, the 9 InternVL tokens past the SentencePiece vocabulary are appended
 // (their script stops at the SP size, facts §5.2 "conversion caveat"), and SP user-defined pieces
 // keep type USER_DEFINED, so llama.cpp matches them whole, as SentencePiece does.
-import fs from 'node:fs';
-import path from 'node:path';
 import { ModelLoadError } from '../errors';
+import { CHAT_EOS, chatTemplate, collectAdded, configBool, readTokenizerConfig, tokenText } from './added-tokens';
 import { PieceType, SpModel, SpModelType } from './sentencepiece';
 
-export interface ConvertedVocab {
+/** A SentencePiece ('llama' / SPM) vocabulary, ready for the GGUF tokenizer keys. */
+export interface SpmVocab {
+  model: 'llama';
   tokens: string[];
   scores: number[];
   types: PieceType[];
@@ -26,57 +27,7 @@ export interface ConvertedVocab {
   warnings: string[];
 }
 
-interface AddedToken {
-  id: number;
-  content: string;
-  special: boolean;
-}
-
-/** The chat models' end-of-turn token; llama.cpp's converter makes it eos (facts §5.2). */
-export const CHAT_EOS = '<|im_end|>';
-
-function readJson(file: string): Record<string, unknown> | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new ModelLoadError(`${file}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/** A token given as a string or as an AddedToken object {content}. */
-function tokenText(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
-  return undefined;
-}
-
-function collectAdded(dir: string, tokCfg: Record<string, unknown> | undefined): AddedToken[] {
-  const byId = new Map<number, AddedToken>();
-  const addedJsonFile = path.join(dir, 'added_tokens.json');
-  const addedJson = readJson(addedJsonFile);
-  if (addedJson) {
-    for (const [content, id] of Object.entries(addedJson)) {
-      if (!Number.isSafeInteger(id) || (id as number) < 0) throw new ModelLoadError(`${addedJsonFile}: bad id for '${content}'`);
-      byId.set(id as number, { id: id as number, content, special: false });
-    }
-  }
-  const decoder = tokCfg?.added_tokens_decoder;
-  if (decoder !== undefined) {
-    if (typeof decoder !== 'object' || decoder === null) throw new ModelLoadError(`${dir}/tokenizer_config.json: added_tokens_decoder is not an object`);
-    for (const [key, data] of Object.entries(decoder as Record<string, unknown>)) {
-      const id = Number(key);
-      const content = tokenText(data);
-      if (!Number.isSafeInteger(id) || id < 0 || content === undefined) throw new ModelLoadError(`${dir}/tokenizer_config.json: bad added token '${key}'`);
-      byId.set(id, { id, content, special: (data as { special?: unknown }).special === true });
-    }
-  }
-  return [...byId.values()].sort((a, b) => a.id - b.id);
-}
-
-export function buildVocab(dir: string, sp: SpModel, embeddingRows: number): ConvertedVocab {
+export function buildVocab(dir: string, sp: SpModel, embeddingRows: number): SpmVocab {
   const warnings: string[] = [];
   if (sp.modelType !== SpModelType.BPE) {
     warnings.push(`tokenizer.model is a SentencePiece ${SpModelType[sp.modelType] ?? sp.modelType} model; llama.cpp's SPM tokenizer implements BPE merges, so tokenization may differ`);
@@ -100,7 +51,7 @@ export function buildVocab(dir: string, sp: SpModel, embeddingRows: number): Con
     types.push(type);
   }
 
-  const tokCfg = readJson(path.join(dir, 'tokenizer_config.json'));
+  const tokCfg = readTokenizerConfig(dir);
   const added = collectAdded(dir, tokCfg);
   for (const a of added) {
     while (tokens.length <= a.id) {
@@ -140,9 +91,8 @@ export function buildVocab(dir: string, sp: SpModel, embeddingRows: number): Con
   const bosId = lookup('bos_token', index.get('<s>') ?? 1)!;
   const eosFromCfg = lookup('eos_token', index.get('</s>') ?? 2)!;
   const chatEos = added.find((a) => a.content === CHAT_EOS);
-  const bool = (key: string, fallback: boolean) => (typeof tokCfg?.[key] === 'boolean' ? (tokCfg[key] as boolean) : fallback);
-  const template = tokCfg?.chat_template;
   return {
+    model: 'llama',
     tokens,
     scores,
     types,
@@ -150,10 +100,10 @@ export function buildVocab(dir: string, sp: SpModel, embeddingRows: number): Con
     eosId: chatEos ? chatEos.id : eosFromCfg,
     unkId: unkId >= 0 ? unkId : 0,
     padId: lookup('pad_token', undefined),
-    addBos: bool('add_bos_token', true),
-    addEos: bool('add_eos_token', false),
+    addBos: configBool(tokCfg, 'add_bos_token', true),
+    addEos: configBool(tokCfg, 'add_eos_token', false),
     addSpacePrefix: sp.addDummyPrefix,
-    chatTemplate: typeof template === 'string' ? template : undefined,
+    chatTemplate: chatTemplate(tokCfg),
     warnings,
   };
 }

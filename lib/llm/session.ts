@@ -181,7 +181,7 @@ export class ChatSession {
     timings.decode = performance.now() - t;
 
     const pieces: PromptPiece[] = [...(this.turns === 0 ? systemBlock(this.system) : []), ...userTurn(turn, this.turns > 0)];
-    const bos = this.turns === 0;
+    const bos = this.turns === 0 && this.host.text.info.special.addBos;
     const tokenizer = { tokenize: (s: string) => this.host.text.tokenize(s), special: this.host.text.info.special };
     const layout = layoutPrompt(pieces, tokenizer, bos);
     const scm = scmSettings(o.scm);

@@ -59,6 +59,7 @@ Napi::Value TextModelHandle::Info(const Napi::CallbackInfo& info) {
   sp.Set("imgStart", in.special.img_start);
   sp.Set("imgEnd", in.special.img_end);
   sp.Set("imgContext", in.special.img_context);
+  sp.Set("addBos", in.special.add_bos);
   o.Set("special", sp);
   return o;
 }

@@ -95,6 +95,7 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
   SpecialTokens& sp = in.special;
   sp.bos = llama_vocab_bos(tm->vocab_);
   sp.eos = llama_vocab_eos(tm->vocab_);
+  sp.add_bos = llama_vocab_get_add_bos(tm->vocab_);
   sp.im_start = tm->find_special("<|im_start|>");
   sp.im_end = tm->find_special("<|im_end|>");
   sp.img_start = tm->find_special("<img>");

@@ -21,6 +21,8 @@ struct TextModelOptions {
 // Ids of the InternVL prompt tokens (facts §1.6), or -1 where the vocabulary lacks one.
 struct SpecialTokens {
   int32_t bos = -1, eos = -1, im_start = -1, im_end = -1, img_start = -1, img_end = -1, img_context = -1;
+  // Whether a prompt starts with bos (tokenizer.ggml.add_bos_token): InternLM2's <s> does, Qwen2's does not.
+  bool add_bos = true;
 };
 
 struct TextModelInfo {

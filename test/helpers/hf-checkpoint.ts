@@ -128,12 +128,12 @@ export function sentencePieceProto(pieces: SpPieceDef[], opts: { addDummyPrefix:
 /** f32 → bf16 bits, round to nearest even (as torch does). */
 const scratchF = new Float32Array(1);
 const scratchU = new Uint32Array(scratchF.buffer);
-function bf16Bits(v: number): number {
+export function bf16Bits(v: number): number {
   scratchF[0] = v;
   const u = scratchU[0];
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
-function bf16Value(bits: number): number {
+export function bf16Value(bits: number): number {
   scratchU[0] = bits << 16;
   return scratchF[0];
 }
@@ -160,7 +160,7 @@ export function writeSafetensors(file: string, names: string[], tensors: HfTenso
 // ---------------------------------------------------------------------------------------------
 // the checkpoint
 
-function makeConfig(vocabSize: number) {
+export function makeConfig(vocabSize: number) {
   const v = TINY.vision, t = TINY.text;
   return {
     architectures: ['InternVLChatModel'],

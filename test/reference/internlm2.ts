@@ -16,7 +16,8 @@ export interface Internlm2Config {
 /** HF name → row-major values and PyTorch shape. */
 export type Internlm2Weights = Map<string, { shape: number[]; data: Float64Array }>;
 
-function get(w: Internlm2Weights, name: string, shape: number[]): Float64Array {
+/** A weight by HF name, checked against the shape the forward expects. */
+export function get(w: Internlm2Weights, name: string, shape: number[]): Float64Array {
   const t = w.get(name);
   if (!t) throw new Error(`reference: missing ${name}`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new Error(`reference: ${name} has shape [${t.shape}], expected [${shape}]`);
@@ -98,21 +99,7 @@ export function internlm2Logits(w: Internlm2Weights, cfg: Internlm2Config, token
     }
     const next: Float64Array[] = [];
     for (let t = 0; t < T; t++) {
-      const attn = new Float64Array(n);
-      for (let h = 0; h < cfg.heads; h++) {
-        const g = Math.floor(h / r);
-        const scores = new Float64Array(t + 1);
-        let max = -Infinity;
-        for (let u = 0; u <= t; u++) {
-          let s = 0;
-          for (let i = 0; i < d; i++) s += qs[t][h][i] * ks[u][g][i];
-          scores[u] = s / Math.sqrt(d);
-          max = Math.max(max, scores[u]);
-        }
-        let sum = 0;
-        for (let u = 0; u <= t; u++) sum += scores[u] = Math.exp(scores[u] - max);
-        for (let u = 0; u <= t; u++) for (let i = 0; i < d; i++) attn[h * d + i] += (scores[u] / sum) * vs[u][g][i];
-      }
+      const attn = causalAttention(qs, ks, vs, t);
       const o = matvec(wo, attn, n, n);
       const hdn = xs[t].map((x, i) => x + o[i]);
       const m = rmsNorm(hdn, ffnNorm, cfg.rmsEps);
@@ -126,4 +113,29 @@ export function internlm2Logits(w: Internlm2Weights, cfg: Internlm2Config, token
   const norm = get(w, 'language_model.model.norm.weight', [n]);
   const out = get(w, 'language_model.output.weight', [V, n]);
   return xs.map((x) => matvec(out, rmsNorm(x, norm, cfg.rmsEps), V, n));
+}
+
+/**
+ * Position t's attention output over positions 0..t, all heads side by side: softmax(q·k/√d) per
+ * head, query head h reading KV head h / (heads / kvHeads). qs[t][h], ks[u][g], vs[u][g] are roped
+ * head vectors.
+ */
+export function causalAttention(qs: Float64Array[][], ks: Float64Array[][], vs: Float64Array[][], t: number): Float64Array {
+  const heads = qs[t].length, d = qs[t][0].length, r = heads / ks[0].length;
+  const attn = new Float64Array(heads * d);
+  for (let h = 0; h < heads; h++) {
+    const g = Math.floor(h / r);
+    const scores = new Float64Array(t + 1);
+    let max = -Infinity;
+    for (let u = 0; u <= t; u++) {
+      let s = 0;
+      for (let i = 0; i < d; i++) s += qs[t][h][i] * ks[u][g][i];
+      scores[u] = s / Math.sqrt(d);
+      max = Math.max(max, scores[u]);
+    }
+    let sum = 0;
+    for (let u = 0; u <= t; u++) sum += scores[u] = Math.exp(scores[u] - max);
+    for (let u = 0; u <= t; u++) for (let i = 0; i < d; i++) attn[h * d + i] += (scores[u] / sum) * vs[u][g][i];
+  }
+  return attn;
 }

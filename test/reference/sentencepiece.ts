@@ -59,24 +59,34 @@ export function spEncode(tok: RefTokenizer, chunk: string): number[] {
   return ids;
 }
 
-/** HF tokenization: optional BOS, added tokens split out, each remaining chunk SentencePiece-encoded. */
-export function hfTokenize(tok: RefTokenizer, text: string, addBos: boolean): number[] {
-  const out: number[] = addBos ? [tok.bosId] : [];
-  const added = [...tok.added.keys()].sort((a, b) => b.length - a.length);
+/**
+ * HF's handling of added tokens: the text split at them (longest first, left to right), each hit an
+ * id and each stretch between hits a string for the model's own encoder.
+ */
+export function splitAdded(text: string, added: Map<string, number>): (string | number)[] {
+  const names = [...added.keys()].sort((a, b) => b.length - a.length);
+  const out: (string | number)[] = [];
   let chunk = '';
   let i = 0;
   while (i < text.length) {
-    const hit = added.find((a) => text.startsWith(a, i));
+    const hit = names.find((a) => text.startsWith(a, i));
     if (hit) {
-      if (chunk) out.push(...spEncode(tok, chunk));
+      if (chunk) out.push(chunk);
       chunk = '';
-      out.push(tok.added.get(hit)!);
+      out.push(added.get(hit)!);
       i += hit.length;
     } else {
       chunk += text[i];
       i++;
     }
   }
-  if (chunk) out.push(...spEncode(tok, chunk));
+  if (chunk) out.push(chunk);
+  return out;
+}
+
+/** HF tokenization: optional BOS, added tokens split out, each remaining chunk SentencePiece-encoded. */
+export function hfTokenize(tok: RefTokenizer, text: string, addBos: boolean): number[] {
+  const out: number[] = addBos ? [tok.bosId] : [];
+  for (const part of splitAdded(text, tok.added)) out.push(...(typeof part === 'number' ? [part] : spEncode(tok, part)));
   return out;
 }
