@@ -30,7 +30,7 @@ export const cpuLevels: CpuLevel[] = (
 ).levels;
 
 /** Electron: a file unpacked from an asar archive (asarUnpack) lies beside it, in app.asar.unpacked. */
-function outsideAsar(file: string): string {
+export function outsideAsar(file: string): string {
   const marker = `${path.sep}app.asar${path.sep}`;
   if (!file.includes(marker)) return file;
   const unpacked = file.replace(marker, `${path.sep}app.asar.unpacked${path.sep}`);

@@ -1,5 +1,6 @@
 // One cmake-js build of the addon (and the CPU probe) at one x86-64 level, shared by
-// build-native.mjs (the source build for this machine) and prebuild.mjs (one build per level).
+// build-native.mjs (the source build for this machine) and prebuild.mjs (one build per level);
+// build-tools.mjs uses its helpers for the plain-cmake tools build.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,8 +11,17 @@ import { createRequire } from 'node:module';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
+// CCACHE_BASEDIR: cache hits independent of where the checkout lives.
 export function run(cmd, args, env = {}) {
-  execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, CCACHE_BASEDIR: root, ...env } });
+}
+
+/** Parallel compile jobs: MINIMONKEY_JOBS, else one per core. */
+export const jobs = String(process.env.MINIMONKEY_JOBS || Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+
+/** Unpacks the pinned llama.cpp into deps/ unless it is there already. */
+export function fetchLlama() {
+  run(process.execPath, [path.join(root, 'scripts', 'fetch-llama.mjs')]);
 }
 
 /** The x86-64 levels we build, best first, each with the /proc/cpuinfo flags it needs. */
@@ -36,10 +46,9 @@ export function machineCpuLevel() {
 
 /** Fetches llama.cpp if needed and builds into `outDir` (relative to the root); returns cmake's Release folder. */
 export function cmakeBuild({ cpu, outDir }) {
-  run(process.execPath, [path.join(root, 'scripts', 'fetch-llama.mjs')]);
-  const jobs = String(process.env.MINIMONKEY_JOBS || Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  fetchLlama();
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  const env = { CCACHE_BASEDIR: root };  // cache hits independent of where the checkout lives
+  const env = {};
   // Build against the running Node's own headers when it ships them, so no download is needed.
   const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
   if (!process.env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))) {

@@ -6,7 +6,7 @@
 // plus the whole pair loading and chatting, and bad tokenizer files giving typed errors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { MiniMonkey } from '../lib';
+import { DEFAULT_SYSTEM_MESSAGE, MiniMonkey } from '../lib';
 import { convertCheckpoint } from '../lib/convert/convert';
 import { MiniMonkeyError } from '../lib/errors';
 import { GgmlType, TokenType } from '../lib/gguf/constants';
@@ -278,6 +278,13 @@ describe('the converted Qwen2 pair', () => {
       expect(res.tokens.image).toBeGreaterThan(0);
       expect(res.tokens.generated).toBe(res.tokenIds.length);
       chat.dispose();
+      // Qwen2's prompt has no bos: a first turn is exactly the ChatML text, nothing before <|im_start|>.
+      const plain = await mm.chat();
+      const q = 'What is the total?';
+      const textOnly = await plain.ask(q, { maxTokens: 1 });
+      const chatml = `<|im_start|>system\n${DEFAULT_SYSTEM_MESSAGE}<|im_end|><|im_start|>user\n${q}<|im_end|><|im_start|>assistant\n`;
+      expect(textOnly.tokens.prompt).toBe(mm.text.tokenize(chatml, { special: true }).length);
+      plain.dispose();
     } finally {
       mm.dispose();
     }

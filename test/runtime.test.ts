@@ -1,6 +1,9 @@
 import { runtimeInfo } from '../lib';
 import { quantize } from '../lib/native';
-import { bestCpuLevel, cpuLevels, CpuFeatures, detectCpuFeatures } from '../lib/addon-loader';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bestCpuLevel, chooseAddon, cpuLevels, CpuFeatures, detectCpuFeatures, outsideAsar, packageRoot } from '../lib/addon-loader';
 
 describe('runtimeInfo', () => {
   const info = runtimeInfo();
@@ -68,10 +71,32 @@ describe('choosing the addon for this CPU', () => {
   const v2 = ['ssse3', 'sse4_1', 'sse4_2', 'popcnt'];
   const v3 = [...v2, 'avx', 'avx2', 'fma', 'f16c', 'bmi2'];
 
-  x64('this machine is detected through the CPUID probe when one was built', () => {
+  const x64Linux = process.arch === 'x64' && process.platform === 'linux' ? it : it.skip;
+  x64Linux('the CPUID probe (built beside the addon) agrees with the kernel on every flag a level needs', () => {
     const f = detectCpuFeatures();
-    expect(f.flags.size).toBeGreaterThan(0);
-    expect(['cpuid', '/proc/cpuinfo']).toContain(f.source);
+    expect(f.source).toBe('cpuid');
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))!;
+    const kernel = new Set(line.split(':')[1].trim().split(/\s+/));
+    for (const flag of cpuLevels.flatMap((l) => l.flags)) expect([flag, f.flags.has(flag)]).toEqual([flag, kernel.has(flag)]);
+  });
+  x64Linux('a source build made for a level this CPU lacks is left out, and the reason says so', () => {
+    const level = JSON.parse(fs.readFileSync(path.join(packageRoot, 'build', 'Release', 'build-info.json'), 'utf8')).cpuLevel;
+    const built = path.join(packageRoot, 'build', 'Release', 'minimonkey.node');
+    expect(chooseAddon(flags(v3)).candidates).toContain(built);
+    const old = chooseAddon(flags(['sse3']));
+    expect(old.candidates).not.toContain(built);
+    expect(old.skipped.join('\n')).toContain(`the source build in ${path.dirname(built)} is built for ${level}, and this CPU lacks`);
+  });
+  it('in an Electron app, binaries are taken from app.asar.unpacked when it holds them', () => {
+    const app = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-asar-'));
+    try {
+      const inside = path.join(app, 'app.asar', 'node_modules', 'minimonkey', 'prebuilds');
+      expect(outsideAsar(inside)).toBe(inside); // nothing unpacked: the path is left as it is
+      fs.mkdirSync(path.join(app, 'app.asar.unpacked', 'node_modules', 'minimonkey', 'prebuilds'), { recursive: true });
+      expect(outsideAsar(inside)).toBe(path.join(app, 'app.asar.unpacked', 'node_modules', 'minimonkey', 'prebuilds'));
+    } finally {
+      fs.rmSync(app, { recursive: true, force: true });
+    }
   });
   it('takes the best level whose flags the CPU has', () => {
     expect(bestCpuLevel(flags(v3))).toBe('x86-64-v3');
