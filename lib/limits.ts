@@ -1,0 +1,73 @@
+// The one table of numeric limits, checked once at the TypeScript edge. Every option that takes a
+// count or a size reads its range here, so the API, the CLI and the docs say the same numbers.
+// The native code re-checks only what could crash it (ggml asserts, libllama aborts).
+import os from 'node:os';
+import { InvalidArgumentError } from './errors';
+
+/** ggml's GGML_MAX_N_THREADS: a thread pool larger than this asserts. */
+export const GGML_MAX_THREADS = 512;
+
+/** Logical CPUs this process may use. */
+export function machineCores(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+export interface IntRange {
+  min: number;
+  max: number;
+  /** Why the bound is where it is (shown in README's limits table). */
+  why: string;
+}
+
+/**
+ * Integer options and their inclusive ranges. `threads` depends on the machine, so it is a function;
+ * everything else is a fixed number.
+ */
+export const LIMITS = {
+  /** More threads than twice the cores only spin; ggml asserts past 512. */
+  threads: (): IntRange => ({
+    min: 1,
+    max: Math.min(2 * machineCores(), GGML_MAX_THREADS),
+    why: "twice the machine's logical CPUs (more only spin), at most ggml's 512",
+  }),
+  contextSize: {
+    min: 64,
+    max: 131072,
+    why: "libllama's KV cache for 131,072 tokens of InternLM2-1.8B is 24 GiB; 4x the trained context",
+  },
+  batchSize: { min: 1, max: 8192, why: 'tokens per llama_decode; larger only costs memory' },
+  maxTokens: { min: 1, max: 131072, why: 'a reply never outgrows the largest context' },
+  topK: { min: 0, max: 1 << 20, why: 'above any vocabulary (InternLM2: 92,553 tokens); 0 is off' },
+  repeatLastN: { min: 0, max: 131072, why: 'libllama keeps a ring of this many tokens; at most the largest context' },
+  seed: { min: 0, max: 0xffffffff, why: "libllama's seed is 32-bit" },
+  gpuLayers: { min: -1, max: 1024, why: "-1 is all; libllama's LLAMA_MAX_LAYERS is 512" },
+} as const;
+
+export type LimitName = Exclude<keyof typeof LIMITS, 'threads'>;
+
+/** The range of a named limit, `threads` resolved for this machine. */
+export function limitRange(name: keyof typeof LIMITS): IntRange {
+  const l = LIMITS[name];
+  return typeof l === 'function' ? l() : l;
+}
+
+/**
+ * `value` checked against `name`'s range: a safe integer within it, or undefined when undefined.
+ * The message names the option and the range, so a user can fix it from the error alone.
+ */
+export function checkInt(name: keyof typeof LIMITS, value: unknown, label: string = name): number | undefined {
+  if (value === undefined) return undefined;
+  const r = limitRange(name);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < r.min || value > r.max) {
+    throw new InvalidArgumentError(`${label} must be an integer from ${r.min} to ${r.max} (got ${describe(value)})`);
+  }
+  return value;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null) return 'null';
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
