@@ -71,3 +71,36 @@ function describe(v: unknown): string {
   if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
   return String(v);
 }
+
+/**
+ * The image section: resource bounds on decoding and MSAC, so that no image shape (a 1×1,000,000
+ * strip, a 16k×16k scan) costs unbounded memory or time. Each has a load/preprocess option of the
+ * same name that changes it; README's "Images" section gives the measurements behind them.
+ */
+export const IMAGE_LIMITS = {
+  /**
+   * Header check against decompression bombs (option `maxPixels`): more pixels than this are
+   * refused before any is decoded. sharp's own limitInputPixels, 0x3FFF².
+   */
+  maxPixels: {
+    default: 268402689,
+    why: "sharp's limitInputPixels (16383²): decoded RGB would be 768 MiB, held twice by MSAC",
+  },
+  /**
+   * Largest image decoded at full resolution (option `maxDecodedPixels`); a larger one (up to
+   * maxPixels) is shrunk on load to this many pixels, or refused with `oversize: 'error'`.
+   */
+  maxDecodedPixels: {
+    default: 67108864,
+    why: '8192² (192 MiB of RGB): above 50-MP camera photos, and 14x the largest layer of any preset (24 tiles, 4.8 MP)',
+  },
+  /**
+   * Bytes the Pillow-exact resize of one MSAC layer may allocate (option `maxLayerBytes`): the
+   * resized layer, Pillow's horizontal-first intermediate (new width × source rows × 3) and the
+   * filter tables. Only strips of extreme aspect ratio get near it.
+   */
+  maxLayerBytes: {
+    default: 256 * 1024 * 1024,
+    why: 'a 1x1,000,000 strip needs 1.3 GB per layer; images within maxDecodedPixels up to 1:64 need at most 99 MiB (presets) or 200 MiB (128-tile layers)',
+  },
+} as const;

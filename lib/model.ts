@@ -11,7 +11,8 @@ import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
-import { throwIfAborted } from './util/abort';
+import { checkInt } from './limits';
+import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
 import { checkThreads, VisionEncoder, VisionEncoderInfo } from './vision/encoder';
@@ -69,12 +70,13 @@ export class MiniMonkey implements ChatHost {
   static async load(o: MiniMonkeyLoadOptions): Promise<MiniMonkey> {
     if (!o || typeof o !== 'object') throw new InvalidArgumentError('MiniMonkey.load({model, mmproj, ...})');
     const threads = checkThreads(o.threads);
-    const contextSize = o.contextSize ?? DEFAULT_CONTEXT;
-    if (!Number.isInteger(contextSize) || contextSize < 64) throw new InvalidArgumentError(`contextSize must be an integer >= 64 (got ${o.contextSize})`);
-    if (o.batchSize !== undefined && (!Number.isInteger(o.batchSize) || o.batchSize < 1)) {
-      throw new InvalidArgumentError(`batchSize must be a positive integer (got ${o.batchSize})`);
+    checkInt('contextSize', o.contextSize);
+    checkInt('batchSize', o.batchSize);
+    checkSignal(o.signal);
+    checkCallback(o.onProgress, 'onProgress');
+    if (o.imageCacheBytes !== undefined && !(typeof o.imageCacheBytes === 'number' && o.imageCacheBytes >= 0)) {
+      throw new InvalidArgumentError('imageCacheBytes must be a number >= 0');
     }
-    if (o.imageCacheBytes !== undefined && !(o.imageCacheBytes >= 0)) throw new InvalidArgumentError('imageCacheBytes must be >= 0');
     const report = (phase: 'text' | 'vision', fraction: number) => {
       if (o.onProgress) safeCall(o.onProgress, { phase, fraction });
     };
@@ -101,12 +103,24 @@ export class MiniMonkey implements ChatHost {
   /** A new conversation with its own context. */
   async chat(options: ChatOptions = {}): Promise<ChatSession> {
     this.live();
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
     const system = options.system ?? DEFAULT_SYSTEM_MESSAGE;
     if (typeof system !== 'string') throw new InvalidArgumentError('system must be a string');
-    const ctx = await this.text.createContext({ contextSize: options.contextSize ?? this.contextSize, batchSize: this.batchSize, threads: this.threads });
+    const contextSize = checkInt('contextSize', options.contextSize) ?? this.contextSize;
+    const ctx = await this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
+    if (this.isDisposed) {
+      // dispose() ran while the context was being made: a session on a dead model must not escape.
+      ctx.dispose();
+      throw new DisposedError('the model was disposed while the chat was being created');
+    }
     const session = new ChatSession(this, ctx, system);
     this.sessions.add(session);
     return session;
+  }
+
+  /** @internal A disposed session leaves the model's set, with its history and cache entries. */
+  forgetSession(session: object): void {
+    this.sessions.delete(session as ChatSession);
   }
 
   /** The crop plan an image would get (pure geometry; see planCrops). */
@@ -117,6 +131,8 @@ export class MiniMonkey implements ChatHost {
   /** An image through MSAC and the vision tower (cached by content and crop options). */
   async encodeImage(image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
     this.live();
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
+    checkSignal(options.signal);
     const prepared = await this.prepareImage(image, options.crop, options.image);
     const { embeddings } = await this.queue.run(() => this.encodePrepared(prepared, options.signal));
     return { plan: prepared.plan, embeddings, embeddingWidth: this.vision.info.embeddingWidth };
@@ -135,7 +151,7 @@ export class MiniMonkey implements ChatHost {
   dispose(): void {
     if (this.isDisposed) return;
     this.isDisposed = true;
-    for (const s of this.sessions) s.dispose();
+    for (const s of [...this.sessions]) s.dispose();
     this.sessions.clear();
     this.cache.clear();
     this.scm?.then((p) => p.dispose(), () => {});

@@ -109,6 +109,16 @@ export interface NativeRuntimeInfo {
   cpuLevel: string;
   cpuFeatures: Record<string, boolean>;
   napiVersion: number;
+  /** The bounds the addon re-checks (native/core/limits.h), equal to lib/limits.ts. */
+  limits: {
+    maxThreads: number;
+    minContext: number;
+    maxContext: number;
+    maxBatch: number;
+    maxTopK: number;
+    maxRepeatLastN: number;
+    maxGpuLayers: number;
+  };
 }
 
 export interface NativeAddon {

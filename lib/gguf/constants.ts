@@ -47,6 +47,11 @@ export enum GgmlType {
   Q4_K = 12,
   Q5_K = 13,
   Q6_K = 14,
+  I8 = 24,
+  I16 = 25,
+  I32 = 26,
+  I64 = 27,
+  F64 = 28,
   BF16 = 30,
 }
 
@@ -64,6 +69,12 @@ const BLOCKS: Record<number, { blockSize: number; typeSize: number; name: string
   [GgmlType.Q4_K]: { blockSize: 256, typeSize: 144, name: 'q4_k' },
   [GgmlType.Q5_K]: { blockSize: 256, typeSize: 176, name: 'q5_k' },
   [GgmlType.Q6_K]: { blockSize: 256, typeSize: 210, name: 'q6_k' },
+  // Integer and f64 tensors are valid GGUF (model files must not use them for weights).
+  [GgmlType.I8]: { blockSize: 1, typeSize: 1, name: 'i8' },
+  [GgmlType.I16]: { blockSize: 1, typeSize: 2, name: 'i16' },
+  [GgmlType.I32]: { blockSize: 1, typeSize: 4, name: 'i32' },
+  [GgmlType.I64]: { blockSize: 1, typeSize: 8, name: 'i64' },
+  [GgmlType.F64]: { blockSize: 1, typeSize: 8, name: 'f64' },
 };
 
 export function isKnownType(type: number): type is GgmlType {

@@ -25,4 +25,6 @@ export interface ChatHost {
   encodePrepared(img: PreparedImage, signal: AbortSignal | undefined): Promise<{ embeddings: Float32Array; cached: boolean }>;
   /** SCM's pre-pass on the same text model. */
   scmPrepass(): Promise<ScmPrepass>;
+  /** A session was disposed: the host drops its reference. */
+  forgetSession(session: object): void;
 }

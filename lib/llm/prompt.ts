@@ -93,7 +93,10 @@ export function layoutPrompt(pieces: PromptPiece[], tok: PromptTokenizer, bos: b
   };
   for (const p of pieces) {
     if (p.kind === 'special') run.push(ids[p.name]);
-    else if (p.kind === 'text') run.push(...tok.tokenize(p.text));
+    else if (p.kind === 'text') {
+      // A loop, not push(...ids): spreading a long question's ids overflows the stack.
+      for (const id of tok.tokenize(p.text)) run.push(id);
+    }
     else {
       flush();
       layout.push({ image: p.image, tokens: p.tokens });

@@ -1,5 +1,6 @@
 // Sampling options of one reply, checked here so a bad value is a typed error, not a libllama abort.
 import { InvalidArgumentError } from '../errors';
+import { checkInt } from '../limits';
 
 export interface SamplingOptions {
   /** 0 (default) decodes greedily, as the reference does; above 0 samples. */
@@ -25,12 +26,12 @@ function check(name: string, v: number | undefined, ok: (n: number) => boolean, 
 /** The options checked, as the addon takes them (only the known keys). */
 export function checkSampling(o: SamplingOptions): SamplingOptions {
   check('temperature', o.temperature, (n) => n >= 0 && n <= 100, 'between 0 and 100');
-  check('topK', o.topK, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
+  checkInt('topK', o.topK);
   check('topP', o.topP, (n) => n > 0 && n <= 1, 'in (0, 1]');
   check('minP', o.minP, (n) => n >= 0 && n < 1, 'in [0, 1)');
   check('repeatPenalty', o.repeatPenalty, (n) => n > 0 && n <= 10, 'in (0, 10]');
-  check('repeatLastN', o.repeatLastN, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
-  check('seed', o.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 2^32-1');
+  checkInt('repeatLastN', o.repeatLastN);
+  checkInt('seed', o.seed);
   return {
     temperature: o.temperature,
     topK: o.topK,

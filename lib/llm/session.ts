@@ -6,7 +6,8 @@ import type { ImageInput, LoadImageOptions } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
 import type { NativeLlmContext } from '../native';
-import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { checkInt } from '../limits';
+import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { fillImages, layoutLength, layoutPrompt, partsLength, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
 import { ReplyStream } from './reply-stream';
 import { compressParts, detailBlocks, droppedCount, keptCount, ScmOptions, ScmReport, scmSettings } from './scm';
@@ -108,6 +109,7 @@ export class ChatSession {
     try {
       this.live();
       parts = normalizeContent(content);
+      if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
       checkAskOptions(options);
     } catch (e) {
       stream.fail(e);
@@ -133,10 +135,12 @@ export class ChatSession {
     return this.ctx === undefined;
   }
 
-  /** Frees the context (after an ask in flight). Safe to call twice. */
+  /** Frees the context (after an ask in flight) and everything the conversation holds. Safe to call twice. */
   dispose(): void {
     this.ctx?.dispose();
     this.ctx = undefined;
+    this.history = [];
+    this.host.forgetSession(this);  // nothing disposed stays reachable from the model
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -319,9 +323,11 @@ function normalizeContent(content: Content): ContentPart[] {
 }
 
 function checkAskOptions(o: AskOptions): void {
-  if (o.maxTokens !== undefined && (!Number.isInteger(o.maxTokens) || o.maxTokens < 1)) {
-    throw new InvalidArgumentError(`maxTokens must be a positive integer (got ${o.maxTokens})`);
-  }
+  checkInt('maxTokens', o.maxTokens);
+  checkSignal(o.signal);
+  checkCallback(o.onToken, 'onToken');
+  checkCallback(o.onProgress, 'onProgress');
+  if (o.image !== undefined && (o.image === null || typeof o.image !== 'object')) throw new InvalidArgumentError('image options must be an object');
   if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string'))) {
     throw new InvalidArgumentError('stop must be an array of strings');
   }

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '../native';
-import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { checkInt, LIMITS } from '../limits';
+import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { partsLength } from './prompt';
 import { checkThreads } from '../vision/encoder';
 
@@ -46,8 +47,10 @@ export class TextModel {
   /** Loads a text GGUF (internlm2, qwen2 or llama) through libllama, off the JS thread. */
   static async load(path: string, options: TextModelLoadOptions = {}): Promise<TextModel> {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('model path must be a non-empty string');
-    const gpuLayers = options.gpuLayers ?? 0;
-    if (!Number.isInteger(gpuLayers) || gpuLayers < -1) throw new InvalidArgumentError(`gpuLayers must be -1 (all) or an integer >= 0 (got ${gpuLayers})`);
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
+    const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? 0;
+    checkSignal(options.signal);
+    checkCallback(options.onProgress, 'onProgress');
     throwIfAborted(options.signal);
     if (!fs.existsSync(path)) throw new ModelLoadError(`${path}: file not found`);
     const cancel = cancelTokenFor(options.signal);
@@ -91,12 +94,13 @@ export class TextModel {
 
   /** A fresh context (KV cache) on this model; the caller owns it. */
   async createContext(options: ContextOptions): Promise<NativeLlmContext> {
-    const { contextSize } = options;
-    const batchSize = options.batchSize ?? 512;
-    if (!Number.isInteger(contextSize) || contextSize < 16) throw new InvalidArgumentError(`contextSize must be an integer >= 16 (got ${contextSize})`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer (got ${batchSize})`);
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError('createContext({contextSize, batchSize?, threads?})');
+    const contextSize = checkInt('contextSize', options.contextSize) ?? NaN;
+    if (Number.isNaN(contextSize)) throw new InvalidArgumentError('contextSize is required');
+    const batchSize = checkInt('batchSize', options.batchSize) ?? 512;
+    const threads = checkThreads(options.threads);
     try {
-      return await native().createContext(this.live(), contextSize, batchSize, checkThreads(options.threads));
+      return await native().createContext(this.live(), contextSize, batchSize, threads);
     } catch (e) {
       throw fromNative(e);
     }
@@ -108,7 +112,7 @@ export class TextModel {
    */
   async logits(parts: (Int32Array | Float32Array)[], options: { threads?: number } = {}): Promise<Float32Array> {
     const length = partsLength(parts, this.info.embeddingWidth);
-    const ctx = await this.createContext({ contextSize: Math.max(16, Math.ceil(length / 16) * 16), threads: options.threads });
+    const ctx = await this.createContext({ contextSize: Math.max(LIMITS.contextSize.min, Math.ceil(length / 16) * 16), threads: options.threads });
     try {
       await ctx.prefill(parts);
       return ctx.logits();

@@ -1,8 +1,8 @@
 // The low-level vision tower API: normalized tiles in, projected image embeddings out.
 import fs from 'node:fs';
-import os from 'node:os';
 import { isFloat32Array } from 'node:util/types';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
+import { checkInt, machineCores } from '../limits';
 import { native, NativeVisionEncoder } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
 import { SerialQueue } from '../util/serial-queue';
@@ -34,14 +34,14 @@ export interface EncodeOptions {
   signal?: AbortSignal;
 }
 
+/** The machine's logical CPUs: the default thread count everywhere. */
 export function defaultThreads(): number {
-  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  return machineCores();
 }
 
+/** `threads` checked against LIMITS.threads (twice the cores at most), or the default. */
 export function checkThreads(threads: number | undefined): number {
-  const t = threads ?? defaultThreads();
-  if (!Number.isInteger(t) || t < 1 || t > 1024) throw new InvalidArgumentError(`threads must be an integer from 1 to 1024 (got ${threads})`);
-  return t;
+  return checkInt('threads', threads) ?? defaultThreads();
 }
 
 export class VisionEncoder {

@@ -1,14 +1,15 @@
 #include "cancel_token.h"
 
 #include "exports.h"
+#include "guard.h"
 
 namespace mm_addon {
 
 Napi::Function CancelToken::Define(Napi::Env env) {
-  return DefineClass(env, "CancelToken", {InstanceMethod("cancel", &CancelToken::Cancel)});
+  return DefineClass(env, "CancelToken", {Guarded<&CancelToken::Cancel>("cancel")});
 }
 
-CancelToken::CancelToken(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CancelToken>(info) {}
+CancelToken::CancelToken(const Napi::CallbackInfo& info) : GuardedWrap<CancelToken>(info) {}
 
 Napi::Value CancelToken::Cancel(const Napi::CallbackInfo& info) {
   flag_->store(true);

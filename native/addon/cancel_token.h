@@ -5,9 +5,10 @@
 
 #include <napi.h>
 
+#include "guard.h"
 namespace mm_addon {
 
-class CancelToken : public Napi::ObjectWrap<CancelToken> {
+class CancelToken : public GuardedWrap<CancelToken> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit CancelToken(const Napi::CallbackInfo& info);

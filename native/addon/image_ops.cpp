@@ -1,4 +1,5 @@
 #include "exports.h"
+#include "guard.h"
 
 #include <climits>
 #include <cmath>
@@ -72,7 +73,7 @@ Napi::Value ResizeRGB(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterImageOps(Napi::Env env, Napi::Object exports) {
-  exports.Set("resizeRGB", Napi::Function::New(env, ResizeRGB, "resizeRGB"));
+  exports.Set("resizeRGB", guarded_function<ResizeRGB>(env, "resizeRGB"));
 }
 
 }  // namespace mm_addon

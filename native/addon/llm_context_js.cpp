@@ -1,6 +1,7 @@
 // JS handle of a mm::LlmContext: one conversation's KV cache. Prefill and each generation step
 // run on the libuv pool; the JS side drives generation one token per step (natural backpressure,
 // and cancellation between any two tokens).
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,32 +11,35 @@
 #include "cancel_token.h"
 #include "errors.h"
 #include "exports.h"
+#include "guard.h"
+#include "js_args.h"
 #include "js_errors.h"
+#include "limits.h"
 #include "llm_context.h"
 #include "progress_callback.h"
-#include "prompt_parts_js.h"
 #include "promise_worker.h"
+#include "prompt_parts_js.h"
 #include "text_model_js.h"
 
 namespace mm_addon {
 
 namespace {
 
-class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
+class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "LlmContextHandle",
-                       {InstanceMethod("prefill", &LlmContextHandle::Prefill),
-                        InstanceMethod("step", &LlmContextHandle::Step),
-                        InstanceMethod("setSampling", &LlmContextHandle::SetSampling),
-                        InstanceMethod("truncate", &LlmContextHandle::Truncate),
-                        InstanceMethod("position", &LlmContextHandle::Position),
-                        InstanceMethod("size", &LlmContextHandle::Size),
-                        InstanceMethod("logits", &LlmContextHandle::Logits),
-                        InstanceMethod("dispose", &LlmContextHandle::Dispose)});
+                       {Guarded<&LlmContextHandle::Prefill>("prefill"),
+                        Guarded<&LlmContextHandle::Step>("step"),
+                        Guarded<&LlmContextHandle::SetSampling>("setSampling"),
+                        Guarded<&LlmContextHandle::Truncate>("truncate"),
+                        Guarded<&LlmContextHandle::Position>("position"),
+                        Guarded<&LlmContextHandle::Size>("size"),
+                        Guarded<&LlmContextHandle::Logits>("logits"),
+                        Guarded<&LlmContextHandle::Dispose>("dispose")});
   }
 
-  explicit LlmContextHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LlmContextHandle>(info) {}
+  explicit LlmContextHandle(const Napi::CallbackInfo& info) : GuardedWrap<LlmContextHandle>(info) {}
   void Attach(std::shared_ptr<mm::LlmContext> c) { ctx_ = std::move(c); }
 
  private:
@@ -102,12 +106,18 @@ class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
     };
     mm::SamplingOptions s;
     s.temperature = static_cast<float>(num("temperature", s.temperature));
-    s.top_k = static_cast<int>(num("topK", s.top_k));
+    auto count = [&](const char* key, int fallback, int max) {
+      Napi::Value v = o.Get(key);
+      return v.IsUndefined() ? fallback : int_in_range(env, v, key, 0, max);
+    };
+    s.top_k = count("topK", s.top_k, mm::limits::kMaxTopK);
     s.top_p = static_cast<float>(num("topP", s.top_p));
     s.min_p = static_cast<float>(num("minP", s.min_p));
     s.repeat_penalty = static_cast<float>(num("repeatPenalty", s.repeat_penalty));
-    s.repeat_last_n = static_cast<int>(num("repeatLastN", s.repeat_last_n));
-    s.seed = static_cast<uint32_t>(num("seed", s.seed));
+    s.repeat_last_n = count("repeatLastN", s.repeat_last_n, mm::limits::kMaxRepeatLastN);
+    const double seed = num("seed", s.seed);
+    if (!(seed >= 0 && seed <= 4294967295.0) || std::floor(seed) != seed) throw make_error(env, "INVALID_ARGUMENT", "seed must be an integer from 0 to 2^32-1");
+    s.seed = static_cast<uint32_t>(seed);
     try {
       ctx->set_sampling(s);
     } catch (const mm::Error& e) {
@@ -121,7 +131,7 @@ class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
     auto ctx = live(env);
     if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "truncate(position: number)");
     try {
-      ctx->truncate(info[0].As<Napi::Number>().Int32Value());
+      ctx->truncate(int_in_range(env, info[0], "position", 0, ctx->n_ctx()));
     } catch (const mm::Error& e) {
       throw make_error(env, mm::error_code_name(e.code()), e.what());
     }
@@ -159,9 +169,9 @@ Napi::Value CreateContext(const Napi::CallbackInfo& info) {
   }
   auto model = TextModelHandle::FromValue(env, info[0]);
   mm::ContextOptions opts;
-  opts.n_ctx = info[1].As<Napi::Number>().Int32Value();
-  opts.n_batch = info[2].As<Napi::Number>().Int32Value();
-  opts.threads = info[3].As<Napi::Number>().Int32Value();
+  opts.n_ctx = int_in_range(env, info[1], "contextSize", mm::limits::kMinContext, mm::limits::kMaxContext);
+  opts.n_batch = int_in_range(env, info[2], "batchSize", 1, mm::limits::kMaxBatch);
+  opts.threads = int_in_range(env, info[3], "threads", 1, mm::limits::kMaxThreads);
   auto holder = std::make_shared<std::shared_ptr<mm::LlmContext>>();
   return PromiseWorker::Run(
       env, [model, opts, holder] { *holder = mm::LlmContext::create(model, opts); },
@@ -176,7 +186,7 @@ Napi::Value CreateContext(const Napi::CallbackInfo& info) {
 
 void RegisterLlmContext(Napi::Env env, Napi::Object exports) {
   addon_data(env).llm_context = Napi::Persistent(LlmContextHandle::Define(env));
-  exports.Set("createContext", Napi::Function::New(env, CreateContext, "createContext"));
+  exports.Set("createContext", guarded_function<CreateContext>(env, "createContext"));
 }
 
 }  // namespace mm_addon

@@ -36,10 +36,10 @@ class ProgressCallback {
       const double d = v->first, t = v->second;
       delete v;
       if (env != nullptr && fn != nullptr) {
-        // A throwing user callback must not take the process down.
+        // A throwing user callback (or JS disabled at teardown) must not take the process down.
         try {
           fn.Call({Napi::Number::New(env, d), Napi::Number::New(env, t)});
-        } catch (const Napi::Error&) {
+        } catch (...) {
         }
       }
     });

@@ -1,5 +1,11 @@
 // Runs a piece of native work on the libuv thread pool and settles a Promise with its result.
 // Work never touches N-API; conversion to JS happens in `settle` on the JS thread.
+//
+// Teardown: when a worker thread is terminated (or the process exits) while work is in flight,
+// Node waits for the work and then runs its completion with JS disabled, so every N-API call in
+// it fails. The build defines NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (node-addon-api then drops
+// errors it cannot throw instead of aborting), and OnWorkComplete below lets nothing escape into
+// libuv: a completion that cannot reach JS is dropped, and the work's result is freed with it.
 #pragma once
 #include <functional>
 #include <string>
@@ -24,6 +30,14 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
  protected:
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);
+    } catch (...) {
+      // Only reachable while the environment is going away: nobody is left to settle for.
+    }
+  }
+
   void Execute() override {
     try {
       work_();
@@ -38,18 +52,30 @@ class PromiseWorker : public Napi::AsyncWorker {
     Napi::HandleScope scope(env);
     try {
       deferred_.Resolve(settle_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
     } catch (...) {
-      std::string code, message;
-      describe_current_exception(code, message);
-      deferred_.Reject(make_error(env, code, message).Value());
+      // settle failed (a conversion, or JS disabled at teardown): reject instead, if JS can run.
+      try {
+        try {
+          throw;
+        } catch (const Napi::Error& e) {
+          deferred_.Reject(e.Value());
+        } catch (...) {
+          std::string code, message;
+          describe_current_exception(code, message);
+          deferred_.Reject(make_error(env, code, message).Value());
+        }
+      } catch (const Napi::Error&) {
+      }
     }
   }
 
   void OnError(const Napi::Error&) override {
     Napi::HandleScope scope(Env());
-    deferred_.Reject(make_error(Env(), code_, message_).Value());
+    try {
+      deferred_.Reject(make_error(Env(), code_, message_).Value());
+    } catch (const Napi::Error&) {
+      // JS is disabled (teardown): the rejection cannot be delivered.
+    }
   }
 
  private:

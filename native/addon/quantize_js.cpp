@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "exports.h"
+#include "guard.h"
 #include "promise_worker.h"
 #include "quantize.h"
 
@@ -35,7 +36,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterQuantize(Napi::Env env, Napi::Object exports) {
-  exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
+  exports.Set("quantize", guarded_function<Quantize>(env, "quantize"));
 }
 
 }  // namespace mm_addon

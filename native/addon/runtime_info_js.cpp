@@ -1,6 +1,8 @@
 #include <napi.h>
 
 #include "exports.h"
+#include "guard.h"
+#include "limits.h"
 #include "runtime_info.h"
 
 namespace mm_addon {
@@ -18,13 +20,23 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   for (const auto& f : ri.cpu_features) features.Set(f.first, f.second);
   o.Set("cpuFeatures", features);
   o.Set("napiVersion", NAPI_VERSION);
+  // The native re-checks, reported so a test can hold them equal to lib/limits.ts.
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("maxThreads", mm::limits::kMaxThreads);
+  limits.Set("minContext", mm::limits::kMinContext);
+  limits.Set("maxContext", mm::limits::kMaxContext);
+  limits.Set("maxBatch", mm::limits::kMaxBatch);
+  limits.Set("maxTopK", mm::limits::kMaxTopK);
+  limits.Set("maxRepeatLastN", mm::limits::kMaxRepeatLastN);
+  limits.Set("maxGpuLayers", mm::limits::kMaxGpuLayers);
+  o.Set("limits", limits);
   return o;
 }
 
 }  // namespace
 
 void RegisterRuntimeInfo(Napi::Env env, Napi::Object exports) {
-  exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
+  exports.Set("runtimeInfo", guarded_function<RuntimeInfo>(env, "runtimeInfo"));
 }
 
 }  // namespace mm_addon

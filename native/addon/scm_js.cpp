@@ -9,7 +9,10 @@
 #include "cancel_token.h"
 #include "errors.h"
 #include "exports.h"
+#include "guard.h"
+#include "js_args.h"
 #include "js_errors.h"
+#include "limits.h"
 #include "progress_callback.h"
 #include "promise_worker.h"
 #include "prompt_parts_js.h"
@@ -20,13 +23,13 @@ namespace mm_addon {
 
 namespace {
 
-class ScmHandle : public Napi::ObjectWrap<ScmHandle> {
+class ScmHandle : public GuardedWrap<ScmHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "ScmHandle", {InstanceMethod("run", &ScmHandle::Run), InstanceMethod("dispose", &ScmHandle::Dispose)});
+    return DefineClass(env, "ScmHandle", {Guarded<&ScmHandle::Run>("run"), Guarded<&ScmHandle::Dispose>("dispose")});
   }
 
-  explicit ScmHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ScmHandle>(info) {}
+  explicit ScmHandle(const Napi::CallbackInfo& info) : GuardedWrap<ScmHandle>(info) {}
   void Attach(std::shared_ptr<mm::ScmPrepass> p) { scm_ = std::move(p); }
 
  private:
@@ -96,7 +99,7 @@ Napi::Value CreateScm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "createScm(model, threads: number)");
   auto model = TextModelHandle::FromValue(env, info[0]);
-  const int threads = info[1].As<Napi::Number>().Int32Value();
+  const int threads = int_in_range(env, info[1], "threads", 1, mm::limits::kMaxThreads);
   auto holder = std::make_shared<std::shared_ptr<mm::ScmPrepass>>();
   return PromiseWorker::Run(
       env, [model, threads, holder] { *holder = mm::ScmPrepass::create(model->path(), threads); },
@@ -111,7 +114,7 @@ Napi::Value CreateScm(const Napi::CallbackInfo& info) {
 
 void RegisterScm(Napi::Env env, Napi::Object exports) {
   addon_data(env).scm = Napi::Persistent(ScmHandle::Define(env));
-  exports.Set("createScm", Napi::Function::New(env, CreateScm, "createScm"));
+  exports.Set("createScm", guarded_function<CreateScm>(env, "createScm"));
 }
 
 }  // namespace mm_addon

@@ -8,7 +8,10 @@
 #include "cancel_token.h"
 #include "errors.h"
 #include "exports.h"
+#include "guard.h"
+#include "js_args.h"
 #include "js_errors.h"
+#include "limits.h"
 #include "progress_callback.h"
 #include "promise_worker.h"
 #include "text_model_js.h"
@@ -17,13 +20,13 @@ namespace mm_addon {
 
 Napi::Function TextModelHandle::Define(Napi::Env env) {
   return DefineClass(env, "TextModelHandle",
-                     {InstanceMethod("info", &TextModelHandle::Info),
-                      InstanceMethod("tokenize", &TextModelHandle::Tokenize),
-                      InstanceMethod("piece", &TextModelHandle::Piece),
-                      InstanceMethod("dispose", &TextModelHandle::Dispose)});
+                     {Guarded<&TextModelHandle::Info>("info"),
+                      Guarded<&TextModelHandle::Tokenize>("tokenize"),
+                      Guarded<&TextModelHandle::Piece>("piece"),
+                      Guarded<&TextModelHandle::Dispose>("dispose")});
 }
 
-TextModelHandle::TextModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TextModelHandle>(info) {}
+TextModelHandle::TextModelHandle(const Napi::CallbackInfo& info) : GuardedWrap<TextModelHandle>(info) {}
 
 std::shared_ptr<mm::TextModel> TextModelHandle::live(Napi::Env env) const {
   if (!model_) throw make_error(env, "DISPOSED", "the text model has been disposed");
@@ -111,7 +114,7 @@ Napi::Value LoadTextModel(const Napi::CallbackInfo& info) {
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   mm::TextModelOptions opts;
-  opts.gpu_layers = info[1].As<Napi::Number>().Int32Value();
+  opts.gpu_layers = int_in_range(env, info[1], "gpuLayers", -1, mm::limits::kMaxGpuLayers);
   opts.use_mmap = info[2].As<Napi::Boolean>();
   auto cancel = CancelToken::From(info, 3);
   auto progress = ProgressCallback::From(info, 4);
@@ -132,7 +135,7 @@ Napi::Value LoadTextModel(const Napi::CallbackInfo& info) {
 
 void RegisterTextModel(Napi::Env env, Napi::Object exports) {
   addon_data(env).text_model = Napi::Persistent(TextModelHandle::Define(env));
-  exports.Set("loadTextModel", Napi::Function::New(env, LoadTextModel, "loadTextModel"));
+  exports.Set("loadTextModel", guarded_function<LoadTextModel>(env, "loadTextModel"));
 }
 
 }  // namespace mm_addon

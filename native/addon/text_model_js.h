@@ -4,11 +4,12 @@
 
 #include <napi.h>
 
+#include "guard.h"
 #include "text_model.h"
 
 namespace mm_addon {
 
-class TextModelHandle : public Napi::ObjectWrap<TextModelHandle> {
+class TextModelHandle : public GuardedWrap<TextModelHandle> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit TextModelHandle(const Napi::CallbackInfo& info);

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include "exports.h"
+#include "guard.h"
 #include "promise_worker.h"
 #include "tile_batch.h"
 
@@ -65,7 +66,7 @@ Napi::Value AssembleTiles(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterTiles(Napi::Env env, Napi::Object exports) {
-  exports.Set("assembleTiles", Napi::Function::New(env, AssembleTiles, "assembleTiles"));
+  exports.Set("assembleTiles", guarded_function<AssembleTiles>(env, "assembleTiles"));
 }
 
 }  // namespace mm_addon

@@ -10,7 +10,10 @@
 #include "cancel_token.h"
 #include "errors.h"
 #include "exports.h"
+#include "guard.h"
+#include "js_args.h"
 #include "js_errors.h"
+#include "limits.h"
 #include "promise_worker.h"
 #include "vision_encoder.h"
 
@@ -18,17 +21,17 @@ namespace mm_addon {
 
 namespace {
 
-class VisionEncoderHandle : public Napi::ObjectWrap<VisionEncoderHandle> {
+class VisionEncoderHandle : public GuardedWrap<VisionEncoderHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "VisionEncoderHandle",
-                       {InstanceMethod("encode", &VisionEncoderHandle::Encode),
-                        InstanceMethod("info", &VisionEncoderHandle::Info),
-                        InstanceMethod("computeBytes", &VisionEncoderHandle::ComputeBytes),
-                        InstanceMethod("dispose", &VisionEncoderHandle::Dispose)});
+                       {Guarded<&VisionEncoderHandle::Encode>("encode"),
+                        Guarded<&VisionEncoderHandle::Info>("info"),
+                        Guarded<&VisionEncoderHandle::ComputeBytes>("computeBytes"),
+                        Guarded<&VisionEncoderHandle::Dispose>("dispose")});
   }
 
-  explicit VisionEncoderHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VisionEncoderHandle>(info) {}
+  explicit VisionEncoderHandle(const Napi::CallbackInfo& info) : GuardedWrap<VisionEncoderHandle>(info) {}
 
   void Attach(std::shared_ptr<mm::VisionEncoder> enc) { enc_ = std::move(enc); }
 
@@ -69,7 +72,7 @@ class VisionEncoderHandle : public Napi::ObjectWrap<VisionEncoderHandle> {
     Napi::Env env = info.Env();
     auto enc = live(env);
     if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "computeBytes(count): count must be a number");
-    const int count = info[0].As<Napi::Number>().Int32Value();
+    const int count = int_in_range(env, info[0], "count", 1, 1 << 16);
     auto bytes = std::make_shared<size_t>(0);
     return PromiseWorker::Run(
         env, [enc, count, bytes] { *bytes = enc->compute_bytes(count); },
@@ -113,7 +116,7 @@ Napi::Value LoadVisionEncoder(const Napi::CallbackInfo& info) {
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   mm::VisionEncoderOptions opts;
-  opts.threads = info[1].As<Napi::Number>().Int32Value();
+  opts.threads = int_in_range(env, info[1], "threads", 1, mm::limits::kMaxThreads);
   auto holder = std::make_shared<std::shared_ptr<mm::VisionEncoder>>();
   return PromiseWorker::Run(
       env, [path, opts, holder] { *holder = mm::VisionEncoder::load(path, opts); },
@@ -128,7 +131,7 @@ Napi::Value LoadVisionEncoder(const Napi::CallbackInfo& info) {
 
 void RegisterVisionEncoder(Napi::Env env, Napi::Object exports) {
   addon_data(env).vision_encoder = Napi::Persistent(VisionEncoderHandle::Define(env));
-  exports.Set("loadVisionEncoder", Napi::Function::New(env, LoadVisionEncoder, "loadVisionEncoder"));
+  exports.Set("loadVisionEncoder", guarded_function<LoadVisionEncoder>(env, "loadVisionEncoder"));
 }
 
 }  // namespace mm_addon

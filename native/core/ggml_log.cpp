@@ -22,6 +22,19 @@ void log_sink(enum ggml_log_level level, const char* text, void*) {
   }
 }
 
+// ggml calls this from GGML_ASSERT / GGML_ABORT (in ggml and libllama) just before abort(). The
+// inputs are validated so that none is reachable; if one ever is, the host's log says what failed
+// and where to report it instead of a bare SIGABRT.
+void on_ggml_abort(const char* message) {
+  std::fprintf(stderr,
+               "minimonkey: ggml aborted the process: %s\n"
+               "minimonkey: last ggml/libllama message: %s\n"
+               "minimonkey: this input should have been refused with a typed error; please report it "
+               "(the file, the options, and runtimeInfo()) so the check can be added.\n",
+               message ? message : "(no message)", t_last_error.empty() ? "(none)" : t_last_error.c_str());
+  std::fflush(stderr);
+}
+
 }  // namespace
 
 void install_log_sink() {
@@ -31,6 +44,7 @@ void install_log_sink() {
     g_debug = dbg != nullptr && dbg[0] != '\0' && dbg[0] != '0';
     ggml_log_set(log_sink, nullptr);
     llama_log_set(log_sink, nullptr);
+    ggml_set_abort_callback(on_ggml_abort);
   });
 }
 

@@ -111,6 +111,8 @@ std::vector<double> GgufFile::get_float_array(const char* key) const {
   const int64_t id = key_or_throw(key);
   if (gguf_get_kv_type(gguf_, id) != GGUF_TYPE_ARRAY) fail(std::string("key '") + key + "' is not an array");
   const gguf_type at = gguf_get_arr_type(gguf_, id);
+  // Checked before gguf_get_arr_data, which asserts on a string array.
+  if (at != GGUF_TYPE_FLOAT32 && at != GGUF_TYPE_FLOAT64) fail(std::string("key '") + key + "' is not a float array");
   const size_t n = gguf_get_arr_n(gguf_, id);
   std::vector<double> out(n);
   const void* data = gguf_get_arr_data(gguf_, id);
@@ -120,6 +122,40 @@ std::vector<double> GgufFile::get_float_array(const char* key) const {
     for (size_t i = 0; i < n; ++i) out[i] = static_cast<const double*>(data)[i];
   } else {
     fail(std::string("key '") + key + "' is not a float array");
+  }
+  return out;
+}
+
+std::vector<uint64_t> GgufFile::get_uint_list(const char* key) const {
+  const int64_t id = key_or_throw(key);
+  if (gguf_get_kv_type(gguf_, id) != GGUF_TYPE_ARRAY) return {get_uint(key)};
+  const gguf_type at = gguf_get_arr_type(gguf_, id);
+  const size_t n = gguf_get_arr_n(gguf_, id);
+  std::vector<uint64_t> out;
+  out.reserve(n);
+  auto push = [&](int64_t v) {
+    if (v < 0) fail(std::string("key '") + key + "' has a negative element");
+    out.push_back(static_cast<uint64_t>(v));
+  };
+  if (at == GGUF_TYPE_STRING || at == GGUF_TYPE_ARRAY) fail(std::string("key '") + key + "' is not an integer array");
+  const void* data = gguf_get_arr_data(gguf_, id);
+  for (size_t i = 0; i < n; ++i) {
+    switch (at) {
+      case GGUF_TYPE_UINT8: push(static_cast<const uint8_t*>(data)[i]); break;
+      case GGUF_TYPE_INT8: push(static_cast<const int8_t*>(data)[i]); break;
+      case GGUF_TYPE_UINT16: push(static_cast<const uint16_t*>(data)[i]); break;
+      case GGUF_TYPE_INT16: push(static_cast<const int16_t*>(data)[i]); break;
+      case GGUF_TYPE_UINT32: push(static_cast<const uint32_t*>(data)[i]); break;
+      case GGUF_TYPE_INT32: push(static_cast<const int32_t*>(data)[i]); break;
+      case GGUF_TYPE_UINT64: {
+        const uint64_t u = static_cast<const uint64_t*>(data)[i];
+        if (u > static_cast<uint64_t>(INT64_MAX)) fail(std::string("key '") + key + "' is out of range");
+        push(static_cast<int64_t>(u));
+        break;
+      }
+      case GGUF_TYPE_INT64: push(static_cast<const int64_t*>(data)[i]); break;
+      default: fail(std::string("key '") + key + "' is not an integer array");
+    }
   }
   return out;
 }

@@ -31,10 +31,13 @@ class GgufFile {
   bool get_bool(const char* key, bool fallback) const;
   std::vector<double> get_float_array(const char* key) const;
   std::vector<std::string> get_string_array(const char* key) const;
+  // An integer key that may also be stored per layer (an array): its value(s), each >= 0.
+  std::vector<uint64_t> get_uint_list(const char* key) const;
 
   // Tensor metadata (ggml_tensor with no data) from the file's context, or nullptr.
   ggml_tensor* find_tensor(const char* name) const;
   int64_t tensor_count() const;
+  const char* tensor_name(int64_t i) const { return gguf_get_tensor_name(gguf_, i); }
   ggml_context* meta() const { return meta_; }
 
   // Copies a tensor's bytes from the file into dst (dst_size must equal ggml_nbytes).

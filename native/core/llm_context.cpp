@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "limits.h"
 #include "ggml_log.h"
 #include "ggml-cpu.h"
 #include "llama.h"
@@ -29,9 +30,9 @@ bool LlmContext::abort_requested(void* self) {
 
 std::unique_ptr<LlmContext> LlmContext::create(std::shared_ptr<TextModel> model, const ContextOptions& opts) {
   if (!model) throw Error(ErrorCode::InvalidArgument, "no text model");
-  if (opts.n_ctx < 16 || opts.n_ctx > (1 << 20)) throw Error(ErrorCode::InvalidArgument, "contextSize must be between 16 and 1048576");
-  if (opts.n_batch < 1 || opts.n_batch > 65536) throw Error(ErrorCode::InvalidArgument, "batchSize must be between 1 and 65536");
-  if (opts.threads < 1 || opts.threads > 1024) throw Error(ErrorCode::InvalidArgument, "threads must be between 1 and 1024");
+  if (opts.n_ctx < limits::kMinContext || opts.n_ctx > limits::kMaxContext) throw Error(ErrorCode::InvalidArgument, "contextSize out of range");
+  if (opts.n_batch < 1 || opts.n_batch > limits::kMaxBatch) throw Error(ErrorCode::InvalidArgument, "batchSize out of range");
+  if (opts.threads < 1 || opts.threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<LlmContext> c(new LlmContext());
   c->model_ = std::move(model);
   c->n_batch_ = std::min(opts.n_batch, opts.n_ctx);
@@ -165,11 +166,12 @@ void LlmContext::truncate(int n_keep) {
 
 void LlmContext::set_sampling(const SamplingOptions& o) {
   if (!(o.temperature >= 0 && o.temperature <= 100)) throw Error(ErrorCode::InvalidArgument, "temperature must be between 0 and 100");
-  if (o.top_k < 0) throw Error(ErrorCode::InvalidArgument, "topK must be >= 0");
+  if (o.top_k < 0 || o.top_k > limits::kMaxTopK) throw Error(ErrorCode::InvalidArgument, "topK out of range");
   if (!(o.top_p > 0 && o.top_p <= 1)) throw Error(ErrorCode::InvalidArgument, "topP must be in (0, 1]");
   if (!(o.min_p >= 0 && o.min_p < 1)) throw Error(ErrorCode::InvalidArgument, "minP must be in [0, 1)");
   if (!(o.repeat_penalty > 0 && o.repeat_penalty <= 10)) throw Error(ErrorCode::InvalidArgument, "repeatPenalty must be in (0, 10]");
-  if (o.repeat_last_n < 0) throw Error(ErrorCode::InvalidArgument, "repeatLastN must be >= 0");
+  // libllama allocates a ring of repeat_last_n tokens: an unbounded value is a bad_alloc.
+  if (o.repeat_last_n < 0 || o.repeat_last_n > limits::kMaxRepeatLastN) throw Error(ErrorCode::InvalidArgument, "repeatLastN out of range");
   llama_sampler* chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
   if (o.repeat_penalty != 1.0f && o.repeat_last_n > 0) {
     llama_sampler_chain_add(chain, llama_sampler_init_penalties(model_->info().n_vocab, o.repeat_last_n, o.repeat_penalty, 0, 0));

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "errors.h"
+#include "limits.h"
 #include "ggml-cpu.h"
 #include "ggml_log.h"
 #include "scm_graph.h"
@@ -47,7 +48,7 @@ std::vector<int32_t> top_k(const std::vector<float>& score, int start, int k) {
 }  // namespace
 
 std::unique_ptr<ScmPrepass> ScmPrepass::create(const std::string& text_model_path, int threads) {
-  if (threads < 1 || threads > 1024) throw Error(ErrorCode::InvalidArgument, "threads must be between 1 and 1024");
+  if (threads < 1 || threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<ScmPrepass> p(new ScmPrepass());
   p->backend_ = ggml_backend_cpu_init();
   if (!p->backend_) throw Error(ErrorCode::Internal, "cannot initialize the ggml CPU backend");

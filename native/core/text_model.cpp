@@ -1,43 +1,15 @@
 #include "text_model.h"
 
 #include <mutex>
-#include <set>
 
 #include "errors.h"
-#include "gguf_file.h"
 #include "ggml_log.h"
 #include "llama.h"
+#include "text_gguf_check.h"
 
 namespace mm {
 
 namespace {
-
-// Text architectures of the InternVL family that the chat path (and SCM) is built for.
-const std::set<std::string> kSupportedArchs = {"internlm2", "qwen2", "llama"};
-
-// libllama GGML_ASSERTs (aborting the host) on a few malformed vocabularies, so check them first.
-void prevalidate(const std::string& path) {
-  GgufFile f(path);
-  const std::string arch = f.get_string("general.architecture");
-  if (arch == "clip") {
-    throw Error(ErrorCode::ModelLoad, path + ": this is a vision projector (mmproj), not a text model; pass it as `mmproj`");
-  }
-  if (!kSupportedArchs.count(arch)) {
-    throw Error(ErrorCode::Unsupported, path + ": text architecture '" + arch + "' is not supported (internlm2, qwen2, llama)");
-  }
-  const std::string tok_model = f.get_string("tokenizer.ggml.model");
-  if (tok_model != "llama" && tok_model != "gpt2") {
-    throw Error(ErrorCode::Unsupported, path + ": tokenizer '" + tok_model + "' is not supported (llama/SPM or gpt2/BPE)");
-  }
-  const std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
-  if (tokens.empty()) throw Error(ErrorCode::ModelLoad, path + ": the vocabulary is empty");
-  std::set<std::string> seen;
-  for (const auto& t : tokens) {
-    if (!seen.insert(t).second) throw Error(ErrorCode::ModelLoad, path + ": duplicate token '" + t + "' in the vocabulary");
-  }
-  const uint64_t bos = f.get_uint("tokenizer.ggml.bos_token_id", 1);
-  if (bos >= tokens.size()) throw Error(ErrorCode::ModelLoad, path + ": bos token id out of range");
-}
 
 struct LoadState {
   const std::atomic<bool>* cancel;
@@ -59,7 +31,7 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
   static std::once_flag backend_once;
   std::call_once(backend_once, [] { llama_backend_init(); });
   if (opts.gpu_layers < -1) throw Error(ErrorCode::InvalidArgument, "gpuLayers must be -1 (all) or >= 0");
-  prevalidate(path);
+  check_text_gguf(path);  // libllama would assert on some malformed files
 
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = opts.gpu_layers;
@@ -118,6 +90,9 @@ int32_t TextModel::find_special(const char* text) const {
 
 std::vector<int32_t> TextModel::tokenize(const std::string& text, bool add_bos, bool parse_special) const {
   if (text.size() > 64u * 1024 * 1024) throw Error(ErrorCode::InvalidArgument, "text too long to tokenize (over 64 MiB)");
+  if (add_bos && info_.special.bos < 0 && info_.special.add_bos) {
+    throw Error(ErrorCode::InvalidArgument, "this vocabulary has no bos token to add");  // libllama asserts
+  }
   std::vector<int32_t> out(text.size() + 8);
   int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), out.data(),
                              static_cast<int32_t>(out.size()), add_bos, parse_special);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "limits.h"
 #include "ggml-cpu.h"
 #include "ggml_log.h"
 #include "vision_graph.h"
@@ -34,7 +35,7 @@ struct VisionEncoder::Graph {
 
 std::unique_ptr<VisionEncoder> VisionEncoder::load(const std::string& mmproj_path, const VisionEncoderOptions& opts) {
   install_log_sink();
-  if (opts.threads < 1 || opts.threads > 1024) throw Error(ErrorCode::InvalidArgument, "threads must be between 1 and 1024");
+  if (opts.threads < 1 || opts.threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<VisionEncoder> enc(new VisionEncoder());
   enc->threads_ = opts.threads;
   enc->backend_ = ggml_backend_cpu_init();
