@@ -1,11 +1,10 @@
 // `minimonkey ask <image> "<question>"`: one question about one image (or none), the answer
 // streamed to stdout as it is generated; --json prints the whole result as one object instead.
-import { parseArgs } from 'node:util';
-import { AbortError } from '../errors';
 import type { AskResult, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
 import type { CropPlan } from '../msac/types';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, missingFile, parseCommand, UsageError } from './model-args';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, requireFiles } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const USAGE = `usage: minimonkey ask <image> "<question>" --model FILE --mmproj FILE [options]
@@ -60,11 +59,11 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...LOAD_OPTIONS, ...ASK_OPTIONS, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values, positionals } = parseOptions(
+    argv,
+    { ...LOAD_OPTIONS, ...ASK_OPTIONS, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
   if (values.help) return 'help';
   let image: string | undefined;
   let question: string;
@@ -84,40 +83,26 @@ function parse(argv: string[]): Parsed | 'help' {
   return { load: loadArgs(values), ask: askArgs(values), image, question, json: values.json === true };
 }
 
-export async function runAsk(argv: string[]): Promise<number> {
-  const args = parseCommand('ask', USAGE, parse, argv);
-  if (typeof args === 'number') return args;
-  const missing = missingFile([
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  requireFiles([
     ['model', args.load.model],
     ['mmproj', args.load.mmproj],
     ...(args.image !== undefined ? [['image', args.image] as [string, string]] : []),
   ]);
-  if (missing) {
-    process.stderr.write(`minimonkey ask: ${missing}\n`);
-    return 1;
-  }
 
-  // Ctrl-C aborts whatever runs (load, encode, prefill or generation); a second one exits at once.
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  // Ctrl-C aborts whatever runs (load, encode, prefill or generation): ctx.signal (interrupt.ts).
   // A closed stdout (`| head`) ends the reply quietly: nobody reads the rest.
-  let stdoutClosed = false;
-  const onStdoutError = () => {
-    stdoutClosed = true;
-    controller.abort();
-  };
+  const closed = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, closed.signal]);
+  const onStdoutError = () => closed.abort();
   process.stdout.on('error', onStdoutError);
   const bar = new ProgressBar();
   let model: MiniMonkey | undefined;
   try {
-    model = await MiniMonkey.load({ ...args.load, signal: controller.signal, onProgress: bar.onLoad });
+    model = await MiniMonkey.load({ ...args.load, signal, onProgress: bar.onLoad });
     const session = await model.chat();
     const content: ContentPart[] = args.image !== undefined ? [{ type: 'image', image: args.image }, args.question] : [args.question];
-    const reply = session.ask(content, { ...askOptions(args.ask, controller.signal), onProgress: bar.onAsk });
+    const reply = session.ask(content, { ...askOptions(args.ask, signal), onProgress: bar.onAsk });
     let result: AskResult;
     if (args.json) {
       result = await reply;
@@ -140,15 +125,13 @@ export async function runAsk(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     bar.clear();
-    if (stdoutClosed) return 0;
-    if (controller.signal.aborted && (e instanceof AbortError || (e as { code?: string })?.code === 'ABORTED')) {
-      process.stderr.write('\nminimonkey ask: interrupted\n');
-      return 130;
-    }
+    if (closed.signal.aborted && !ctx.signal.aborted) return 0;
+    if (ctx.signal.aborted) process.stderr.write('\n');
     throw e;
   } finally {
     model?.dispose();
-    process.off('SIGINT', onSigint);
     process.stdout.off('error', onStdoutError);
   }
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -4,6 +4,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../addon-loader';
+import { removeTempsOf } from '../util/safe-write';
+import { CliCommand, CliContext, OptionSpec, parseOptions, UsageError } from './command';
 
 const USAGE = `usage: minimonkey bench [vision|llm|scm|all] [options passed to the benchmark]
 
@@ -25,51 +28,79 @@ npm run build:tools -- mm-clip-bench llama-bench). With no target, all run in th
 const TARGETS = ['vision', 'llm', 'scm'] as const;
 type Target = (typeof TARGETS)[number];
 
+// The options each benchmark reads (bench/*.ts, through argValue); all take a value.
+const COMMON = ['shape', 'threads'];
+const OPTIONS: Record<Target, string[]> = {
+  vision: [...COMMON, 'tiles', 'types'],
+  llm: [...COMMON, 'types', 'prompt', 'gen', 'reps'],
+  scm: [...COMMON, 'preset', 'text-type', 'vision-type', 'keep'],
+};
+
 // From dist/lib/cli/ the compiled benchmarks are in dist/bench/.
 const script = (t: Target) => path.join(__dirname, '..', '..', 'bench', `${t}.js`);
+/** Where the benchmarks write their synthetic models (bench/common.ts's cacheDir). */
+const cacheDir = path.join(packageRoot, 'bench', '.cache');
 
-/** Runs one benchmark with stdio passed through; resolves to its exit code (130 when Ctrl-C ended it). */
-function runScript(file: string, args: string[]): Promise<number> {
+interface Parsed {
+  targets: readonly Target[];
+  passthrough: string[];
+}
+
+/**
+ * The benchmarks read their options loosely (a flag they do not know is ignored), so they are
+ * checked here: a flag no chosen benchmark reads is a usage error, not minutes of the wrong run.
+ */
+function parse(argv: string[]): Parsed | 'help' {
+  const [first, ...rest] = argv;
+  if (first === '-h' || first === '--help' || first === 'help') return 'help';
+  let targets: readonly Target[] = TARGETS;
+  let passthrough = argv;
+  if (first !== undefined && !first.startsWith('-')) {
+    if (first !== 'all' && !(TARGETS as readonly string[]).includes(first)) throw new UsageError(`unknown benchmark '${first}'`);
+    targets = first === 'all' ? TARGETS : [first as Target];
+    passthrough = rest;
+  }
+  const names = new Set(targets.flatMap((t) => OPTIONS[t]));
+  const spec: OptionSpec = { help: { type: 'boolean', short: 'h' } };
+  for (const n of names) spec[n] = { type: 'string' };
+  const { values } = parseOptions(passthrough, spec);
+  if (values.help) return 'help';
+  return { targets, passthrough };
+}
+
+/**
+ * Runs one benchmark with stdio passed through; resolves to its exit code. Ctrl-C reaches the
+ * child through the terminal's process group; it is also forwarded (a SIGINT sent to this process
+ * alone). A child ended by a signal cannot clean up, so its temp model files are removed here.
+ */
+function runScript(file: string, args: string[], signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [file, ...args], { stdio: 'inherit' });
-    // Ctrl-C reaches the child through the terminal's process group; we only wait for it to end.
-    const ignore = () => undefined;
-    process.on('SIGINT', ignore);
+    const forward = () => child.kill('SIGINT');
+    signal.addEventListener('abort', forward, { once: true });
     child.on('error', (e) => {
-      process.off('SIGINT', ignore);
+      signal.removeEventListener('abort', forward);
       reject(e);
     });
-    child.on('exit', (code, signal) => {
-      process.off('SIGINT', ignore);
-      resolve(code ?? (signal === 'SIGINT' ? 130 : 1));
+    child.on('exit', (code, sig) => {
+      signal.removeEventListener('abort', forward);
+      if (child.pid !== undefined) removeTempsOf(cacheDir, child.pid);
+      resolve(code ?? (sig === 'SIGINT' ? 130 : 1));
     });
   });
 }
 
-export async function runBench(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === '-h' || first === '--help' || first === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let targets: readonly Target[] = TARGETS;
-  let passthrough = argv;
-  if (first !== undefined && !first.startsWith('-')) {
-    if (first !== 'all' && !(TARGETS as readonly string[]).includes(first)) {
-      process.stderr.write(`minimonkey bench: unknown benchmark '${first}'\n\n${USAGE}`);
-      return 2;
-    }
-    targets = first === 'all' ? TARGETS : [first as Target];
-    passthrough = rest;
-  }
-  for (const t of targets) {
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  for (const t of args.targets) {
     const file = script(t);
     if (!fs.existsSync(file)) {
       process.stderr.write(`minimonkey bench: ${file} not found (compile with \`npm run build:ts\`)\n`);
       return 1;
     }
-    const code = await runScript(file, passthrough);
-    if (code !== 0) return code;
+    const code = await runScript(file, args.passthrough, ctx.signal);
+    if (code !== 0 || ctx.signal.aborted) return code;
   }
   return 0;
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -2,11 +2,11 @@
 // same with a terminal (prompt, progress bars, Ctrl-C stops a reply) and with piped input (each
 // line answered in turn, exit at end of input), so scripts and tests can drive it.
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import { AbortError, MiniMonkeyError } from '../errors';
 import type { ChatSession, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, parseCommand, UsageError } from './model-args';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, requireFiles } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const COMMANDS = `  /image FILE [question]   attach an image to this question (or, with no question, to the next)
@@ -38,11 +38,7 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...LOAD_OPTIONS, ...ASK_OPTIONS, system: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values, positionals } = parseOptions(argv, { ...LOAD_OPTIONS, ...ASK_OPTIONS, system: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
   if (values.help) return 'help';
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (questions are typed in the conversation)`);
   return { load: loadArgs(values), ask: askArgs(values), system: values.system };
@@ -87,41 +83,37 @@ export function parseLine(raw: string): Line {
   return { kind: 'ask', images, question: s.trim() };
 }
 
-export async function runChat(argv: string[]): Promise<number> {
-  const args = parseCommand('chat', USAGE, parse, argv);
-  if (typeof args === 'number') return args;
-  const missing = missingFile([['model', args.load.model], ['mmproj', args.load.mmproj]]);
-  if (missing) {
-    process.stderr.write(`minimonkey chat: ${missing}\n`);
-    return 1;
-  }
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  requireFiles([['model', args.load.model], ['mmproj', args.load.mmproj]]);
 
   const interactive = process.stdin.isTTY === true;
   const bar = new ProgressBar();
-  // Ctrl-C stops the reply (or load) in flight; with nothing in flight it leaves (exit 130).
+  // Ctrl-C stops the reply (or load) in flight; with nothing in flight it leaves: the default
+  // interrupt (interrupt.ts), exit 130.
   let inFlight: AbortController | undefined = new AbortController();
   let rl: readline.Interface | undefined;
-  let interrupted = false;
   const onInterrupt = () => {
     if (inFlight && !inFlight.signal.aborted) {
       inFlight.abort();
       return;
     }
-    interrupted = true;
+    ctx.interrupts.stop();
+  };
+  const restore = ctx.interrupts.handle(onInterrupt);
+  // Stopping (Ctrl-C with nothing in flight, or SIGTERM) ends the load or reply and the input loop.
+  const onStop = () => {
+    inFlight?.abort();
     rl?.close();
   };
-  process.on('SIGINT', onInterrupt);
+  ctx.signal.addEventListener('abort', onStop, { once: true });
 
   let model: MiniMonkey | undefined;
   try {
     try {
       model = await MiniMonkey.load({ ...args.load, signal: inFlight.signal, onProgress: bar.onLoad });
     } catch (e) {
-      bar.clear();
-      if (inFlight.signal.aborted) {
-        process.stderr.write('minimonkey chat: interrupted\n');
-        return 130;
-      }
+      // Stopped while loading: nothing to talk to, so Ctrl-C here leaves, as interrupt.ts says.
+      if (inFlight.signal.aborted && e instanceof AbortError && ctx.interrupts.exitCode === undefined) ctx.interrupts.stop();
       throw e;
     }
     bar.clear();
@@ -148,7 +140,7 @@ export async function runChat(argv: string[]): Promise<number> {
         process.stderr.write(`unknown command ${line.command}; /help lists the commands\n`);
         failed = true;
       } else if (line.kind === 'ask') {
-        const missingImage = missingFile(line.images.map((f) => ['image', f] as [string, string]));
+        const missingImage = imageProblem(line.images);
         if (missingImage) {
           process.stderr.write(`${missingImage}\n`);
           failed = true;
@@ -167,16 +159,29 @@ export async function runChat(argv: string[]): Promise<number> {
       }
       if (interactive) rl.prompt();
     }
-    if (interrupted) return 130;
+    if (ctx.interrupts.exitCode !== undefined) return ctx.interrupts.exitCode;
     if (interactive) process.stdout.write('\n');
     return failed && !interactive ? 1 : 0;
   } finally {
     bar.clear();
     rl?.close();
     model?.dispose();
-    process.off('SIGINT', onInterrupt);
+    restore();
+    ctx.signal.removeEventListener('abort', onStop);
   }
 }
+
+/** Why a turn's images cannot be used (missing, a FIFO, a folder...), or undefined: the turn fails, the chat goes on. */
+function imageProblem(images: string[]): string | undefined {
+  try {
+    return missingFile(images.map((f) => ['image', f] as [string, string]));
+  } catch (e) {
+    if (!(e instanceof MiniMonkeyError)) throw e;
+    return `${e.message} [${e.code}]`;
+  }
+}
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };
 
 /** Streams one reply; a failed turn is reported and the conversation goes on (the library rolled it back). */
 async function answer(session: ChatSession, images: string[], question: string, a: AskArgs, signal: AbortSignal, bar: ProgressBar, interactive: boolean): Promise<boolean> {

@@ -1,8 +1,7 @@
 // `minimonkey convert`: a Hugging Face Mini-Monkey / InternVL2 checkpoint → a GGUF pair, no Python.
-import { parseArgs } from 'node:util';
 import { convertCheckpoint } from '../convert/convert';
 import { TEXT_TYPES, TextQuant, VISION_TYPES, VisionQuant } from '../convert/quant-rules';
-import { MiniMonkeyError } from '../errors';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 
 const USAGE = `usage: minimonkey convert <checkpoint-dir> --out DIR [options]
 
@@ -19,62 +18,59 @@ options:
   --name NAME          base of the output file names (default: the checkpoint folder's name)
   -h, --help           this help
 
-exit codes: 0 done, 1 conversion failed (the error's code is shown), 2 bad usage
+exit codes: 0 done, 1 conversion failed (the error's code is shown), 2 bad usage,
+130 stopped with Ctrl-C (nothing is left in the output folder)
 `;
 
-export async function runConvert(argv: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        'text-type': { type: 'string', default: 'q4_k_m' },
-        'vision-type': { type: 'string', default: 'f16' },
-        name: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`minimonkey convert: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const fail = (msg: string) => {
-    process.stderr.write(`minimonkey convert: ${msg}\n\n${USAGE}`);
-    return 2;
-  };
-  if (positionals.length !== 1) return fail('give exactly one checkpoint folder');
-  if (!values.out) return fail('--out is required');
+interface Parsed {
+  checkpoint: string;
+  out: string;
+  textType: TextQuant;
+  visionType: VisionQuant;
+  name?: string;
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  const { values, positionals } = parseOptions(
+    argv,
+    {
+      out: { type: 'string' },
+      'text-type': { type: 'string', default: 'q4_k_m' },
+      'vision-type': { type: 'string', default: 'f16' },
+      name: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    true,
+  );
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new UsageError('give exactly one checkpoint folder');
+  if (!values.out) throw new UsageError('--out is required');
   const textType = values['text-type'] as TextQuant;
   const visionType = values['vision-type'] as VisionQuant;
-  if (!TEXT_TYPES.includes(textType)) return fail(`--text-type must be one of ${TEXT_TYPES.join(', ')}`);
-  if (!VISION_TYPES.includes(visionType)) return fail(`--vision-type must be one of ${VISION_TYPES.join(', ')}`);
+  if (!TEXT_TYPES.includes(textType)) throw new UsageError(`--text-type must be one of ${TEXT_TYPES.join(', ')}`);
+  if (!VISION_TYPES.includes(visionType)) throw new UsageError(`--vision-type must be one of ${VISION_TYPES.join(', ')}`);
+  return { checkpoint: positionals[0], out: values.out, textType, visionType, name: values.name };
+}
 
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const tty = process.stderr.isTTY;
-  // Ctrl-C stops between tensors and the partial files are removed, rather than left behind.
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  let barShown = false;
   try {
+    // Ctrl-C stops between tensors (and between quantized chunks) and the partial files are removed.
     const result = await convertCheckpoint({
-      signal: abort.signal,
-      checkpointDir: positionals[0],
-      outDir: values.out,
-      textType,
-      visionType,
-      name: values.name,
+      signal: ctx.signal,
+      checkpointDir: args.checkpoint,
+      outDir: args.out,
+      textType: args.textType,
+      visionType: args.visionType,
+      name: args.name,
       onProgress: ({ file, done, total }) => {
         // A bar on a terminal; one line per finished file otherwise (logs stay short).
         if (tty) {
           const width = 30;
           const filled = Math.round((done / total) * width);
           process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${file}`);
+          barShown = done !== total;
           if (done === total) process.stderr.write('\n');
         } else if (done === total) {
           process.stderr.write(`${file}: ${total} tensors\n`);
@@ -84,12 +80,9 @@ export async function runConvert(argv: string[]): Promise<number> {
     for (const w of result.warnings) process.stderr.write(`minimonkey convert: note: ${w}\n`);
     process.stdout.write(`${result.mmproj}\n${result.model}\n`);
     return 0;
-  } catch (e) {
-    if (tty) process.stderr.write('\n');
-    const code = e instanceof MiniMonkeyError ? ` [${e.code}]` : '';
-    process.stderr.write(`minimonkey convert: ${(e as Error)?.message ?? String(e)}${code}\n`);
-    return 1;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    if (barShown) process.stderr.write('\n');
   }
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -1,14 +1,14 @@
 // `minimonkey crops <image>`: the MSAC crop plan of an image (grids, tiles, tokens), optionally
 // drawn to a PNG, so presets can be judged on real documents before running the model.
-import fs from 'node:fs';
-import { parseArgs } from 'node:util';
-import { IoError } from '../errors';
 import { loadImage } from '../image/load';
 import { CropOptionsError } from '../msac/errors';
 import { planCrops } from '../msac/plan';
 import { isPresetName, PRESET_NAMES, PRESETS } from '../msac/presets';
 import { cropPlanCaption, renderCropPlan } from '../msac/render';
 import type { CropOptions, CropPlan, LayerRange } from '../msac/types';
+import { checkInputFile, checkOutputFile } from '../util/file-kind';
+import { writeBytes } from '../util/safe-write';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 
 const USAGE = `usage: minimonkey crops <image> [--preset P] [--detail MIN-MAX] [--adaptive MIN-MAX|off] [-o plan.png] [--json]
 
@@ -17,11 +17,10 @@ Shows the MSAC crop plan of an image: the detail, adaptive and global grids, til
   --detail MIN-MAX      detail layer tile-count range, overrides the preset's
   --adaptive MIN-MAX    adaptive layer range, or 'off' for plain InternVL tiling
   --orientation O       'exif' (default) turns the image upright; 'ignore' keeps stored pixels
-  -o, --out FILE        draw the plan over the image into a PNG
+  -o, --out FILE        draw the plan over the image into a PNG (a link at FILE is replaced by
+                        the PNG, never followed)
   --json                machine-readable output
 `;
-
-class UsageError extends Error {}
 
 function parseRange(text: string, flag: string): LayerRange {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
@@ -49,57 +48,56 @@ function textReport(file: string, preset: string, opts: CropOptions, plan: CropP
   ].join('\n');
 }
 
-export async function runCrops(argv: string[]): Promise<number> {
-  let values;
-  let file: string;
-  let crop: { name: string; options: CropOptions };
-  let orientation: 'exif' | 'ignore';
+interface Parsed {
+  file: string;
+  out?: string;
+  json: boolean;
+  crop: { name: string; options: CropOptions };
+  orientation: 'exif' | 'ignore';
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  const { values, positionals } = parseOptions(
+    argv,
+    {
+      preset: { type: 'string', short: 'p' },
+      detail: { type: 'string' },
+      adaptive: { type: 'string' },
+      orientation: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    true,
+  );
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new UsageError('give exactly one image');
+  const o = values.orientation ?? 'exif';
+  if (o !== 'exif' && o !== 'ignore') throw new UsageError(`--orientation must be 'exif' or 'ignore', got '${o}'`);
+  const crop = cropOptions(values);
   try {
-    const parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        preset: { type: 'string', short: 'p' },
-        detail: { type: 'string' },
-        adaptive: { type: 'string' },
-        orientation: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    values = parsed.values;
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (parsed.positionals.length !== 1) throw new UsageError('give exactly one image');
-    file = parsed.positionals[0];
-    const o = values.orientation ?? 'exif';
-    if (o !== 'exif' && o !== 'ignore') throw new UsageError(`--orientation must be 'exif' or 'ignore', got '${o}'`);
-    orientation = o;
-    crop = cropOptions(values);
     planCrops(1, 1, crop.options); // checks the ranges before the image is read
   } catch (e) {
-    if (!(e instanceof UsageError || e instanceof CropOptionsError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) throw e;
-    process.stderr.write(`minimonkey crops: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (e instanceof CropOptionsError) throw new UsageError(e.message);
+    throw e;
   }
-  const img = await loadImage(file, { orientation });
+  return { file: positionals[0], out: values.out, json: values.json === true, crop, orientation: o };
+}
+
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  const { file, crop } = args;
+  checkInputFile(file, 'image');
+  if (args.out !== undefined) checkOutputFile(args.out); // before the image is decoded and drawn
+  const img = await loadImage(file, { orientation: args.orientation });
   const plan = planCrops(img.width, img.height, crop.options);
-  if (values.out) {
-    const png = await renderCropPlan(img, plan);
-    try {
-      await fs.promises.writeFile(values.out, png);
-    } catch (e) {
-      throw new IoError(`cannot write '${values.out}': ${(e as Error).message}`, { cause: e });
-    }
-  }
-  if (values.json) {
-    const out = { image: { file, width: plan.width, height: plan.height }, preset: crop.name, options: crop.options, plan, png: values.out ?? null };
+  if (args.out !== undefined) await writeBytes(args.out, await renderCropPlan(img, plan), ctx.signal);
+  if (args.json) {
+    const out = { image: { file, width: plan.width, height: plan.height }, preset: crop.name, options: crop.options, plan, png: args.out ?? null };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
-    process.stdout.write(`${textReport(file, crop.name, crop.options, plan)}\n${values.out ? `wrote ${values.out}\n` : ''}`);
+    process.stdout.write(`${textReport(file, crop.name, crop.options, plan)}\n${args.out !== undefined ? `wrote ${args.out}\n` : ''}`);
   }
   return 0;
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

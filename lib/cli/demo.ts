@@ -6,8 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
-import { AbortError } from '../errors';
 import { MiniMonkey } from '../model';
 import { planCrops } from '../msac/plan';
 import { cropPlanCaption } from '../msac/render';
@@ -16,7 +14,9 @@ import { synthesize } from '../synth/synthesize';
 import { defaultThreads } from '../vision/encoder';
 import { documentImage } from '../demo/document-image';
 import { planSummary, resultJson } from './ask';
-import { parseCommand, UsageError } from './model-args';
+import { ensureOutputDir } from '../util/file-kind';
+import { registerTemp, writeBytes } from '../util/safe-write';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 import { ProgressBar, scmSummary } from './progress';
 
 const USAGE = `usage: minimonkey demo [--out DIR] [--json] [--threads N] [--max-tokens N]
@@ -56,15 +56,12 @@ function positiveInt(text: string | undefined, flag: string, fallback: number, m
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      out: { type: 'string', short: 'o' },
-      json: { type: 'boolean' },
-      threads: { type: 'string', short: 't' },
-      'max-tokens': { type: 'string', short: 'n' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseOptions(argv, {
+    out: { type: 'string', short: 'o' },
+    json: { type: 'boolean' },
+    threads: { type: 'string', short: 't' },
+    'max-tokens': { type: 'string', short: 'n' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
   return {
@@ -80,23 +77,22 @@ const num = (n: number) => n.toLocaleString('en-US');
 const kb = (file: string) => `${num(Math.round(fs.statSync(file).size / 1024))} KB`;
 const perSecond = (n: number, t: number) => (t > 0 ? `${num(Math.round((n * 1000) / t))} tokens/s` : '');
 
-export async function runDemo(argv: string[]): Promise<number> {
-  const args = parseCommand('demo', USAGE, parse, argv);
-  if (typeof args === 'number') return args;
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  const signal = ctx.signal;
   const say = (line = '') => {
     if (!args.json) process.stdout.write(`${line}\n`);
   };
+  if (args.out !== undefined) ensureOutputDir(args.out);
   const dir = args.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'minimonkey-demo-'));
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  // The temp folder goes even on a forced exit (a second Ctrl-C).
+  const untrack = args.out === undefined ? registerTemp(dir) : () => undefined;
   const bar = new ProgressBar();
   let model: MiniMonkey | undefined;
   try {
     say('minimonkey demo: the whole pipeline on a tiny random-weight model pair.\n');
 
     let t = performance.now();
-    const pair = await synthesize({ shape: 'tiny', outDir: dir, seed: 0 });
+    const pair = await synthesize({ shape: 'tiny', outDir: dir, seed: 0, signal });
     const synthMs = performance.now() - t;
     const shape = SHAPES.tiny;
     say(`1. model     wrote a tiny random-weight pair in ${ms(synthMs)} (vision: ${shape.vision.layers} layers x ${shape.vision.hidden} wide; text: ${shape.text.layers} layers x ${shape.text.embd} wide)`);
@@ -107,7 +103,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const imagePath = path.join(dir, 'document.png');
     const width = 1344;
     const height = 896;
-    fs.writeFileSync(imagePath, await documentImage({ width, height }));
+    await writeBytes(imagePath, await documentImage({ width, height }), signal);
     const drawMs = performance.now() - t;
     say(`2. image     drew a ${width}x${height} document page (text lines in columns, a figure, a table): ${imagePath}`);
 
@@ -116,7 +112,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     for (const line of cropPlanCaption(plan)) say(`             ${line}`);
 
     t = performance.now();
-    model = await MiniMonkey.load({ model: pair.model, mmproj: pair.mmproj, threads: args.threads, signal: controller.signal, onProgress: bar.onLoad });
+    model = await MiniMonkey.load({ model: pair.model, mmproj: pair.mmproj, threads: args.threads, signal, onProgress: bar.onLoad });
     const loadMs = performance.now() - t;
     bar.clear();
     say(`4. load      both files in ${ms(loadMs)}, ${args.threads} thread${args.threads === 1 ? '' : 's'}`);
@@ -126,7 +122,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       crop: PRESET,
       scm: true,
       maxTokens: args.maxTokens,
-      signal: controller.signal,
+      signal,
       onProgress: bar.onAsk,
     });
     bar.clear();
@@ -163,16 +159,12 @@ export async function runDemo(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     }
     return 0;
-  } catch (e) {
-    bar.clear();
-    if (controller.signal.aborted && e instanceof AbortError) {
-      process.stderr.write('minimonkey demo: interrupted\n');
-      return 130;
-    }
-    throw e;
   } finally {
+    bar.clear();
     model?.dispose();
-    process.off('SIGINT', onSigint);
     if (args.out === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    untrack();
   }
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -1,7 +1,8 @@
 // `minimonkey info <gguf>`: what a model file holds — architecture, key metadata, tensor summary.
-import { parseArgs } from 'node:util';
 import { typeName } from '../gguf/constants';
 import { GgufHeader, readGgufHeaderSync } from '../gguf/reader';
+import { checkInputFile } from '../util/file-kind';
+import { CliCommand, parseOptions, UsageError } from './command';
 
 const USAGE = `usage: minimonkey info <file.gguf> [--json] [--tensors]
 
@@ -40,38 +41,38 @@ export function summarize(h: GgufHeader) {
   };
 }
 
-export async function runInfo(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, tensors: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    process.stderr.write(`minimonkey info: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`minimonkey info: give exactly one GGUF file\n\n${USAGE}`);
-    return 2;
-  }
-  const h = readGgufHeaderSync(positionals[0]);
+interface Parsed {
+  file: string;
+  json: boolean;
+  tensors: boolean;
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  const { values, positionals } = parseOptions(argv, { json: { type: 'boolean' }, tensors: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new UsageError('give exactly one GGUF file');
+  return { file: positionals[0], json: values.json === true, tensors: values.tensors === true };
+}
+
+async function run(args: Parsed): Promise<number> {
+  checkInputFile(args.file, 'GGUF file'); // a FIFO would block the read forever
+  const h = readGgufHeaderSync(args.file);
   const s = summarize(h);
-  if (values.json) {
-    const out = values.tensors ? { ...s, tensorList: h.tensors.map((t) => ({ name: t.name, type: typeName(t.type), ne: t.ne })) } : s;
+  if (args.json) {
+    const out = args.tensors ? { ...s, tensorList: h.tensors.map((t) => ({ name: t.name, type: typeName(t.type), ne: t.ne })) } : s;
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   }
   const lines = [
-    `${positionals[0]}: GGUF v${s.version}, architecture ${s.architecture}`,
+    `${args.file}: GGUF v${s.version}, architecture ${s.architecture}`,
     `${s.tensors} tensors, ${(s.parameters / 1e6).toFixed(1)}M parameters, ${(s.bytes / 1048576).toFixed(1)} MiB`,
     `types: ${Object.entries(s.types).map(([k, v]) => `${k} ×${v.tensors}`).join(', ')}`,
     'metadata:',
     ...Object.entries(s.metadata).map(([k, v]) => `  ${k} = ${JSON.stringify(v)}`),
   ];
-  if (values.tensors) lines.push('tensors:', ...h.tensors.map((t) => `  ${t.name}  ${typeName(t.type)}  [${t.ne.join(', ')}]`));
+  if (args.tensors) lines.push('tensors:', ...h.tensors.map((t) => `  ${t.name}  ${typeName(t.type)}  [${t.ne.join(', ')}]`));
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -1,48 +1,53 @@
 #!/usr/bin/env node
 // The `minimonkey` command: dispatches to one module per subcommand.
+// Exit codes (README "Command line"): 0 ok, 1 failure (the message ends with the error's code),
+// 2 bad command line, 130 stopped with Ctrl-C (143 with SIGTERM).
 import { MiniMonkeyError } from '../errors';
+import { CliCommand, runCommand } from './command';
+import { installInterrupts, Interrupts } from './interrupt';
 
 interface Command {
   summary: string;
-  run(argv: string[]): Promise<number>;
+  /** The command's module, loaded only when it runs (the model commands pull in the addon). */
+  load(): Promise<CliCommand<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- each command parses its own type
 }
 
 const commands: Record<string, Command> = {
   ask: {
     summary: 'answer one question about an image, streamed (--json for the whole result)',
-    run: async (argv) => (await import('./ask')).runAsk(argv),
+    load: async () => (await import('./ask')).command,
   },
   chat: {
     summary: 'a conversation about images, one question per line (terminal or piped input)',
-    run: async (argv) => (await import('./chat')).runChat(argv),
+    load: async () => (await import('./chat')).command,
   },
   demo: {
     summary: 'the whole pipeline in seconds on a tiny random-weight model (no download)',
-    run: async (argv) => (await import('./demo')).runDemo(argv),
+    load: async () => (await import('./demo')).command,
   },
   bench: {
     summary: 'benchmarks beside llama.cpp: vision tower and language model',
-    run: async (argv) => (await import('./bench')).runBench(argv),
+    load: async () => (await import('./bench')).command,
   },
   synth: {
     summary: 'write a random-weight model pair (tiny for tests, internvl2-2b for benchmarks)',
-    run: async (argv) => (await import('./synth')).runSynth(argv),
+    load: async () => (await import('./synth')).command,
   },
   convert: {
     summary: 'convert a Hugging Face Mini-Monkey / InternVL2 checkpoint to a GGUF pair',
-    run: async (argv) => (await import('./convert')).runConvert(argv),
+    load: async () => (await import('./convert')).command,
   },
   info: {
     summary: "show a GGUF file's metadata and tensor summary",
-    run: async (argv) => (await import('./info')).runInfo(argv),
+    load: async () => (await import('./info')).command,
   },
   crops: {
     summary: "show an image's MSAC crop plan (grids, tiles, tokens); -o draws it to a PNG",
-    run: async (argv) => (await import('./crops')).runCrops(argv),
+    load: async () => (await import('./crops')).command,
   },
   runtime: {
     summary: 'show the version, the loaded addon and the CPU features ggml was built with',
-    run: async (argv) => (await import('./runtime')).runRuntime(argv),
+    load: async () => (await import('./runtime')).command,
   },
 };
 
@@ -51,7 +56,7 @@ function usage(): string {
   return `usage: minimonkey <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun \`minimonkey <command> --help\` for a command's options.\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], interrupts: Interrupts = installInterrupts()): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
@@ -66,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`minimonkey: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  return cmd.run(rest);
+  return runCommand(name, await cmd.load(), rest, interrupts);
 }
 
 if (require.main === module) {

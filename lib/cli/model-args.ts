@@ -3,14 +3,11 @@
 // --max-tokens, --temperature, --seed, --scm). Checks happen here so every command rejects bad
 // values the same way, before any file is read (exit 2).
 import fs from 'node:fs';
-import type { ParseArgsConfig } from 'node:util';
+import { IoError } from '../errors';
 import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
-
-/** A bad command line: the command prints it with its usage and exits 2. */
-export class UsageError extends Error {}
-
-type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+import { checkInputFile } from '../util/file-kind';
+import { OptionSpec, UsageError } from './command';
 
 export const LOAD_OPTIONS = {
   model: { type: 'string', short: 'm' },
@@ -37,11 +34,6 @@ export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.j
   --temperature T        0 = greedy, the reference's decoding (default 0)
   --seed N               sampling seed, for temperature > 0
   --scm                  scale compression (SCM): fewer detail tokens, faster prefill`;
-
-/** True when parseArgs or our own checks rejected the command line. */
-export function isUsageError(e: unknown): boolean {
-  return e instanceof UsageError || String((e as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
-}
 
 function integer(text: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
@@ -119,33 +111,19 @@ export function isFile(file: string): boolean {
 
 /**
  * Says which of the given files is missing (a message naming it), or undefined when all are
- * readable files. Checked before the model loads, so a typo costs no load time.
+ * readable files. Checked before the model loads, so a typo costs no load time. A folder, FIFO,
+ * device, socket or /proc path throws an IoError (file-kind.ts): it would block or fail the load.
  */
 export function missingFile(files: [what: string, file: string][]): string | undefined {
   for (const [what, file] of files) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch {
-      return `${what} file not found: ${file}`;
-    }
-    if (!st.isFile()) return `${what} is not a file: ${file}`;
+    checkInputFile(file, what);
+    if (!fs.existsSync(file)) return `${what} file not found: ${file}`;
   }
   return undefined;
 }
 
-/** Runs a command's parser: the parsed options, or the exit code after `--help` (0) or a usage error (2). */
-export function parseCommand<T extends object>(command: string, usage: string, parse: (argv: string[]) => T | 'help', argv: string[]): T | number {
-  try {
-    const p = parse(argv);
-    if (p === 'help') {
-      process.stdout.write(usage);
-      return 0;
-    }
-    return p;
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    process.stderr.write(`minimonkey ${command}: ${(e as Error).message}\n\n${usage}`);
-    return 2;
-  }
+/** missingFile, as an IoError (exit 1 with its code). */
+export function requireFiles(files: [what: string, file: string][]): void {
+  const missing = missingFile(files);
+  if (missing) throw new IoError(missing);
 }

@@ -1,14 +1,19 @@
-import { parseArgs } from 'node:util';
+// `minimonkey runtime`: the version, the loaded addon and the CPU features ggml was built with.
 import { runtimeInfo } from '../runtime';
+import { CliCommand, parseOptions, UsageError } from './command';
 
-export async function runRuntime(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write('usage: minimonkey runtime [--json]\n\nShows the version, the loaded addon and the CPU features ggml was built with.\n');
-    return 0;
-  }
+const USAGE = 'usage: minimonkey runtime [--json]\n\nShows the version, the loaded addon and the CPU features ggml was built with.\n';
+
+function parse(argv: string[]): { json: boolean } | 'help' {
+  const { values, positionals } = parseOptions(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  return { json: values.json === true };
+}
+
+async function run(args: { json: boolean }): Promise<number> {
   const info = runtimeInfo();
-  if (values.json) {
+  if (args.json) {
     process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
     return 0;
   }
@@ -20,3 +25,5 @@ export async function runRuntime(argv: string[]): Promise<number> {
   );
   return 0;
 }
+
+export const command: CliCommand<{ json: boolean }> = { usage: USAGE, parse, run };

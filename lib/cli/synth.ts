@@ -1,7 +1,7 @@
 // `minimonkey synth`: writes a random-weight model pair (facts §5 layout) for tests and benchmarks.
-import { parseArgs } from 'node:util';
 import { SHAPES, ShapeName } from '../synth/shapes';
 import { synthesize, TextWeightType, VisionWeightType } from '../synth/synthesize';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 
 const USAGE = `usage: minimonkey synth --shape <tiny|internvl2-2b> --out DIR [options]
 
@@ -22,60 +22,57 @@ options:
 const VISION_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1'];
 const TEXT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0'];
 
-export async function runSynth(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        shape: { type: 'string' },
-        out: { type: 'string' },
-        seed: { type: 'string', default: '0' },
-        'vision-type': { type: 'string' },
-        'text-type': { type: 'string' },
-        only: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`minimonkey synth: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const fail = (msg: string) => {
-    process.stderr.write(`minimonkey synth: ${msg}\n\n${USAGE}`);
-    return 2;
-  };
+interface Parsed {
+  shape: ShapeName;
+  out: string;
+  seed: number;
+  visionType: VisionWeightType;
+  textType: TextWeightType;
+  only?: 'vision' | 'text';
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  const { values } = parseOptions(argv, {
+    shape: { type: 'string' },
+    out: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    'vision-type': { type: 'string' },
+    'text-type': { type: 'string' },
+    only: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
   const shape = values.shape as ShapeName | undefined;
-  if (!shape || !(shape in SHAPES)) return fail('--shape must be tiny or internvl2-2b');
-  if (!values.out) return fail('--out is required');
+  if (!shape || !(shape in SHAPES)) throw new UsageError('--shape must be tiny or internvl2-2b');
+  if (!values.out) throw new UsageError('--out is required');
   const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return fail('--seed must be an integer from 0 to 4294967295');
+  if (values.seed.trim() === '' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError('--seed must be an integer from 0 to 4294967295');
   const tiny = shape === 'tiny';
   const visionType = values['vision-type'] ?? (tiny ? 'f32' : 'f16');
   const textType = values['text-type'] ?? (tiny ? 'f32' : 'q8_0');
-  if (!VISION_TYPES.includes(visionType)) return fail(`--vision-type must be one of ${VISION_TYPES.join(', ')}`);
-  if (!TEXT_TYPES.includes(textType)) return fail(`--text-type must be one of ${TEXT_TYPES.join(', ')}`);
-  if (values.only && values.only !== 'vision' && values.only !== 'text') return fail('--only must be vision or text');
+  if (!VISION_TYPES.includes(visionType)) throw new UsageError(`--vision-type must be one of ${VISION_TYPES.join(', ')}`);
+  if (!TEXT_TYPES.includes(textType)) throw new UsageError(`--text-type must be one of ${TEXT_TYPES.join(', ')}`);
+  if (values.only !== undefined && values.only !== 'vision' && values.only !== 'text') throw new UsageError('--only must be vision or text');
+  return { shape, out: values.out, seed, visionType: visionType as VisionWeightType, textType: textType as TextWeightType, only: values.only };
+}
 
-  let last = '';
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  const tty = process.stderr.isTTY;
   const out = await synthesize({
-    shape,
-    outDir: values.out,
-    seed,
-    visionType: visionType as VisionWeightType,
-    textType: textType as TextWeightType,
-    parts: values.only ? [values.only as 'vision' | 'text'] : undefined,
+    shape: args.shape,
+    outDir: args.out,
+    seed: args.seed,
+    visionType: args.visionType,
+    textType: args.textType,
+    parts: args.only ? [args.only] : undefined,
+    signal: ctx.signal, // Ctrl-C stops between tensors; the file being written is removed
     onProgress: ({ file, done, total }) => {
       const line = `\r${file}: ${done}/${total} tensors`;
-      if (process.stderr.isTTY || done === total) process.stderr.write(done === total ? `${line}\n` : line);
-      last = line;
+      if (tty || done === total) process.stderr.write(done === total ? `${line}\n` : line);
     },
   });
-  void last;
   for (const f of [out.mmproj, out.model]) if (f) process.stdout.write(`${f}\n`);
   return 0;
 }
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -1,9 +1,9 @@
 // The tokenizer files every HF tokenizer shares, whatever its model: tokenizer_config.json (added
 // tokens, bos/eos/pad, chat template) and added_tokens.json. Used by both vocabulary builders
 // (SentencePiece in vocab.ts, byte-level BPE in bpe-vocab.ts).
-import fs from 'node:fs';
 import path from 'node:path';
 import { ModelLoadError } from '../errors';
+import { isInputFile, readInputFileSync } from '../util/file-kind';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -18,9 +18,9 @@ export const CHAT_EOS = '<|im_end|>';
 
 /** A JSON object file, or undefined when the file does not exist. */
 export function readJsonObject(file: string): JsonObject | undefined {
-  if (!fs.existsSync(file)) return undefined;
+  if (!isInputFile(file, 'tokenizer file')) return undefined; // a FIFO or a folder: refused (IO)
   try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const v = JSON.parse(readInputFileSync(file, 'tokenizer file').toString('utf8'));
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
     return v as JsonObject;
   } catch (e) {
@@ -42,18 +42,32 @@ export function tokenText(v: unknown): string | undefined {
 /**
  * Added tokens by id, later sources overriding earlier ones: added_tokens.json (no special flag),
  * then `extra` (tokenizer.json's added_tokens), then tokenizer_config.json's added_tokens_decoder.
+ *
+ * Every id must be below `idLimit`, the embedding's row count: a token id is a row of the
+ * embedding, whose bytes the checkpoint file really holds, so the bound is as large as any real
+ * vocabulary and no larger than the file. Checked here, before the vocabulary builders pad their
+ * arrays up to the largest id (an id of 100,000,000 would otherwise fill the heap with padding).
  */
-export function collectAdded(dir: string, tokCfg: JsonObject | undefined, extra: AddedToken[] = []): AddedToken[] {
+export function collectAdded(dir: string, tokCfg: JsonObject | undefined, extra: AddedToken[], idLimit: number): AddedToken[] {
   const byId = new Map<number, AddedToken>();
+  const checkId = (id: number, where: string, what: string) => {
+    if (id >= idLimit) {
+      throw new ModelLoadError(`${where}: ${what} has id ${id}, but the embedding has only ${idLimit} rows (ids 0..${idLimit - 1})`);
+    }
+  };
   const addedJsonFile = path.join(dir, 'added_tokens.json');
   const addedJson = readJsonObject(addedJsonFile);
   if (addedJson) {
     for (const [content, id] of Object.entries(addedJson)) {
       if (!Number.isSafeInteger(id) || (id as number) < 0) throw new ModelLoadError(`${addedJsonFile}: bad id for '${content}'`);
+      checkId(id as number, addedJsonFile, `token '${content}'`);
       byId.set(id as number, { id: id as number, content, special: false });
     }
   }
-  for (const a of extra) byId.set(a.id, a);
+  for (const a of extra) {
+    checkId(a.id, `${dir}/tokenizer.json`, `added token '${a.content}'`);
+    byId.set(a.id, a);
+  }
   const decoder = tokCfg?.added_tokens_decoder;
   if (decoder !== undefined) {
     if (typeof decoder !== 'object' || decoder === null) throw new ModelLoadError(`${dir}/tokenizer_config.json: added_tokens_decoder is not an object`);
@@ -61,6 +75,7 @@ export function collectAdded(dir: string, tokCfg: JsonObject | undefined, extra:
       const id = Number(key);
       const content = tokenText(data);
       if (!Number.isSafeInteger(id) || id < 0 || content === undefined) throw new ModelLoadError(`${dir}/tokenizer_config.json: bad added token '${key}'`);
+      checkId(id, `${dir}/tokenizer_config.json`, `added token '${content}'`);
       byId.set(id, { id, content, special: (data as { special?: unknown }).special === true });
     }
   }

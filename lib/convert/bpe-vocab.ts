@@ -35,7 +35,7 @@ const looksSpecial = (t: string) => t.startsWith('<|') && t.endsWith('|>');
 export function buildBpeVocab(dir: string, tok: HfBpeTokenizer, text: TextConfig, embeddingRows: number): BpeVocab {
   const warnings = [...tok.warnings];
   const tokCfg = readTokenizerConfig(dir);
-  const added = collectAdded(dir, tokCfg, tok.added);
+  const added = collectAdded(dir, tokCfg, tok.added, embeddingRows);
   let maxId = -1;
   for (const id of tok.vocab.values()) maxId = Math.max(maxId, id);
   for (const a of added) maxId = Math.max(maxId, a.id);

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModelLoadError, UnsupportedError } from '../errors';
+import { isInputFile, readInputFileSync } from '../util/file-kind';
 import { readSafetensorsHeader, readTensor, SafetensorsTensor, unsupportedDtype } from './safetensors';
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -33,10 +34,10 @@ export class Checkpoint {
 
   private static listFiles(dir: string): string[] {
     const index = path.join(dir, INDEX_FILE);
-    if (fs.existsSync(index)) {
+    if (isInputFile(index, 'weight index')) {
       let json: { weight_map?: Record<string, string> };
       try {
-        json = JSON.parse(fs.readFileSync(index, 'utf8'));
+        json = JSON.parse(readInputFileSync(index, 'weight index').toString('utf8'));
       } catch (e) {
         throw new ModelLoadError(`${index}: not valid JSON (${(e as Error).message})`, { cause: e });
       }
@@ -44,13 +45,13 @@ export class Checkpoint {
       const shards = [...new Set(Object.values(json.weight_map))].sort();
       for (const s of shards) {
         if (typeof s !== 'string' || s.includes('/') || s.includes('\\')) throw new ModelLoadError(`${index}: bad shard name ${JSON.stringify(s)}`);
-        if (!fs.existsSync(path.join(dir, s))) throw new ModelLoadError(`${dir}: shard '${s}' listed in ${INDEX_FILE} is missing`);
+        if (!isInputFile(path.join(dir, s), 'shard')) throw new ModelLoadError(`${dir}: shard '${s}' listed in ${INDEX_FILE} is missing`);
       }
       if (shards.length === 0) throw new ModelLoadError(`${index}: weight_map is empty`);
       return shards.map((s) => path.join(dir, s));
     }
     const single = path.join(dir, SINGLE_FILE);
-    if (fs.existsSync(single)) return [single];
+    if (isInputFile(single, 'weights')) return [single];
     if (fs.existsSync(path.join(dir, 'pytorch_model.bin')) || fs.existsSync(path.join(dir, 'pytorch_model.bin.index.json'))) {
       throw new UnsupportedError(`${dir}: only PyTorch .bin weights were found; the converter reads safetensors (re-save the model with safe_serialization=True)`);
     }

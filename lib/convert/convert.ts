@@ -1,7 +1,7 @@
 // `convert`: a Hugging Face Mini-Monkey / InternVL2 checkpoint folder → a GGUF pair in llama.cpp's
 // layout (mmproj + text model). Everything is checked before the first byte is written; tensors
 // are then read, transformed and quantized one at a time; both files appear only when both are
-// complete (temp files, renamed at the end, removed on any failure).
+// complete (safe-write.ts temp files, renamed at the end, removed on any failure or abort).
 import fs from 'node:fs';
 import path from 'node:path';
 import { IoError, MiniMonkeyError, ModelLoadError } from '../errors';
@@ -10,6 +10,9 @@ import { GgufWriter } from '../gguf/writer';
 import { writeMmprojKeys } from '../gguf/mmproj-keys';
 import { quantize } from '../native';
 import { throwIfAborted } from '../util/abort';
+import { ensureOutputDir, isInputFile, readInputFileSync } from '../util/file-kind';
+import { ioError } from '../util/io-error';
+import { beginOutput, PendingOutput } from '../util/safe-write';
 import { Checkpoint } from './checkpoint';
 import { HfConfig, readHfConfig } from './hf-config';
 import { FILE_TYPE, TextQuant, textTensorType, VisionQuant, visionTensorType } from './quant-rules';
@@ -50,19 +53,18 @@ export interface ConvertResult {
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
-/** File-system error codes that mean "the output could not be written". */
-const IO_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EACCES', 'EPERM', 'EROFS', 'EIO', 'ENOTDIR', 'EISDIR']);
 
 function imageNorm(dir: string, warnings: string[]): { mean: number[]; std: number[] } {
   const file = path.join(dir, 'preprocessor_config.json');
-  if (!fs.existsSync(file)) {
+  if (!isInputFile(file, 'preprocessor config')) {
     warnings.push('no preprocessor_config.json: image mean/std set to ImageNet, which InternVL2 uses (facts §2.7)');
     return { mean: IMAGENET_MEAN, std: IMAGENET_STD };
   }
   let json: { image_mean?: unknown; image_std?: unknown };
   try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    json = JSON.parse(readInputFileSync(file, 'preprocessor config').toString('utf8'));
   } catch (e) {
+    if (e instanceof MiniMonkeyError) throw e;
     throw new ModelLoadError(`${file}: ${(e as Error).message}`, { cause: e });
   }
   const ok = (v: unknown, positive: boolean): v is number[] =>
@@ -93,6 +95,7 @@ function addTensors(w: GgufWriter, tensors: OutTensor[], typeOf: (t: OutTensor) 
   for (const t of tensors) {
     const type = typeOf(t);
     w.addTensor(t.name, t.ne, type, async () => {
+      await new Promise((resolve) => setImmediate(resolve)); // lets a Ctrl-C through between tensors
       throwIfAborted(opts.signal);
       const values = await t.read();
       const bytes = type === GgmlType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : await quantizeRows(type, values, t.ne[0], opts.signal);
@@ -138,24 +141,13 @@ function textWriter(cfg: HfConfig, quant: TextQuant, vocab: ConvertedVocab, name
   return w;
 }
 
-/** Turns a file-system failure while writing into a typed IoError. */
-function asWriteError(e: unknown, outDir: string): unknown {
-  if (e instanceof MiniMonkeyError) return e;
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code && IO_CODES.has(code)) {
-    const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EFBIG' ? 'the file size limit was reached' : code;
-    return new IoError(`cannot write the converted model to ${outDir}: ${why} (${(e as Error).message})`, { cause: e });
-  }
-  return e;
-}
-
 type SourceTokenizer = { kind: 'spm'; sp: SpModel } | { kind: 'bpe'; bpe: HfBpeTokenizer };
 
 /** Qwen2 LLMs come with a byte-level BPE tokenizer; InternLM2 and Llama ones with SentencePiece. */
 function readTokenizer(dir: string, cfg: HfConfig): SourceTokenizer {
   if (cfg.text.arch === 'qwen2') return { kind: 'bpe', bpe: readHfBpeTokenizer(dir) };
   const file = path.join(dir, 'tokenizer.model');
-  if (!fs.existsSync(file)) throw new ModelLoadError(`${dir}: no tokenizer.model (the SentencePiece model)`);
+  if (!isInputFile(file, 'tokenizer')) throw new ModelLoadError(`${dir}: no tokenizer.model (the SentencePiece model)`);
   return { kind: 'spm', sp: readSentencePiece(file) };
 }
 
@@ -164,6 +156,7 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const textType = opts.textType ?? 'q4_k_m';
   const visionType = opts.visionType ?? 'f16';
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelLoadError(`${dir}: no such checkpoint folder`);
+  throwIfAborted(opts.signal);
   const cfg = readHfConfig(path.join(dir, 'config.json'));
   const tokenizer = readTokenizer(dir, cfg);
   const ckpt = Checkpoint.open(dir);
@@ -181,25 +174,26 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const base = (opts.name ?? path.basename(path.resolve(dir))).toLowerCase().replace(/[^a-z0-9._-]+/g, '-');
   const mmproj = path.join(opts.outDir, `mmproj-${base}-${visionType}.gguf`);
   const model = path.join(opts.outDir, `${base}-${textType}.gguf`);
-  const partial = (f: string) => path.join(path.dirname(f), `.${path.basename(f)}.partial-${process.pid}`);
 
   const vw = visionWriter(cfg, visionType, norm, base);
   addTensors(vw, vPlan.tensors, (t) => visionTensorType(visionType, t.name, t.ne), mmproj, opts);
   const tw = textWriter(cfg, textType, vocab, base);
   addTensors(tw, tPlan.tensors, (t) => textTensorType(textType, t.name, t.ne, cfg.text.layers, cfg.text.tiedEmbeddings), model, opts);
 
-  const written: string[] = [];
+  throwIfAborted(opts.signal);
+  ensureOutputDir(opts.outDir);
+  const pending: PendingOutput[] = [];
   try {
-    fs.mkdirSync(opts.outDir, { recursive: true });
     for (const [w, file] of [[vw, mmproj], [tw, model]] as const) {
-      written.push(partial(file));
-      await w.write(partial(file));
+      const out = beginOutput(file);
+      pending.push(out);
+      await w.write(out.tmp);
     }
-    fs.renameSync(partial(mmproj), mmproj);
-    fs.renameSync(partial(model), model);
+    throwIfAborted(opts.signal);
+    for (const out of pending) out.commit();
   } catch (e) {
-    for (const f of written) fs.rmSync(f, { force: true });
-    throw asWriteError(e, opts.outDir);
+    for (const out of pending) out.discard();
+    throw ioError(e, 'write the converted model to', opts.outDir);
   }
   return { mmproj, model, warnings };
 }

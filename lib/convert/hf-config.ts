@@ -1,7 +1,7 @@
 // Reads an InternVL2 / Mini-Monkey `config.json` into the hyperparameters the converter needs,
 // rejecting (with typed errors) variants our runtime does not implement.
-import fs from 'node:fs';
 import { ModelLoadError, UnsupportedError } from '../errors';
+import { checkInputFile, readInputFileSync } from '../util/file-kind';
 import type { VisionShape } from '../synth/shapes';
 
 /** The vision shape; `layers` counts those kept: all for select_layer = -1, fewer for a deeper one. */
@@ -161,10 +161,11 @@ export function parseHfConfig(json: unknown, file = 'config.json'): HfConfig {
 
 export function readHfConfig(file: string): HfConfig {
   let text: string;
+  checkInputFile(file, 'config'); // a FIFO or a /proc path is refused (IO), never read
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputFileSync(file, 'config').toString('utf8');
   } catch (e) {
-    throw new ModelLoadError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+    throw new ModelLoadError((e as Error).message, { cause: e }); // readInputFileSync names the file
   }
   let json: unknown;
   try {

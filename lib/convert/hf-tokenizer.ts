@@ -2,9 +2,9 @@
 // vocab, merges as "a b" strings or [a, b] pairs, added_tokens, normalizer, pre_tokenizer), or,
 // without it, the slow tokenizer's vocab.json + merges.txt. Anything llama.cpp's `gpt2` tokenizer
 // with the `qwen2` pre-tokenizer would not reproduce is refused with a typed error.
-import fs from 'node:fs';
 import path from 'node:path';
 import { ModelLoadError, UnsupportedError } from '../errors';
+import { checkInputFile, isInputFile, readInputFileSync } from '../util/file-kind';
 import { AddedToken, JsonObject, readJsonObject } from './added-tokens';
 import { BYTE_CHARS } from './byte-level';
 
@@ -130,10 +130,11 @@ function fromTokenizerJson(file: string): HfBpeTokenizer {
 /** merges.txt: an optional "#version" first line, then one "a b" per line. */
 function readMergesTxt(file: string): [string, string][] {
   let text: string;
+  checkInputFile(file, 'merges file');
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputFileSync(file, 'merges file').toString('utf8');
   } catch (e) {
-    throw new ModelLoadError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+    throw new ModelLoadError((e as Error).message, { cause: e }); // readInputFileSync names the file
   }
   const lines = text.split(/\r?\n/);
   if (lines[0]?.startsWith('#')) lines[0] = '';
@@ -156,9 +157,9 @@ function fromVocabAndMerges(vocabFile: string, mergesFile: string): HfBpeTokeniz
 /** The byte-level BPE tokenizer of a checkpoint folder: tokenizer.json, else vocab.json + merges.txt. */
 export function readHfBpeTokenizer(dir: string): HfBpeTokenizer {
   const json = path.join(dir, 'tokenizer.json');
-  if (fs.existsSync(json)) return fromTokenizerJson(json);
+  if (isInputFile(json, 'tokenizer')) return fromTokenizerJson(json);
   const vocab = path.join(dir, 'vocab.json');
   const merges = path.join(dir, 'merges.txt');
-  if (fs.existsSync(vocab) && fs.existsSync(merges)) return fromVocabAndMerges(vocab, merges);
+  if (isInputFile(vocab, 'vocabulary') && isInputFile(merges, 'merges file')) return fromVocabAndMerges(vocab, merges);
   throw new ModelLoadError(`${dir}: no tokenizer.json (or vocab.json + merges.txt) for the byte-level BPE tokenizer`);
 }

@@ -3,6 +3,7 @@
 // header is read up front; each tensor is read on demand, so memory stays near one tensor.
 import fs from 'node:fs';
 import { ModelLoadError, UnsupportedError } from '../errors';
+import { openInputSync } from '../util/file-kind';
 
 /** Header sizes above this are not a real checkpoint (the real ones are a few hundred KB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -34,7 +35,7 @@ export interface SafetensorsFile {
 export function readSafetensorsHeader(file: string): SafetensorsFile {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = openInputSync(file, 'weights'); // non-blocking, and refused unless a regular file
   } catch (e) {
     throw new ModelLoadError(`cannot open ${file}: ${(e as Error).message}`, { cause: e });
   }

@@ -1,8 +1,8 @@
 // Parses a SentencePiece `tokenizer.model` (a protobuf ModelProto) with our own minimal protobuf
 // reader: the pieces (text, score, type), the model type and the normalizer flags that decide how
 // llama.cpp's SPM tokenizer must be configured. Field numbers from sentencepiece_model.proto.
-import fs from 'node:fs';
 import { ModelLoadError } from '../errors';
+import { checkInputFile, readInputFileSync } from '../util/file-kind';
 
 import { TokenType as PieceType } from '../gguf/constants';
 
@@ -164,10 +164,11 @@ export function parseSentencePiece(buf: Uint8Array, where = 'tokenizer.model'): 
 
 export function readSentencePiece(file: string): SpModel {
   let buf: Buffer;
+  checkInputFile(file, 'tokenizer');
   try {
-    buf = fs.readFileSync(file);
+    buf = readInputFileSync(file, 'tokenizer');
   } catch (e) {
-    throw new ModelLoadError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+    throw new ModelLoadError((e as Error).message, { cause: e }); // readInputFileSync names the file
   }
   return parseSentencePiece(buf, file);
 }

@@ -52,7 +52,7 @@ export function buildVocab(dir: string, sp: SpModel, embeddingRows: number): Spm
   }
 
   const tokCfg = readTokenizerConfig(dir);
-  const added = collectAdded(dir, tokCfg);
+  const added = collectAdded(dir, tokCfg, [], embeddingRows);
   for (const a of added) {
     while (tokens.length <= a.id) {
       tokens.push(`[PAD${tokens.length}]`);

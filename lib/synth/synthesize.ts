@@ -1,12 +1,16 @@
 // Writes a random-weight model pair in llama.cpp's layout: a vision projector (clip / internvl,
 // facts §5.1) and an internlm2 text model (facts §5.2). Deterministic per seed; non-f32 types go
-// through ggml's own quantizer in the addon.
-import fs from 'node:fs';
+// through ggml's own quantizer in the addon. Files are written through safe-write.ts (temp file,
+// then rename) and an aborted signal stops between tensors, leaving nothing behind.
 import path from 'node:path';
 import { GgmlType, GgufValueType, typeFromName } from '../gguf/constants';
+import { InvalidArgumentError } from '../errors';
 import { GgufWriter } from '../gguf/writer';
 import { writeMmprojKeys } from '../gguf/mmproj-keys';
 import { quantize } from '../native';
+import { throwIfAborted } from '../util/abort';
+import { ensureOutputDir } from '../util/file-kind';
+import { writeOutput } from '../util/safe-write';
 import { Rng } from './rng';
 import { ModelShape, SHAPES, ShapeName } from './shapes';
 import { buildVocab, INTERNLM2_CHAT_TEMPLATE } from './vocab';
@@ -23,6 +27,8 @@ export interface SynthesizeOptions {
   /** Which files to write (default both). */
   parts?: ('vision' | 'text')[];
   onProgress?: (p: { file: string; done: number; total: number }) => void;
+  /** Stops the writing between tensors (AbortError); the file being written is removed. */
+  signal?: AbortSignal;
 }
 
 export interface SynthesizedPair {
@@ -40,12 +46,21 @@ type Init = { std: number; mean?: number };
 /** Adds tensors whose values are drawn on demand, one tensor in memory at a time. */
 class TensorPlan {
   count = 0;
-  constructor(private readonly w: GgufWriter, private readonly seed: number, private readonly onTensor: () => void) {}
+  constructor(
+    private readonly w: GgufWriter,
+    private readonly seed: number,
+    private readonly onTensor: () => void,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   add(name: string, ne: number[], type: GgmlType, init: Init): void {
     const n = ne.reduce((a, b) => a * b, 1);
     this.count++;
     this.w.addTensor(name, ne, type, async () => {
+      // f32 tensors involve no real I/O, so without this turn of the event loop a Ctrl-C would
+      // not be seen until the whole file is written.
+      await new Promise((resolve) => setImmediate(resolve));
+      throwIfAborted(this.signal);
       const values = new Rng(this.seed, name).normals(n, init.std, init.mean ?? 0);
       this.onTensor();
       if (type === GgmlType.F32) return new Uint8Array(values.buffer);
@@ -62,7 +77,7 @@ function fanIn(n: number): Init {
   return { std: 1 / Math.sqrt(n) };
 }
 
-async function writeVision(shape: ModelShape, file: string, seed: number, type: VisionWeightType, progress: (d: number, t: number) => void) {
+async function writeVision(shape: ModelShape, file: string, seed: number, type: VisionWeightType, progress: (d: number, t: number) => void, signal?: AbortSignal) {
   const v = shape.vision;
   const E = shape.text.embd;
   const w = new GgufWriter();
@@ -74,7 +89,7 @@ async function writeVision(shape: ModelShape, file: string, seed: number, type: 
   const mat = typeFromName(type);
   const H = v.hidden, P = v.patchSize, G = v.imageSize / P;
   let done = 0;
-  const plan = new TensorPlan(w, seed, () => progress(++done, plan.count));
+  const plan = new TensorPlan(w, seed, () => progress(++done, plan.count), signal);
   const F32 = GgmlType.F32;
   plan.add('v.patch_embd.weight', [P, P, 3, H], type === 'f32' ? F32 : GgmlType.F16, fanIn(3 * P * P));
   plan.add('v.patch_embd.bias', [H], F32, { std: 0.02 });
@@ -103,10 +118,10 @@ async function writeVision(shape: ModelShape, file: string, seed: number, type: 
   plan.add('mm.model.mlp.1.bias', [E], F32, { std: 0.02 });
   plan.add('mm.model.mlp.3.weight', [E, E], mat, fanIn(E));
   plan.add('mm.model.mlp.3.bias', [E], F32, { std: 0.02 });
-  await w.write(file);
+  await writeOutput(file, (tmp) => w.write(tmp), signal);
 }
 
-async function writeText(shape: ModelShape, file: string, seed: number, type: TextWeightType, progress: (d: number, t: number) => void) {
+async function writeText(shape: ModelShape, file: string, seed: number, type: TextWeightType, progress: (d: number, t: number) => void, signal?: AbortSignal) {
   const t = shape.text;
   const vocab = buildVocab({ size: t.vocabSize });
   const arch = 'internlm2';
@@ -139,7 +154,7 @@ async function writeText(shape: ModelShape, file: string, seed: number, type: Te
   const F32 = GgmlType.F32;
   const n = t.embd, kv = (t.embd / t.heads) * t.kvHeads, V = vocab.tokens.length;
   let done = 0;
-  const plan = new TensorPlan(w, seed, () => progress(++done, plan.count));
+  const plan = new TensorPlan(w, seed, () => progress(++done, plan.count), signal);
   plan.add('token_embd.weight', [n, V], mat, { std: 1 });
   for (let i = 0; i < t.layers; i++) {
     const b = `blk.${i}.`;
@@ -156,25 +171,26 @@ async function writeText(shape: ModelShape, file: string, seed: number, type: Te
   plan.add('output_norm.weight', [n], F32, { std: 0.05, mean: 1 });
   // Wide logits, so greedy choices are clear-cut rather than near-ties.
   plan.add('output.weight', [n, V], mat, { std: 3 / Math.sqrt(n) });
-  await w.write(file);
+  await writeOutput(file, (tmp) => w.write(tmp), signal);
 }
 
 export async function synthesize(opts: SynthesizeOptions): Promise<SynthesizedPair> {
   const shape = SHAPES[opts.shape];
-  if (!shape) throw new Error(`unknown shape '${opts.shape}' (tiny or internvl2-2b)`);
+  if (!shape) throw new InvalidArgumentError(`unknown shape '${opts.shape}' (tiny or internvl2-2b)`);
   const seed = opts.seed ?? 0;
   const visionType = opts.visionType ?? 'f32';
   const textType = opts.textType ?? 'f32';
   const parts = opts.parts ?? ['vision', 'text'];
-  fs.mkdirSync(opts.outDir, { recursive: true });
+  throwIfAborted(opts.signal);
+  ensureOutputDir(opts.outDir);
   const out: SynthesizedPair = { mmproj: '', model: '' };
   if (parts.includes('vision')) {
     out.mmproj = path.join(opts.outDir, `mmproj-${shape.name}-${visionType}.gguf`);
-    await writeVision(shape, out.mmproj, seed, visionType, (done, total) => opts.onProgress?.({ file: out.mmproj, done, total }));
+    await writeVision(shape, out.mmproj, seed, visionType, (done, total) => opts.onProgress?.({ file: out.mmproj, done, total }), opts.signal);
   }
   if (parts.includes('text')) {
     out.model = path.join(opts.outDir, `model-${shape.name}-${textType}.gguf`);
-    await writeText(shape, out.model, seed, textType, (done, total) => opts.onProgress?.({ file: out.model, done, total }));
+    await writeText(shape, out.model, seed, textType, (done, total) => opts.onProgress?.({ file: out.model, done, total }), opts.signal);
   }
   return out;
 }
