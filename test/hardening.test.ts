@@ -212,3 +212,13 @@ test("README's limits table says the numbers lib/limits.ts enforces", () => {
     else expect([name, row?.[1]]).toEqual([name, String(r.max)]);
   }
 });
+
+test('a FIFO given as a model file fails fast in the library too, never blocks on open', async () => {
+  const fifo = path.join(tempDir(), 'model.fifo');
+  spawnSync('mkfifo', [fifo]);
+  const t0 = Date.now();
+  await expect(TextModel.load(fifo)).rejects.toThrow(/not a regular file/);
+  await expect(MiniMonkey.load({ model: pair.model, mmproj: fifo })).rejects.toBeInstanceOf(ModelLoadError);
+  await expect(readGgufHeader(fifo)).rejects.toThrow(/not a regular file/);
+  expect(Date.now() - t0).toBeLessThan(10_000);
+});

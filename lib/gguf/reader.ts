@@ -109,12 +109,15 @@ function readValue(c: Cursor, type: GgufValueType): GgufValue {
 export function readGgufHeaderSync(path: string): GgufHeader {
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r');
+    // Non-blocking, then checked on the descriptor: a FIFO or device must not hang the caller.
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (e) {
     throw new GgufFormatError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new GgufFormatError(`${path}: not a regular file`);
+    const size = st.size;
     const c = new Cursor(fd, size, path);
     if (c.u32() !== GGUF_MAGIC) c.fail("missing 'GGUF' magic");
     const version = c.u32();

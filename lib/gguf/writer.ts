@@ -132,7 +132,9 @@ export class GgufWriter {
   /** Writes the file at `path` (atomically). */
   async write(path: string): Promise<void> {
     const tmp = `${path}.tmp-${process.pid}`;
-    const fd = fs.openSync(tmp, 'w');
+    // Exclusive create: a link planted at the temp name is removed, never written through.
+    fs.rmSync(tmp, { force: true });
+    const fd = fs.openSync(tmp, 'wx');
     try {
       fs.writeSync(fd, this.header());
       const pad = Buffer.alloc(this.alignment);
