@@ -17,6 +17,7 @@ import { planSummary, resultJson } from './ask';
 import { ensureOutputDir } from '../util/file-kind';
 import { registerTemp, writeBytes } from '../util/safe-write';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
+import { limitFlag } from './model-args';
 import { ProgressBar, scmSummary } from './progress';
 
 const USAGE = `usage: minimonkey demo [--out DIR] [--json] [--threads N] [--max-tokens N]
@@ -67,7 +68,7 @@ function parse(argv: string[]): Parsed | 'help' {
   return {
     out: values.out,
     json: values.json === true,
-    threads: positiveInt(values.threads, '--threads', defaultThreads(), 1024),
+    threads: limitFlag(values.threads, '--threads', 'threads') ?? defaultThreads(),
     maxTokens: positiveInt(values['max-tokens'], '--max-tokens', 16, 4096),
   };
 }

@@ -4,6 +4,7 @@
 // values the same way, before any file is read (exit 2).
 import fs from 'node:fs';
 import { IoError } from '../errors';
+import { LIMITS, limitRange } from '../limits';
 import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile } from '../util/file-kind';
@@ -35,6 +36,12 @@ export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.j
   --seed N               sampling seed, for temperature > 0
   --scm                  scale compression (SCM): fewer detail tokens, faster prefill`;
 
+/** A flag whose range is the API's own (lib/limits.ts): the CLI says the same numbers. */
+export function limitFlag(text: string | undefined, flag: string, name: keyof typeof LIMITS): number | undefined {
+  const r = limitRange(name);
+  return integer(text, flag, r.min, r.max);
+}
+
 function integer(text: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
@@ -58,8 +65,8 @@ export function loadArgs(values: { model?: string; mmproj?: string; threads?: st
   return {
     model: values.model,
     mmproj: values.mmproj,
-    threads: integer(values.threads, '--threads', 1, 1024),
-    contextSize: integer(values.context, '--context', 64, 1 << 24),
+    threads: limitFlag(values.threads, '--threads', 'threads'),
+    contextSize: limitFlag(values.context, '--context', 'contextSize'),
   };
 }
 
@@ -84,9 +91,9 @@ export function askArgs(values: { preset?: string; 'max-tokens'?: string; temper
   }
   return {
     crop,
-    maxTokens: integer(values['max-tokens'], '--max-tokens', 1, 1 << 24),
+    maxTokens: limitFlag(values['max-tokens'], '--max-tokens', 'maxTokens'),
     temperature,
-    seed: integer(values.seed, '--seed', 0, 0xffffffff),
+    seed: limitFlag(values.seed, '--seed', 'seed'),
     scm: values.scm === true,
   };
 }
