@@ -109,7 +109,7 @@ export interface NativeRuntimeInfo {
   cpuLevel: string;
   cpuFeatures: Record<string, boolean>;
   napiVersion: number;
-  /** The bounds the addon re-checks (native/core/limits.h), equal to lib/limits.ts. */
+  /** The bounds the addon re-checks (native/core/mm_limits.h), equal to lib/limits.ts. */
   limits: {
     maxThreads: number;
     minContext: number;

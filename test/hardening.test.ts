@@ -222,3 +222,34 @@ test('a FIFO given as a model file fails fast in the library too, never blocks o
   await expect(readGgufHeader(fifo)).rejects.toThrow(/not a regular file/);
   expect(Date.now() - t0).toBeLessThan(10_000);
 });
+
+/** A hand-made GGUF header: what our writer refuses to make, ggml's parser must never see. */
+function rawGguf(o: { keyType?: number; arrayType?: number; dims?: bigint[]; tensorType?: number }): Buffer {
+  const parts: Buffer[] = [];
+  const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
+  const u64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); parts.push(b); };
+  const s = (t: string) => { u64(BigInt(Buffer.byteLength(t))); parts.push(Buffer.from(t)); };
+  u32(0x46554747); u32(3); u64(o.dims ? 1n : 0n); u64(1n);
+  s('general.architecture');
+  if (o.arrayType !== undefined) { u32(GgufValueType.ARRAY); u32(o.arrayType); u64(1n); u32(0); }
+  else { u32(o.keyType ?? GgufValueType.STRING); s('clip'); }
+  if (o.dims) {
+    s('t'); u32(o.dims.length); for (const d of o.dims) u64(d); u32(o.tensorType ?? 0); u64(0n);
+  }
+  parts.push(Buffer.alloc(256));
+  return Buffer.concat(parts);
+}
+
+test.each([
+  ['a tensor shape whose element count overflows int64 (UB inside ggml_nelements)', { dims: [32n, 8142508126285856800n] }, /more elements than int64 holds/],
+  ['a negative dimension', { dims: [-5n & 0xffffffffffffffffn] }, /negative dimension/],
+  ['five dimensions', { dims: [1n, 1n, 1n, 1n, 1n] }, /has 5 dimensions/],
+  ['a key type code out of the enum (UB loading gguf_type)', { keyType: 1918971500 }, /key 0 has unknown type 1918971500/],
+  ['an array of arrays', { arrayType: GgufValueType.ARRAY }, /array of unknown type/],
+  ['a tensor type code out of the enum', { dims: [4n], tensorType: 4000 }, /unknown type 4000/],
+])('the header pre-scan refuses %s before ggml parses it (UBSan/libFuzzer findings)', async (_what, o, message) => {
+  const f = out();
+  require('node:fs').writeFileSync(f, rawGguf(o));
+  await expect(VisionEncoder.load(f)).rejects.toThrow(message);
+  await expect(TextModel.load(f)).rejects.toThrow(message);
+});

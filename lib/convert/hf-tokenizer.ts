@@ -66,11 +66,24 @@ function checkByteLevel(vocab: Map<string, number>, merges: [string, string][], 
   });
 }
 
-/** Pre-tokenizer steps, flattening a Sequence. */
-function steps(v: unknown): JsonObject[] {
-  if (!isObject(v)) return [];
-  if (v.type === 'Sequence' && Array.isArray(v.pretokenizers)) return v.pretokenizers.flatMap(steps);
-  return [v];
+/** Sequences nest this deep at most; real tokenizers nest one level (fuzzing found 3,000 levels overflowing the stack). */
+const MAX_SEQUENCE_DEPTH = 32;
+
+/** Pre-tokenizer steps, flattening a Sequence, in order; without recursion. */
+function steps(v: unknown, where = 'tokenizer.json'): JsonObject[] {
+  const out: JsonObject[] = [];
+  const stack: { node: unknown; depth: number }[] = [{ node: v, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (!isObject(node)) continue;
+    if (node.type === 'Sequence' && Array.isArray(node.pretokenizers)) {
+      if (depth >= MAX_SEQUENCE_DEPTH) throw new UnsupportedError(`${where}: pre_tokenizer Sequences nested deeper than ${MAX_SEQUENCE_DEPTH}`);
+      for (let i = node.pretokenizers.length - 1; i >= 0; i--) stack.push({ node: node.pretokenizers[i], depth: depth + 1 });
+    } else {
+      out.push(node);
+    }
+  }
+  return out;
 }
 
 /** Refuses a tokenizer.json whose text handling differs from what llama.cpp's qwen2 pre-tokenizer does. */
@@ -81,7 +94,7 @@ function checkTextHandling(json: JsonObject, where: string, warnings: string[]):
     if (type !== 'NFC') throw new UnsupportedError(`${where}: normalizer ${JSON.stringify(type ?? norm)} is not supported (none or NFC only)`);
     warnings.push('tokenizer.json normalizes text to NFC; llama.cpp does not, so text that is not already NFC may tokenize differently');
   }
-  const pre = steps(json.pre_tokenizer);
+  const pre = steps(json.pre_tokenizer, where);
   const byteLevel = pre.find((s) => s.type === 'ByteLevel');
   if (!byteLevel) throw new UnsupportedError(`${where}: the pre-tokenizer has no ByteLevel step; only byte-level BPE (Qwen2's) is supported`);
   if (byteLevel.add_prefix_space === true) throw new UnsupportedError(`${where}: ByteLevel add_prefix_space = true is not supported`);

@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "ggml_log.h"
+#include "gguf_prescan.h"
 
 namespace mm {
 
@@ -18,6 +19,7 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
   file_size_ = static_cast<uint64_t>(st.st_size);
   if (file_size_ < 24) fail("file too small to be GGUF");
 
+  prescan_gguf_header(path, file_size_);  // values ggml's own parser would trip over (UB)
   take_last_log_error();
   gguf_init_params params{/*no_alloc=*/true, &meta_};
   gguf_ = gguf_init_from_file(path.c_str(), params);

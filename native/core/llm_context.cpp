@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "errors.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "ggml_log.h"
 #include "ggml-cpu.h"
 #include "llama.h"

@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "errors.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "ggml-cpu.h"
 #include "ggml_log.h"
 #include "scm_graph.h"

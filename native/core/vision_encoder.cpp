@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "errors.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "ggml-cpu.h"
 #include "ggml_log.h"
 #include "vision_graph.h"
