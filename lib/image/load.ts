@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { isUint8Array, isUint8ClampedArray } from 'node:util/types';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { ImageError, ImageErrorReason, InvalidArgumentError } from '../errors';
+import { IMAGE_LIMITS } from '../limits';
 import type { RgbImage } from '../vision/preprocess';
 
 /** Decoded pixels, interleaved and row-major: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, 8 bits each. */
@@ -36,10 +37,24 @@ export interface LoadImageOptions {
    * decoded (decompression bombs). Default 268,402,689 (sharp's limitInputPixels); Infinity: no limit.
    */
   maxPixels?: number;
+  /**
+   * Largest width·height kept at full resolution. A larger image (encoded or raw, up to maxPixels)
+   * is shrunk while it is decoded (libvips, Lanczos3, aspect ratio kept, shrink-on-load for JPEG
+   * and WebP) to at most this many pixels, and the result says `downscaledFrom`; its pixels are
+   * then not the reference's. Default 67,108,864 (8192²); Infinity: always full resolution.
+   */
+  maxDecodedPixels?: number;
+  /**
+   * What an image over maxDecodedPixels gets: 'downscale' (default) as above, or 'error': an
+   * ImageError with reason 'too-large', before any pixel is decoded.
+   */
+  oversize?: 'downscale' | 'error';
 }
 
 /** sharp's own default for limitInputPixels (0x3FFF²). */
-export const DEFAULT_MAX_PIXELS = 268402689;
+export const DEFAULT_MAX_PIXELS = IMAGE_LIMITS.maxPixels.default;
+/** Default of maxDecodedPixels (8192²). */
+export const DEFAULT_MAX_DECODED_PIXELS = IMAGE_LIMITS.maxDecodedPixels.default;
 
 // Raster formats we decode. SVG (a vector format, rendered at an arbitrary density) and libvips'
 // own .v files are refused; formats the installed libvips lacks fail in sharp as unsupported.
@@ -49,18 +64,57 @@ interface Resolved {
   orientation: 'exif' | 'ignore';
   alpha: 'white' | 'drop';
   maxPixels: number;
+  maxDecodedPixels: number;
+  oversize: 'downscale' | 'error';
 }
 
+/** Called with the size the pixels will have, before they are decoded. */
+export type SizeCheck = (width: number, height: number) => void;
+
+const isPixelLimit = (v: unknown): v is number => typeof v === 'number' && v >= 1 && (v === Infinity || Number.isSafeInteger(v));
+
 function resolveOptions(options: LoadImageOptions): Resolved {
-  const { orientation = 'exif', alpha = 'white', maxPixels = DEFAULT_MAX_PIXELS } = options;
+  const {
+    orientation = 'exif', alpha = 'white', maxPixels = DEFAULT_MAX_PIXELS, maxDecodedPixels = DEFAULT_MAX_DECODED_PIXELS, oversize = 'downscale',
+  } = options;
   if (orientation !== 'exif' && orientation !== 'ignore') {
     throw new InvalidArgumentError(`orientation must be 'exif' or 'ignore', got ${String(orientation)}`);
   }
   if (alpha !== 'white' && alpha !== 'drop') throw new InvalidArgumentError(`alpha must be 'white' or 'drop', got ${String(alpha)}`);
-  if (typeof maxPixels !== 'number' || !(maxPixels >= 1) || (maxPixels !== Infinity && !Number.isSafeInteger(maxPixels))) {
-    throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity, got ${String(maxPixels)}`);
+  if (!isPixelLimit(maxPixels)) throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity, got ${String(maxPixels)}`);
+  if (!isPixelLimit(maxDecodedPixels)) {
+    throw new InvalidArgumentError(`maxDecodedPixels must be an integer >= 1 or Infinity, got ${String(maxDecodedPixels)}`);
   }
-  return { orientation, alpha, maxPixels };
+  if (oversize !== 'downscale' && oversize !== 'error') throw new InvalidArgumentError(`oversize must be 'downscale' or 'error', got ${String(oversize)}`);
+  return { orientation, alpha, maxPixels, maxDecodedPixels, oversize };
+}
+
+/**
+ * The size a width×height image is decoded at: itself when within maxDecodedPixels, else the
+ * largest size of (nearly) its aspect ratio within it, each side at least 1 px.
+ */
+export function decodedSize(width: number, height: number, maxDecodedPixels: number): { width: number; height: number } {
+  if (width * height <= maxDecodedPixels) return { width, height };
+  const s = Math.sqrt(maxDecodedPixels / (width * height));
+  let w = Math.max(1, Math.floor(width * s));
+  let h = Math.max(1, Math.floor(height * s));
+  // A side clamped to 1 px leaves the other too long; float rounding can overshoot by a pixel.
+  if (w * h > maxDecodedPixels) h = Math.max(1, Math.floor(maxDecodedPixels / w));
+  if (w * h > maxDecodedPixels) w = Math.max(1, Math.floor(maxDecodedPixels / h));
+  return { width: w, height: h };
+}
+
+/** The decoded size, or the 'too-large' refusal when downscaling is off. */
+function targetSize(what: string, width: number, height: number, opts: Resolved): { width: number; height: number } {
+  if (width * height <= opts.maxDecodedPixels) return { width, height };
+  if (opts.oversize === 'error') {
+    throw new ImageError(
+      `${what}: ${width}x${height} = ${width * height} pixels is over the full-resolution limit of ${opts.maxDecodedPixels} ` +
+        `(option maxDecodedPixels; oversize: 'downscale' shrinks it instead)`,
+      'too-large',
+    );
+  }
+  return decodedSize(width, height, opts.maxDecodedPixels);
 }
 
 /** Alpha and colour handling shared by decoded and raw input; the result is 3-channel sRGB. */
@@ -72,7 +126,7 @@ function toRgb(img: Sharp, alpha: Resolved['alpha']): Sharp {
     .raw();
 }
 
-async function finish(img: Sharp, what: string): Promise<RgbImage> {
+async function finish(img: Sharp, what: string, from?: { width: number; height: number }): Promise<RgbImage> {
   let out: { data: Buffer; info: OutputInfo };
   try {
     out = await img.toBuffer({ resolveWithObject: true });
@@ -83,7 +137,14 @@ async function finish(img: Sharp, what: string): Promise<RgbImage> {
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
     throw new ImageError(`${what}: decoded to ${info.channels} channels of ${info.width}x${info.height}, not RGB8`, 'unsupported');
   }
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  const rgb: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  if (from) rgb.downscaledFrom = from;
+  return rgb;
+}
+
+// Lanczos3 (sharp's default) on the shrunk-on-load image; fill: the size is exactly ours.
+function shrink(img: Sharp, to: { width: number; height: number }): Sharp {
+  return img.resize(to.width, to.height, { fit: 'fill', kernel: 'lanczos3' });
 }
 
 function decodeError(e: unknown, what: string): ImageError {
@@ -109,7 +170,7 @@ async function checkFile(path: string): Promise<void> {
   if (st.size === 0) throw new ImageError(`image file '${path}' is empty`, 'empty');
 }
 
-async function decodeEncoded(input: string | Uint8Array, opts: Resolved): Promise<RgbImage> {
+async function decodeEncoded(input: string | Uint8Array, opts: Resolved, check?: SizeCheck): Promise<RgbImage> {
   const what = typeof input === 'string' ? `image file '${input}'` : `image (${input.length} bytes)`;
   if (typeof input === 'string') await checkFile(input);
   else if (input.length === 0) throw new ImageError('image bytes are empty', 'empty');
@@ -140,9 +201,21 @@ async function decodeEncoded(input: string | Uint8Array, opts: Resolved): Promis
       'too-large',
     );
   }
+  // EXIF orientations 5-8 turn the image a quarter, swapping its sides.
+  const turned = opts.orientation === 'exif' && (meta.orientation ?? 1) >= 5;
+  const [ow, oh] = turned ? [height, width] : [width, height];
+  const to = targetSize(what, ow, oh, opts);
+  check?.(to.width, to.height);
   // The limit again, in case the header lied about the size.
-  const img = sharp(input, { ...settings, limitInputPixels: opts.maxPixels === Infinity ? false : opts.maxPixels });
-  return finish(toRgb(opts.orientation === 'exif' ? img.autoOrient() : img, opts.alpha), what);
+  let img = sharp(input, { ...settings, limitInputPixels: opts.maxPixels === Infinity ? false : opts.maxPixels });
+  if (opts.orientation === 'exif') img = img.autoOrient();
+  const small = to.width !== ow || to.height !== oh;
+  if (small) img = shrink(img, to);
+  const rgb = await finish(toRgb(img, opts.alpha), what, small ? { width: ow, height: oh } : undefined);
+  if (rgb.width !== to.width || rgb.height !== to.height) {
+    throw new ImageError(`${what}: decoded to ${rgb.width}x${rgb.height}, not the ${to.width}x${to.height} its header gave`, 'corrupt');
+  }
+  return rgb;
 }
 
 function checkRaw(raw: RawPixels): { width: number; height: number; channels: 1 | 2 | 3 | 4 } {
@@ -164,28 +237,44 @@ function checkRaw(raw: RawPixels): { width: number; height: number; channels: 1 
   return { width, height, channels };
 }
 
-async function convertRaw(raw: RawPixels, opts: Resolved): Promise<RgbImage> {
+async function convertRaw(raw: RawPixels, opts: Resolved, check?: SizeCheck): Promise<RgbImage> {
   const { width, height, channels } = checkRaw(raw);
   const data = raw.data;
+  const what = `raw pixels (${width}x${height}x${channels})`;
+  const to = targetSize(what, width, height, opts);
+  check?.(to.width, to.height);
+  if (to.width !== width || to.height !== height) {
+    const img = shrink(sharp(data, { raw: { width, height, channels }, limitInputPixels: false }), to);
+    return finish(toRgb(img, opts.alpha), what, { width, height });
+  }
   // RGB8 is already what we want: no copy, no trip through libvips.
   if (channels === 3) return { data: isUint8Array(data) ? data : new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
   // The pixels are in memory already, so the decompression-bomb limit does not apply.
   const img = sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
-  return finish(toRgb(img, opts.alpha), `raw pixels (${width}x${height}x${channels})`);
+  return finish(toRgb(img, opts.alpha), what);
 }
 
 /**
  * Loads any image input as RGB8 pixels. Throws ImageError for inputs that cannot be used (missing
  * file, corrupt or truncated bytes, zero size, unsupported format, over `maxPixels`, bad raw shape)
- * and InvalidArgumentError for bad options.
+ * and InvalidArgumentError for bad options. Images over `maxDecodedPixels` are shrunk as they are
+ * decoded (or refused with `oversize: 'error'`); the result's `downscaledFrom` then says from what.
  */
 export async function loadImage(input: ImageInput, options: LoadImageOptions = {}): Promise<RgbImage> {
+  return loadImageChecked(input, options);
+}
+
+/**
+ * @internal loadImage with `check` called on the size the pixels will have, after the header is
+ * read and before they are decoded (preprocess refuses MSAC-hostile shapes there).
+ */
+export async function loadImageChecked(input: ImageInput, options: LoadImageOptions = {}, check?: SizeCheck): Promise<RgbImage> {
   const opts = resolveOptions(options);
   if (typeof input === 'string') {
     if (input.length === 0) throw new ImageError('image path is empty', 'unreadable');
-    return decodeEncoded(input, opts);
+    return decodeEncoded(input, opts, check);
   }
-  if (isUint8Array(input)) return decodeEncoded(input, opts);
-  if (typeof input === 'object' && input !== null && 'data' in input) return convertRaw(input, opts);
+  if (isUint8Array(input)) return decodeEncoded(input, opts, check);
+  if (typeof input === 'object' && input !== null && 'data' in input) return convertRaw(input, opts, check);
   throw new ImageError('image must be a file path, encoded bytes (Buffer/Uint8Array) or raw pixels { data, width, height, channels }', 'unsupported');
 }

@@ -47,3 +47,28 @@ export async function resizeRGB(
     throw fromNative(e);
   }
 }
+
+// Pillow's bicubic filter support is 2 px at scale 1, widened by the downscale factor.
+function ksize(inSize: number, outSize: number): number {
+  const scale = Math.fround(inSize) / outSize;
+  return Math.ceil(2 * Math.max(1, scale)) * 2 + 1;
+}
+
+/**
+ * Bytes resizeRGB (and assembleTiles' resize of one MSAC layer) allocates for width×height →
+ * newWidth×newHeight, in the order of the native port of Pillow's two-pass resize: the filter
+ * tables (int32 weights plus two ints per output pixel, per pass), the horizontal pass's uint8
+ * intermediate (newWidth × the source rows × 3) when both passes run, and the result. Pillow
+ * does the horizontal pass first, so a tall strip widened to a tile costs newWidth × height × 3.
+ */
+export function resizeWorkBytes(width: number, height: number, newWidth: number, newHeight: number): number {
+  if (width === newWidth && height === newHeight) return width * height * 3;
+  const needH = newWidth !== width;
+  const needV = newHeight !== height;
+  // The vertical table is built even when only the horizontal pass runs (it bounds the rows).
+  let bytes = newHeight * (ksize(height, newHeight) * 4 + 8);
+  if (needH) bytes += newWidth * (ksize(width, newWidth) * 4 + 8);
+  if (needH && needV) bytes += newWidth * height * 3;
+  bytes += newWidth * (needV ? newHeight : height) * 3;
+  return bytes;
+}

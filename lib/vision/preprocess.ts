@@ -1,8 +1,10 @@
 // From decoded RGB8 pixels to the MSAC tile batch: plan the crops (lib/msac), then resize each
 // layer Pillow-exactly, cut the tiles and normalize them natively, off the JS thread.
 import { isUint8Array } from 'node:util/types';
-import { fromNative, InvalidArgumentError } from '../errors';
-import { ImageInput, loadImage, LoadImageOptions } from '../image/load';
+import { fromNative, ImageError, InvalidArgumentError } from '../errors';
+import { ImageInput, loadImageChecked, LoadImageOptions } from '../image/load';
+import { resizeWorkBytes } from '../image/resize';
+import { IMAGE_LIMITS } from '../limits';
 import { planCrops } from '../msac/plan';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
@@ -13,6 +15,8 @@ export interface RgbImage {
   data: Uint8Array;
   width: number;
   height: number;
+  /** Set by loadImage when the source was larger than maxDecodedPixels and was shrunk: its size. */
+  downscaledFrom?: { width: number; height: number };
 }
 
 export interface PreprocessOptions {
@@ -23,6 +27,13 @@ export interface PreprocessOptions {
   std?: readonly [number, number, number];
   /** Tokens per tile of the vision tower (default 256). */
   tokensPerTile?: number;
+  /**
+   * Most bytes the Pillow-exact resize of one MSAC layer may allocate (the layer, Pillow's
+   * horizontal-first intermediate and the filter tables), checked on the plan before any pixel is
+   * resized. Default 268,435,456 (256 MiB); only strips of extreme aspect ratio reach it (a
+   * 1×1,000,000 strip needs 1.3 GB). Over it: ImageError 'too-large'. Infinity: no limit.
+   */
+  maxLayerBytes?: number;
 }
 
 export interface Preprocessed {
@@ -44,14 +55,51 @@ export function checkRgbImage(img: RgbImage): void {
   }
 }
 
+function planFor(width: number, height: number, options: PreprocessOptions): CropPlan {
+  const crop = options.crop ?? 'default';
+  return typeof crop === 'string'
+    ? planCrops(width, height, crop)
+    : planCrops(width, height, { ...crop, tokensPerTile: options.tokensPerTile ?? crop.tokensPerTile });
+}
+
+function maxLayerBytesOf(options: PreprocessOptions): number {
+  const v = options.maxLayerBytes ?? IMAGE_LIMITS.maxLayerBytes.default;
+  if (typeof v !== 'number' || !(v >= 1) || (v !== Infinity && !Number.isSafeInteger(v))) {
+    throw new InvalidArgumentError(`maxLayerBytes must be an integer >= 1 or Infinity, got ${String(v)}`);
+  }
+  return v;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Refuses a plan whose layer resize would allocate more than `maxLayerBytes` (ImageError
+ * 'too-large'); the message names the layer, the bytes, the limit and the option.
+ */
+export function checkLayerBytes(plan: CropPlan, maxLayerBytes: number): void {
+  const seen = new Set<string>();
+  for (const t of plan.tiles) {
+    const { width: rw, height: rh } = t.resizeTo;
+    if (seen.has(`${rw}x${rh}`)) continue;
+    seen.add(`${rw}x${rh}`);
+    const bytes = resizeWorkBytes(plan.width, plan.height, rw, rh);
+    if (bytes > maxLayerBytes) {
+      const layer = t.layer === 'global' ? 'global thumbnail' : `${t.layer} layer`;
+      throw new ImageError(
+        `image ${plan.width}x${plan.height}: resizing it to the ${layer}'s ${rw}x${rh} needs ${Math.ceil(bytes / MIB)} MiB ` +
+          `(the layer, Pillow's horizontal-first intermediate of ${rw} columns x ${plan.height} rows, the filter tables), over the limit of ` +
+          `${Math.floor(maxLayerBytes / MIB)} MiB per layer (option maxLayerBytes)`,
+        'too-large',
+      );
+    }
+  }
+}
+
 /** Plans the crops and builds the normalized tile batch of one image. */
 export async function preprocessRgb(img: RgbImage, options: PreprocessOptions = {}): Promise<Preprocessed> {
   checkRgbImage(img);
-  const crop = options.crop ?? 'default';
-  const plan =
-    typeof crop === 'string'
-      ? planCrops(img.width, img.height, crop)
-      : planCrops(img.width, img.height, { ...crop, tokensPerTile: options.tokensPerTile ?? crop.tokensPerTile });
+  const plan = planFor(img.width, img.height, options);
+  checkLayerBytes(plan, maxLayerBytesOf(options));
   const specs = new Int32Array(plan.tiles.length * 4);
   plan.tiles.forEach((t, i) => specs.set([t.resizeTo.width, t.resizeTo.height, t.crop.x, t.crop.y], i * 4));
   try {
@@ -72,6 +120,11 @@ export type PreprocessImageOptions = PreprocessOptions & LoadImageOptions;
  * plan and normalized tile batch.
  */
 export async function preprocess(image: ImageInput, options: PreprocessImageOptions = {}): Promise<Preprocessed> {
-  const { orientation, alpha, maxPixels, ...rest } = options;
-  return preprocessRgb(await loadImage(image, { orientation, alpha, maxPixels }), rest);
+  const { orientation, alpha, maxPixels, maxDecodedPixels, oversize, ...rest } = options;
+  const maxLayerBytes = maxLayerBytesOf(rest);
+  // The same plan checked on the header's size, so a hostile shape is refused before decoding.
+  const img = await loadImageChecked(image, { orientation, alpha, maxPixels, maxDecodedPixels, oversize }, (w, h) =>
+    checkLayerBytes(planFor(w, h, rest), maxLayerBytes),
+  );
+  return preprocessRgb(img, rest);
 }
