@@ -14,7 +14,7 @@
 #include "guard.h"
 #include "js_args.h"
 #include "js_errors.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "llm_context.h"
 #include "progress_callback.h"
 #include "promise_worker.h"

@@ -2,7 +2,7 @@
 
 #include "exports.h"
 #include "guard.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "runtime_info.h"
 
 namespace mm_addon {

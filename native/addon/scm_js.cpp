@@ -12,7 +12,7 @@
 #include "guard.h"
 #include "js_args.h"
 #include "js_errors.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "progress_callback.h"
 #include "promise_worker.h"
 #include "prompt_parts_js.h"

@@ -13,7 +13,7 @@
 #include "guard.h"
 #include "js_args.h"
 #include "js_errors.h"
-#include "limits.h"
+#include "mm_limits.h"
 #include "promise_worker.h"
 #include "vision_encoder.h"
 
