@@ -21,8 +21,9 @@ const TILES_PER_CALL = 32;
 /** Any image input (file path, encoded bytes, raw pixels; see loadImage) through MSAC and the tower. */
 export async function encodeImage(encoder: VisionEncoder, image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
   const { imageSize, tokensPerTile, embeddingWidth, imageMean, imageStd } = encoder.info;
-  const img = await loadImage(image, { orientation: options.orientation, alpha: options.alpha, maxPixels: options.maxPixels });
-  const { plan, pixels } = await preprocessRgb(img, { crop: options.crop, mean: imageMean, std: imageStd, tokensPerTile });
+  const { orientation, alpha, maxPixels, maxDecodedPixels, oversize } = options;
+  const img = await loadImage(image, { orientation, alpha, maxPixels, maxDecodedPixels, oversize });
+  const { plan, pixels } = await preprocessRgb(img, { crop: options.crop, mean: imageMean, std: imageStd, tokensPerTile, maxLayerBytes: options.maxLayerBytes });
   if (plan.tileSize !== imageSize) {
     throw new InvalidArgumentError(`the crop plan uses ${plan.tileSize}px tiles but the vision tower takes ${imageSize}px`);
   }
