@@ -3,8 +3,10 @@
 # a C++17 compiler, cmake, ninja, git (to unpack the pinned llama.cpp bundle), ccache (optional
 # speed-up), binutils (nm, strip, objdump), Debian's Pillow + numpy (reference images for the tests)
 # and, on x86-64, qemu-user: the package test runs the prebuilt addon on emulated CPUs without AVX2.
+# clang + llvm (llvm-symbolizer): the libFuzzer harnesses and readable sanitizer stacks
+# (`npm run test:hardening`); libclang-rt-dev holds clang's ASan/UBSan/libFuzzer runtimes.
 set -euo pipefail
-pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy)
+pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
