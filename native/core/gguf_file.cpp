@@ -28,21 +28,31 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
     fail(why.empty() ? "not a valid GGUF file" : "not a valid GGUF file (" + why + ")");
   }
   // Every tensor's bytes must lie inside the file: a truncated file is caught here, not on read.
-  const uint64_t data_offset = gguf_get_data_offset(gguf_);
-  const int64_t n = gguf_get_n_tensors(gguf_);
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t begin = data_offset + gguf_get_tensor_offset(gguf_, i);
-    const uint64_t size = gguf_get_tensor_size(gguf_, i);
-    if (begin > file_size_ || size > file_size_ - begin) {
-      fail(std::string("tensor '") + gguf_get_tensor_name(gguf_, i) + "' extends past the end of the file (truncated?)");
+  // A constructor that throws runs no destructor, so the contexts are freed here first (LSan).
+  try {
+    const uint64_t data_offset = gguf_get_data_offset(gguf_);
+    const int64_t n = gguf_get_n_tensors(gguf_);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t begin = data_offset + gguf_get_tensor_offset(gguf_, i);
+      const uint64_t size = gguf_get_tensor_size(gguf_, i);
+      if (begin > file_size_ || size > file_size_ - begin) {
+        fail(std::string("tensor '") + gguf_get_tensor_name(gguf_, i) + "' extends past the end of the file (truncated?)");
+      }
     }
+  } catch (...) {
+    release();
+    throw;
   }
 }
 
-GgufFile::~GgufFile() {
+void GgufFile::release() {
   if (gguf_) gguf_free(gguf_);
   if (meta_) ggml_free(meta_);
+  gguf_ = nullptr;
+  meta_ = nullptr;
 }
+
+GgufFile::~GgufFile() { release(); }
 
 void GgufFile::fail(const std::string& what) const {
   throw Error(ErrorCode::ModelLoad, path_ + ": " + what);

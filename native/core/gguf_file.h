@@ -48,6 +48,7 @@ class GgufFile {
   void read_rows(const char* name, const std::vector<int64_t>& rows, void* dst) const;
 
  private:
+  void release();
   int64_t key_or_throw(const char* key) const;
   [[noreturn]] void fail(const std::string& what) const;
 
