@@ -28,6 +28,8 @@ class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
                        {InstanceMethod("prefill", &LlmContextHandle::Prefill),
                         InstanceMethod("step", &LlmContextHandle::Step),
                         InstanceMethod("setSampling", &LlmContextHandle::SetSampling),
+                        InstanceMethod("checkGrammar", &LlmContextHandle::CheckGrammar),
+                        InstanceMethod("grammarPasses", &LlmContextHandle::GrammarPasses),
                         InstanceMethod("truncate", &LlmContextHandle::Truncate),
                         InstanceMethod("position", &LlmContextHandle::Position),
                         InstanceMethod("size", &LlmContextHandle::Size),
@@ -108,6 +110,11 @@ class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
     s.repeat_penalty = static_cast<float>(num("repeatPenalty", s.repeat_penalty));
     s.repeat_last_n = static_cast<int>(num("repeatLastN", s.repeat_last_n));
     s.seed = static_cast<uint32_t>(num("seed", s.seed));
+    Napi::Value grammar = o.Get("grammar");
+    if (!grammar.IsUndefined()) {
+      if (!grammar.IsString()) throw Napi::TypeError::New(env, "grammar must be a string");
+      s.grammar = grammar.As<Napi::String>().Utf8Value();
+    }
     try {
       ctx->set_sampling(s);
     } catch (const mm::Error& e) {
@@ -115,6 +122,21 @@ class LlmContextHandle : public Napi::ObjectWrap<LlmContextHandle> {
     }
     return env.Undefined();
   }
+
+  // checkGrammar(gbnf: string): throws INVALID_ARGUMENT unless libllama's parser takes it.
+  Napi::Value CheckGrammar(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "checkGrammar(grammar: string)");
+    try {
+      ctx->check_grammar(info[0].As<Napi::String>().Utf8Value());
+    } catch (const mm::Error& e) {
+      throw make_error(env, mm::error_code_name(e.code()), e.what());
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value GrammarPasses(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env())->grammar_passes()); }
 
   Napi::Value Truncate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
