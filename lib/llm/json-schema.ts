@@ -449,13 +449,14 @@ export function jsonSafePattern(pattern: string, path: string): string {
   const cps = [...p];
   let out = '';
   let i = 0;
+  // A character JSON must escape becomes its escape, grouped so that a quantifier takes all of it.
   const literal = (cp: number): string => {
-    if (cp === 0x22) return '\\\\"';
-    if (cp === 0x5c) return '\\\\\\\\';
-    if (cp === 0x0a) return '\\\\n';
-    if (cp === 0x0d) return '\\\\r';
-    if (cp === 0x09) return '\\\\t';
-    if (cp < 0x20 || cp === 0x7f) return `\\\\u${cp.toString(16).padStart(4, '0')}`;
+    if (cp === 0x22) return '(?:\\\\")';
+    if (cp === 0x5c) return '(?:\\\\\\\\)';
+    if (cp === 0x0a) return '(?:\\\\n)';
+    if (cp === 0x0d) return '(?:\\\\r)';
+    if (cp === 0x09) return '(?:\\\\t)';
+    if (cp < 0x20 || cp === 0x7f) return `(?:\\\\u${cp.toString(16).padStart(4, '0')})`;
     if (cp >= 0xd800 && cp <= 0xdfff) fail('a lone surrogate');
     const ch = String.fromCodePoint(cp);
     return '.^$|()[]{}*+?\\/-'.includes(ch) ? (ch === '/' || ch === '-' ? ch : `\\${ch}`) : cp > 0x7e ? hex(cp) : ch;
@@ -629,8 +630,9 @@ export function schemaToGrammar(schema: JsonSchema): string {
   }
   // The converter's exponent takes up to 16 digits (1e9999999999999999 is Infinity to JSON.parse,
   // and no schema's number); two digits keep every number finite.
-  return grammar.replace(NUMBER_RULE, SAFE_NUMBER_RULE);
+  return grammar.split(NUMBER_RULE).join(SAFE_NUMBER_RULE);
 }
 
-const NUMBER_RULE = 'number ::= ("-"? integral-part) ("." decimal-part)? ([eE] [-+]? integral-part)?';
-const SAFE_NUMBER_RULE = 'number ::= ("-"? integral-part) ("." decimal-part)? ([eE] [-+]? [0-9]{1,2})?';
+// The body of the converter's number rule (named `number`, or `root` for a number schema).
+const NUMBER_RULE = '::= ("-"? integral-part) ("." decimal-part)? ([eE] [-+]? integral-part)?\n';
+const SAFE_NUMBER_RULE = '::= ("-"? integral-part) ("." decimal-part)? ([eE] [-+]? [0-9]{1,2})?\n';

@@ -199,6 +199,7 @@ void LlmContext::set_sampling(const SamplingOptions& o) {
   sampler_ = chain;
   grammar_ = grammar;
   grammar_passes_ = 0;
+  utf8_tail_.clear();
 }
 
 namespace {
@@ -256,6 +257,49 @@ llama_sampler* LlmContext::make_grammar(const std::string& grammar) const {
   return g;
 }
 
+namespace {
+
+// Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF): -1 when
+// `s` is invalid, else the length of an incomplete but so far valid character at its end.
+int utf8_scan(const std::string& s) {
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else return -1;
+    for (int k = 1; k < len; ++k) {
+      if (i + k >= n) return static_cast<int>(n - i);
+      const uint8_t d = static_cast<uint8_t>(s[i + k]);
+      if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return -1;
+    }
+    i += static_cast<size_t>(len);
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool LlmContext::keeps_utf8(int32_t token) const {
+  if (utf8_tail_.empty() && self_contained_[static_cast<size_t>(token)]) return true;
+  const std::string piece = model_->piece(token, false);
+  if (piece.empty()) return true;
+  if (!utf8_tail_.empty() && self_contained_[static_cast<size_t>(token)]) return false;  // cannot continue a character
+  return utf8_scan(utf8_tail_ + piece) >= 0;
+}
+
 void LlmContext::check_grammar(const std::string& grammar) const {
   llama_sampler_free(make_grammar(grammar));
 }
@@ -275,6 +319,11 @@ int32_t LlmContext::sample() {
   // that one token; only when it is rejected, constrain the whole vocabulary and pick again.
   const float* logits = llama_get_logits_ith(ctx_, -1);
   if (!logits) throw Error(ErrorCode::Internal, "no logits available");
+  if (self_contained_.empty()) {
+    const int n = model_->info().n_vocab;
+    self_contained_.resize(static_cast<size_t>(n));
+    for (int t = 0; t < n; ++t) self_contained_[static_cast<size_t>(t)] = utf8_scan(model_->piece(t, false)) == 0;
+  }
   fill_candidates(logits);
   llama_token_data_array cur{candidates_.data(), candidates_.size(), -1, false};
   llama_sampler_apply(sampler_, &cur);
@@ -284,11 +333,14 @@ int32_t LlmContext::sample() {
   llama_token_data one{id, 1.0f, 0.0f};
   llama_token_data_array single{&one, 1, -1, false};
   llama_sampler_apply(grammar_, &single);
-  if (!std::isfinite(one.logit)) {
+  if (!std::isfinite(one.logit) || !keeps_utf8(id)) {
     ++grammar_passes_;
     fill_candidates(logits);
     cur = llama_token_data_array{candidates_.data(), candidates_.size(), -1, false};
     llama_sampler_apply(grammar_, &cur);
+    for (size_t i = 0; i < cur.size; ++i) {
+      if (std::isfinite(cur.data[i].logit) && !keeps_utf8(cur.data[i].id)) cur.data[i].logit = -INFINITY;
+    }
     bool any = false;
     for (size_t i = 0; i < cur.size && !any; ++i) any = std::isfinite(cur.data[i].logit);
     // Sampling among none would pick a token the grammar cannot accept (libllama then aborts).
@@ -307,6 +359,12 @@ int32_t LlmContext::sample() {
     throw Error(ErrorCode::Internal, std::string("the grammar could not accept a token: ") + e.what());
   }
   llama_sampler_accept(sampler_, id);
+  const std::string piece = model_->piece(id, false);
+  if (!piece.empty()) {
+    const std::string bytes = utf8_tail_ + piece;
+    const int tail = utf8_scan(bytes);
+    utf8_tail_ = tail > 0 ? bytes.substr(bytes.size() - static_cast<size_t>(tail)) : std::string();
+  }
   return id;
 }
 

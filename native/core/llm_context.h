@@ -93,6 +93,11 @@ class LlmContext {
   llama_sampler* grammar_ = nullptr;  // null: unconstrained
   std::vector<llama_token_data> candidates_;
   int grammar_passes_ = 0;
+  // With a grammar, the reply's bytes stay valid UTF-8 (libllama's grammar reads an invalid
+  // sequence, a surrogate or an overlong form, as some code point; the text would not hold it).
+  std::vector<uint8_t> self_contained_;  // per token: its piece is complete valid UTF-8 (or empty)
+  std::string utf8_tail_;                // an incomplete character at the end of the reply so far
+  bool keeps_utf8(int32_t token) const;
   llama_sampler* make_grammar(const std::string& grammar) const;
   void fill_candidates(const float* logits);
   int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
