@@ -7,9 +7,12 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { AbortError, InvalidArgumentError, MiniMonkey, UnsupportedError } from '../lib';
 import type { JsonSchema } from '../lib';
+import fs from 'node:fs';
+import path from 'node:path';
+import { askArgs, askOptions, UsageError } from '../lib/cli/model-args';
 import { extractionQuestion } from '../lib/llm/extract';
 import { native } from '../lib/native';
-import { tinyPair } from './helpers/models';
+import { tempDir, tinyPair } from './helpers/models';
 
 type S = Record<string, unknown>;
 
@@ -263,7 +266,11 @@ describe('composition', () => {
 
   test('json: true and unbounded strings: a value when the JSON closed, else maxTokens and none', async () => {
     const chat = await mm.chat();
-    for (const [i, json] of ([true, { type: 'string' }, { type: 'object' }] as JsonSchema[]).entries()) {
+    const tree: JsonSchema = {
+      $defs: { node: { type: 'object', properties: { v: { type: 'integer', minimum: 0, maximum: 9 }, kids: { type: 'array', maxItems: 2, items: { $ref: '#/$defs/node' } } }, required: ['v'], additionalProperties: false } },
+      $ref: '#/$defs/node',
+    };
+    for (const [i, json] of ([true, { type: 'string' }, { type: 'object' }, tree] as JsonSchema[]).entries()) {
       const r = await chat.ask('Answer in JSON.', { json, temperature: 1, seed: i, maxTokens: 64 });
       if (r.finishReason === 'end') expect(ajv.validate((json === true ? {} : json) as object, r.json)).toBe(true);
       else expect([r.finishReason, r.json]).toEqual(['maxTokens', undefined]);
@@ -296,6 +303,24 @@ describe('composition', () => {
   });
 });
 
+describe('command line', () => {
+  test('--json-schema and --grammar read their files into the ask options', () => {
+    const dir = fs.mkdtempSync(path.join(tempDir(), 'cli-json-'));
+    const schemaFile = path.join(dir, 'schema.json');
+    fs.writeFileSync(schemaFile, JSON.stringify({ type: 'boolean' }));
+    const grammarFile = path.join(dir, 'g.gbnf');
+    fs.writeFileSync(grammarFile, 'root ::= "a"');
+    expect(askOptions(askArgs({ 'json-schema': schemaFile })).json).toEqual({ type: 'boolean' });
+    expect(askOptions(askArgs({ grammar: grammarFile })).grammar).toBe('root ::= "a"');
+    expect(askOptions(askArgs({})).json).toBeUndefined();
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, '{ nope');
+    expect(() => askArgs({ 'json-schema': bad })).toThrow(UsageError);
+    expect(() => askArgs({ 'json-schema': path.join(dir, 'missing.json') })).toThrow(UsageError);
+    expect(() => askArgs({ 'json-schema': schemaFile, grammar: grammarFile })).toThrow(UsageError);
+  });
+});
+
 describe('refused before any work', () => {
   const cases: [string, unknown, typeof InvalidArgumentError | typeof UnsupportedError][] = [
     ['not', { not: { type: 'string' } }, UnsupportedError],
@@ -311,6 +336,7 @@ describe('refused before any work', () => {
     ['allOf of strings', { allOf: [{ type: 'string' }, { maxLength: 3 }] }, UnsupportedError],
     ['$ref beside constraints', { $defs: { a: { type: 'string' } }, $ref: '#/$defs/a', maxLength: 3 }, UnsupportedError],
     ['a $ref elsewhere', { $ref: 'https://example.com/schema' }, UnsupportedError],
+    ['a $ref to the root', { type: 'array', items: { $ref: '#' } }, UnsupportedError],
     ['a typo keyword', { type: 'object', propertys: {} }, UnsupportedError],
     ['prefixItems then items', { type: 'array', prefixItems: [{ type: 'null' }], items: { type: 'string' } }, UnsupportedError],
     ['huge maxLength', { type: 'string', maxLength: 1e6 }, UnsupportedError],

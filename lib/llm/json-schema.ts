@@ -120,13 +120,11 @@ class Walker {
 
   private ref(ref: unknown, path: string): string {
     if (typeof ref !== 'string') this.bad(path, '$ref must be a string');
-    const m = /^#(?:\/(\$defs|definitions)\/([^/]+))?$/.exec(ref);
-    if (!m) this.fail(path, `$ref '${ref}' (only '#', '#/$defs/NAME' and '#/definitions/NAME' are supported)`);
-    if (m[1]) {
-      const defs = this.root[m[1]] as Obj | undefined;
-      const name = m[2].replace(/~1/g, '/').replace(/~0/g, '~');
-      if (!defs || typeof defs !== 'object' || !(name in defs)) this.bad(path, `$ref '${ref}' points to nothing`);
-    }
+    const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref);
+    if (!m) this.fail(path, `$ref '${ref}' (only '#/$defs/NAME' and '#/definitions/NAME' are supported)`);
+    const defs = this.root[m[1]] as Obj | undefined;
+    const name = m[2].replace(/~1/g, '/').replace(/~0/g, '~');
+    if (!defs || typeof defs !== 'object' || !(name in defs)) this.bad(path, `$ref '${ref}' points to nothing`);
     return ref;
   }
 
@@ -279,7 +277,6 @@ class Walker {
     if (s.$ref === undefined) return s;
     if (depth > 32) this.fail(path, 'a $ref cycle');
     const ref = s.$ref as string;
-    if (ref === '#') return this.resolve(this.node(stripDefs(this.root), '#'), path, depth + 1);
     const [, kind, name] = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref)!;
     const key = name.replace(/~1/g, '/').replace(/~0/g, '~');
     return this.resolve(this.node((this.root[kind] as Obj)[key], ref), path, depth + 1);
