@@ -3,7 +3,9 @@
 // threads, printed as ratios.
 //   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2] [--shape tiny]
 import { execFileSync } from 'node:child_process';
+import { schemaToGrammar } from '../lib/llm/json-schema';
 import { TextModel } from '../lib/llm/text-model';
+import type { NativeLlmContext } from '../lib/native';
 import { defaultThreads } from '../lib/vision/encoder';
 import { argValue, benchFile, table, tool } from './common';
 
@@ -17,6 +19,19 @@ function promptTokens(n: number, vocab: number): Int32Array {
   return t;
 }
 
+/**
+ * Grammars a structured answer decodes under: a JSON string (the cheap pick is nearly always
+ * accepted, so the grammar costs one token's check) and a run of hex digits (a random model's pick
+ * is nearly always rejected, so every token pays the full-vocabulary pass: the worst case).
+ */
+function grammars(gen: number): { name: string; grammar?: string }[] {
+  return [
+    { name: 'none' },
+    { name: 'JSON string', grammar: schemaToGrammar({ type: 'string' }) },
+    { name: 'hex digits (worst case)', grammar: `root ::= [0-9a-f]{${gen}}` },
+  ];
+}
+
 /** Ours: what an ask costs — a prefill of `prompt` tokens, then `gen` greedy steps (sample + decode, JS round trip included). */
 async function ours(file: string, threads: number, prompt: number, gen: number, reps: number) {
   const model = await TextModel.load(file);
@@ -24,8 +39,10 @@ async function ours(file: string, threads: number, prompt: number, gen: number, 
   const tokens = promptTokens(prompt, model.info.vocabSize);
   let pp = 0;
   let tg = 0;
+  const constrained = await decodeWith(ctx, tokens, gen, reps);
   for (let r = 0; r <= reps; r++) {
     ctx.truncate(0);
+    ctx.setSampling({});
     let t0 = performance.now();
     await ctx.prefill([tokens]);
     const tp = performance.now() - t0;
@@ -43,7 +60,35 @@ async function ours(file: string, threads: number, prompt: number, gen: number, 
   }
   ctx.dispose();
   model.dispose();
-  return { pp: pp / reps, tg: tg / reps };
+  return { pp: pp / reps, tg: tg / reps, constrained };
+}
+
+/**
+ * Greedy decode tokens/s under each grammar (none included), and the share of tokens that needed the
+ * full pass. The variants take turns within each repetition, so a machine's drift hits all alike.
+ */
+async function decodeWith(ctx: NativeLlmContext, tokens: Int32Array, gen: number, reps: number) {
+  const variants = grammars(gen).map((g) => ({ ...g, tg: 0, passes: 0 }));
+  for (let r = 0; r <= reps; r++) {
+    for (const v of variants) {
+      ctx.truncate(0);
+      await ctx.prefill([tokens]);
+      ctx.setSampling(v.grammar !== undefined ? { grammar: v.grammar } : {});
+      const t0 = performance.now();
+      let n = 0;
+      while (n < gen) {
+        const s = await ctx.step();
+        if (s.eog) break;
+        n++;
+      }
+      const tt = performance.now() - t0;
+      if (r === 0) continue;
+      v.tg += n / (tt / 1000) / reps;
+      v.passes += ctx.grammarPasses() / Math.max(1, n) / reps;
+    }
+  }
+  ctx.setSampling({});
+  return variants;
 }
 
 // Prefill from an empty cache; decode at the depth ours decodes at (right after the prompt), so
@@ -67,14 +112,20 @@ async function main(): Promise<void> {
   const gen = Number(argValue('gen', '32'));
   const reps = Number(argValue('reps', '2'));
   const rows = [['text model', 'threads', 'prefill t/s ours', 'llama-bench', 'ratio', 'decode t/s ours', 'llama-bench', 'ratio']];
+  const grammarRows = [['text model', 'grammar', 'decode t/s', 'vs none', 'full passes']];
   for (const type of types) {
     const file = await benchFile('text', type);
     const a = await ours(file, threads, prompt, gen, reps);
     const b = llamaBench(file, threads, prompt, gen, reps);
     rows.push([type, String(threads), a.pp.toFixed(1), b.pp.toFixed(1), `${(a.pp / b.pp).toFixed(2)}x`, a.tg.toFixed(2), b.tg.toFixed(2), `${(a.tg / b.tg).toFixed(2)}x`]);
     process.stderr.write(`${type}: prefill ${a.pp.toFixed(1)} vs ${b.pp.toFixed(1)} t/s, decode ${a.tg.toFixed(2)} vs ${b.tg.toFixed(2)} t/s\n`);
+    const none = a.constrained[0].tg;
+    for (const c of a.constrained) {
+      grammarRows.push([type, c.name, c.tg.toFixed(2), `${(c.tg / none).toFixed(2)}x`, c.grammar === undefined ? '-' : `${(100 * c.passes).toFixed(0)}%`]);
+    }
   }
-  process.stdout.write(`${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n`);
+  process.stdout.write(`${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n\n`);
+  process.stdout.write(`${table(grammarRows)}\n(decode with a grammar, greedy; full passes = tokens whose cheap pick the grammar rejected)\n`);
 }
 
 main().catch((e) => {

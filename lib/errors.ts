@@ -15,6 +15,7 @@ export type MiniMonkeyErrorCode =
   | 'NATIVE_LOAD'
   | 'UNSUPPORTED_CPU'
   | 'IO'
+  | 'INCOMPLETE'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {
@@ -66,6 +67,17 @@ export class UnsupportedCpuError extends MiniMonkeyError {
 export class IoError extends MiniMonkeyError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('IO', message, options);
+  }
+}
+/**
+ * A structured answer (model.extract) ended before its JSON was complete: maxTokens or the context
+ * ran out. `result` is the ask's result, text so far included.
+ */
+export class IncompleteError extends MiniMonkeyError {
+  readonly result: unknown;
+  constructor(message: string, result: unknown) {
+    super('INCOMPLETE', message);
+    this.result = result;
   }
 }
 /** Why an image could not be used; the message says it in words. */

@@ -6,6 +6,8 @@ import type { ChatHost, PreparedImage } from './llm/chat-host';
 import { ImageEmbeddingCache, imageKey } from './llm/image-cache';
 import { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
 import { ChatOptions, ChatSession } from './llm/session';
+import { extract, ExtractOptions } from './llm/extract';
+import type { JsonSchema } from './llm/json-schema';
 import { ScmPrepass } from './llm/scm-prepass';
 import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
@@ -121,6 +123,16 @@ export class MiniMonkey implements ChatHost {
   /** @internal A disposed session leaves the model's set, with its history and cache entries. */
   forgetSession(session: object): void {
     this.sessions.delete(session as ChatSession);
+  }
+
+  /**
+   * Reads a document image into a value of the schema's shape (a structured answer on a fresh
+   * conversation): the question lists the schema's fields and descriptions, a grammar keeps the
+   * reply to the schema. `T` is the value's type (your own interface, or FromSchema<typeof schema>).
+   * Throws IncompleteError when the answer runs out of tokens before its JSON is complete.
+   */
+  extract<T = unknown>(image: ImageInput, schema: JsonSchema, options: ExtractOptions = {}): Promise<T> {
+    return extract<T>(() => this.chat(), image, schema, options);
   }
 
   /** The crop plan an image would get (pure geometry; see planCrops). */

@@ -72,8 +72,12 @@ export interface NativeLlmContext {
   /** Appends token runs (Int32Array) and embedding rows (Float32Array); resolves to the new position. */
   prefill(parts: (Int32Array | Float32Array)[], token?: NativeCancelToken, onProgress?: (done: number, total: number) => void): Promise<number>;
   step(token?: NativeCancelToken): Promise<NativeStep>;
-  /** Options already checked by checkSampling (the addon reads these keys). */
-  setSampling(options: SamplingOptions): void;
+  /** Options already checked by checkSampling (the addon reads these keys), and the reply's GBNF grammar. */
+  setSampling(options: SamplingOptions & { grammar?: string }): void;
+  /** Throws INVALID_ARGUMENT unless libllama parses the GBNF grammar (root rule `root`). */
+  checkGrammar(grammar: string): void;
+  /** Full-vocabulary grammar passes since setSampling (the cheap pick was rejected). */
+  grammarPasses(): number;
   truncate(position: number): void;
   position(): number;
   size(): number;
@@ -130,6 +134,8 @@ export interface NativeAddon {
     path: string, gpuLayers: number, useMmap: boolean, token?: NativeCancelToken, onProgress?: (done: number, total: number) => void,
   ): Promise<NativeTextModel>;
   createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeLlmContext>;
+  /** llama.cpp's JSON Schema to GBNF converter (the schema as JSON text). */
+  jsonSchemaToGrammar(schemaJson: string): string;
   createScm(model: NativeTextModel, threads: number): Promise<NativeScm>;
   resizeRGB(data: Uint8Array, width: number, height: number, newWidth: number, newHeight: number): Promise<Uint8Array>;
   assembleTiles(

@@ -47,6 +47,7 @@ export function resultJson(r: AskResult) {
     imageCacheHits: r.imageCacheHits,
     tokenIds: r.tokenIds,
     ...(scm !== undefined ? { scm } : {}),
+    ...(r.json !== undefined ? { json: r.json } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ export const ASK_OPTIONS = {
   temperature: { type: 'string' },
   seed: { type: 'string' },
   scm: { type: 'boolean' },
+  'json-schema': { type: 'string' },
+  grammar: { type: 'string' },
 } as const satisfies OptionSpec;
 
 export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF (internlm2)
@@ -34,7 +36,9 @@ export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.j
   -n, --max-tokens N     most tokens to generate (default 512)
   --temperature T        0 = greedy, the reference's decoding (default 0)
   --seed N               sampling seed, for temperature > 0
-  --scm                  scale compression (SCM): fewer detail tokens, faster prefill`;
+  --scm                  scale compression (SCM): fewer detail tokens, faster prefill
+  --json-schema FILE     answer with JSON that validates against this JSON Schema file
+  --grammar FILE         answer following this GBNF grammar file (start rule: root)`;
 
 /** A flag whose range is the API's own (lib/limits.ts): the CLI says the same numbers. */
 export function limitFlag(text: string | undefined, flag: string, name: keyof typeof LIMITS): number | undefined {
@@ -76,10 +80,16 @@ export interface AskArgs {
   temperature?: number;
   seed?: number;
   scm: boolean;
+  /** --json-schema: the parsed schema file. */
+  json?: object | boolean;
+  /** --grammar: the grammar file's text. */
+  grammar?: string;
 }
 
 /** --preset/--max-tokens/--temperature/--seed/--scm, checked. */
-export function askArgs(values: { preset?: string; 'max-tokens'?: string; temperature?: string; seed?: string; scm?: boolean }): AskArgs {
+export function askArgs(values: {
+  preset?: string; 'max-tokens'?: string; temperature?: string; seed?: string; scm?: boolean; 'json-schema'?: string; grammar?: string;
+}): AskArgs {
   const crop = values.preset ?? 'default';
   if (!isPresetName(crop)) throw new UsageError(`unknown preset '${crop}'; expected one of ${PRESET_NAMES.join(', ')}`);
   let temperature: number | undefined;
@@ -95,7 +105,28 @@ export function askArgs(values: { preset?: string; 'max-tokens'?: string; temper
     temperature,
     seed: limitFlag(values.seed, '--seed', 'seed'),
     scm: values.scm === true,
+    ...constraintArgs(values['json-schema'], values.grammar),
   };
+}
+
+// --json-schema / --grammar: read now, so a missing or malformed file is a usage error (exit 2).
+function constraintArgs(schemaFile: string | undefined, grammarFile: string | undefined): { json?: object | boolean; grammar?: string } {
+  if (schemaFile !== undefined && grammarFile !== undefined) throw new UsageError('give --json-schema or --grammar, not both');
+  const read = (flag: string, file: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      throw new UsageError(`${flag}: cannot read ${file}`);
+    }
+  };
+  if (grammarFile !== undefined) return { grammar: read('--grammar', grammarFile) };
+  if (schemaFile === undefined) return {};
+  try {
+    return { json: JSON.parse(read('--json-schema', schemaFile)) as object | boolean };
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--json-schema: ${schemaFile} is not JSON (${(e as Error).message})`);
+  }
 }
 
 /** The library's AskOptions for these arguments. `scm` is passed only when asked for. */
@@ -105,6 +136,8 @@ export function askOptions(a: AskArgs, signal?: AbortSignal): AskOptions {
   if (a.temperature !== undefined) o.temperature = a.temperature;
   if (a.seed !== undefined) o.seed = a.seed;
   if (a.scm) o.scm = true;
+  if (a.json !== undefined) o.json = a.json as AskOptions['json'];
+  if (a.grammar !== undefined) o.grammar = a.grammar;
   return o;
 }
 

@@ -12,6 +12,7 @@ import { fillImages, layoutLength, layoutPrompt, partsLength, PromptPiece, syste
 import { ReplyStream } from './reply-stream';
 import { compressParts, detailBlocks, droppedCount, keptCount, ScmOptions, ScmReport, scmSettings } from './scm';
 import { checkSampling, SamplingOptions } from './sampling';
+import { constraintGrammar, JsonSchema, parseConstrained } from './structured';
 import { StopStringMatcher } from './stop-strings';
 import { safeCall } from './text-model';
 import type { ChatHost, PreparedImage } from './chat-host';
@@ -42,6 +43,14 @@ export interface AskOptions extends SamplingOptions {
    * layers score each image's detail tokens and only the top `keep` fraction is prefilled.
    */
   scm?: boolean | ScmOptions;
+  /**
+   * Structured answer: the reply is JSON that validates against this JSON Schema (`true`: any JSON
+   * value), parsed into `result.json`. Enforced by a grammar; a schema feature that cannot be
+   * enforced is an UnsupportedError before any work (README "Structured answers").
+   */
+  json?: true | JsonSchema;
+  /** A GBNF grammar (llama.cpp's syntax, start rule `root`) the reply must follow; not with `json`. */
+  grammar?: string;
   signal?: AbortSignal;
   /** Each piece of text as it is generated, with the id of the token that completed it. */
   onToken?: (text: string, token: number) => void;
@@ -68,6 +77,11 @@ export interface AskResult {
   tokenIds: number[];
   /** What SCM did, when it was asked for. */
   scm?: ScmReport;
+  /**
+   * With `json`: the parsed reply, once the JSON is complete (finishReason 'end'); undefined when
+   * the reply stopped before (maxTokens, a stop string, a full context).
+   */
+  json?: unknown;
 }
 
 export interface ChatOptions {
@@ -106,16 +120,19 @@ export class ChatSession {
   ask(content: Content, options: AskOptions = {}): ReplyStream<AskResult> {
     const stream = new ReplyStream<AskResult>();
     let parts: ContentPart[];
+    let grammar: string | undefined;
     try {
-      this.live();
+      const ctx = this.live();
       parts = normalizeContent(content);
       if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
       checkAskOptions(options);
+      grammar = constraintGrammar(options);
+      if (grammar !== undefined) ctx.checkGrammar(grammar);
     } catch (e) {
-      stream.fail(e);
+      stream.fail(fromNative(e));
       return stream;
     }
-    this.host.queue.run(() => this.runTurn(parts, options, stream)).then(
+    this.host.queue.run(() => this.runTurn(parts, options, stream, grammar)).then(
       (r) => stream.end(r),
       (e) => stream.fail(fromNative(e)),
     );
@@ -157,7 +174,7 @@ export class ChatSession {
     return this.ctx;
   }
 
-  private async runTurn(content: ContentPart[], o: AskOptions, stream: ReplyStream<AskResult>): Promise<AskResult> {
+  private async runTurn(content: ContentPart[], o: AskOptions, stream: ReplyStream<AskResult>, grammar: string | undefined): Promise<AskResult> {
     const ctx = this.live();
     const signal = o.signal;
     throwIfAborted(signal);
@@ -242,9 +259,10 @@ export class ChatSession {
       timings.prefill = performance.now() - t;
 
       t = performance.now();
-      ctx.setSampling(checkSampling(o));
+      ctx.setSampling({ ...checkSampling(o), ...(grammar !== undefined ? { grammar } : {}) });
       const reply = await this.generate(ctx, o, stream, cancel.token);
       timings.generate = performance.now() - t;
+      const json = o.json !== undefined ? parseConstrained(reply.text, reply.finishReason) : undefined;
       this.turns++;
       this.history.push(...parts, Int32Array.from(reply.tokenIds));
       return {
@@ -256,6 +274,7 @@ export class ChatSession {
         imageCacheHits: cacheHits,
         tokenIds: reply.tokenIds,
         ...(scmReport ? { scm: scmReport } : {}),
+        ...(json !== undefined ? { json: json.value } : {}),
       };
     } catch (e) {
       // Undo the whole turn, so the conversation stays as it was before this ask.

@@ -20,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTextModel(env, exports);
   RegisterLlmContext(env, exports);
   RegisterScm(env, exports);
+  RegisterGrammar(env, exports);
   return exports;
 }
 

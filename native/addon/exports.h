@@ -24,5 +24,6 @@ void RegisterImageOps(Napi::Env env, Napi::Object exports);
 void RegisterTextModel(Napi::Env env, Napi::Object exports);
 void RegisterLlmContext(Napi::Env env, Napi::Object exports);
 void RegisterScm(Napi::Env env, Napi::Object exports);
+void RegisterGrammar(Napi::Env env, Napi::Object exports);
 
 }  // namespace mm_addon

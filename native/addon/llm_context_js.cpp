@@ -32,6 +32,8 @@ class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
                        {Guarded<&LlmContextHandle::Prefill>("prefill"),
                         Guarded<&LlmContextHandle::Step>("step"),
                         Guarded<&LlmContextHandle::SetSampling>("setSampling"),
+                        Guarded<&LlmContextHandle::CheckGrammar>("checkGrammar"),
+                        Guarded<&LlmContextHandle::GrammarPasses>("grammarPasses"),
                         Guarded<&LlmContextHandle::Truncate>("truncate"),
                         Guarded<&LlmContextHandle::Position>("position"),
                         Guarded<&LlmContextHandle::Size>("size"),
@@ -118,6 +120,11 @@ class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
     const double seed = num("seed", s.seed);
     if (!(seed >= 0 && seed <= 4294967295.0) || std::floor(seed) != seed) throw make_error(env, "INVALID_ARGUMENT", "seed must be an integer from 0 to 2^32-1");
     s.seed = static_cast<uint32_t>(seed);
+    Napi::Value grammar = o.Get("grammar");
+    if (!grammar.IsUndefined()) {
+      if (!grammar.IsString()) throw Napi::TypeError::New(env, "grammar must be a string");
+      s.grammar = grammar.As<Napi::String>().Utf8Value();
+    }
     try {
       ctx->set_sampling(s);
     } catch (const mm::Error& e) {
@@ -125,6 +132,21 @@ class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
     }
     return env.Undefined();
   }
+
+  // checkGrammar(gbnf: string): throws INVALID_ARGUMENT unless libllama's parser takes it.
+  Napi::Value CheckGrammar(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "checkGrammar(grammar: string)");
+    try {
+      ctx->check_grammar(info[0].As<Napi::String>().Utf8Value());
+    } catch (const mm::Error& e) {
+      throw make_error(env, mm::error_code_name(e.code()), e.what());
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value GrammarPasses(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env())->grammar_passes()); }
 
   Napi::Value Truncate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

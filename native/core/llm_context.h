@@ -7,13 +7,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
+#include "llama.h"
 #include "prompt_part.h"
 #include "text_model.h"
-
-struct llama_context;
-struct llama_sampler;
 
 struct ggml_threadpool;
 
@@ -27,6 +26,9 @@ struct SamplingOptions {
   float repeat_penalty = 1.0f;
   int repeat_last_n = 64;
   uint32_t seed = 0;
+  // GBNF text (root rule "root"); empty: unconstrained. Checked against the grammar after the
+  // cheaper samplers have picked a token; only a rejected pick pays for the full-vocabulary pass.
+  std::string grammar;
 };
 
 struct ContextOptions {
@@ -62,8 +64,17 @@ class LlmContext {
   // Starts a new reply: a fresh sampler chain (penalty history and RNG start over).
   void set_sampling(const SamplingOptions& opts);
 
-  // The next token from the last logits (after prefill or decode), recorded in the sampler.
+  // The next token from the last logits (after prefill or decode), recorded in the sampler (and
+  // in the grammar, when there is one: every token it returns keeps the reply a prefix the
+  // grammar accepts, and an end-of-generation token only once the grammar is complete).
   int32_t sample();
+
+  // Throws mm::Error (InvalidArgument) unless `grammar` is GBNF that libllama's parser accepts for
+  // this model's vocabulary. Guards what would crash the parser (size, nesting) first.
+  void check_grammar(const std::string& grammar) const;
+
+  // Full grammar passes (the unconstrained pick was rejected) since the last set_sampling.
+  int grammar_passes() const { return grammar_passes_; }
 
   // Logits of the last position (n_vocab floats).
   std::vector<float> logits() const;
@@ -79,6 +90,16 @@ class LlmContext {
   // which costs a measurable share of each generated token.
   ggml_threadpool* threadpool_ = nullptr;
   llama_sampler* sampler_ = nullptr;
+  llama_sampler* grammar_ = nullptr;  // null: unconstrained
+  std::vector<llama_token_data> candidates_;
+  int grammar_passes_ = 0;
+  // With a grammar, the reply's bytes stay valid UTF-8 (libllama's grammar reads an invalid
+  // sequence, a surrogate or an overlong form, as some code point; the text would not hold it).
+  std::vector<uint8_t> self_contained_;  // per token: its piece is complete valid UTF-8 (or empty)
+  std::string utf8_tail_;                // an incomplete character at the end of the reply so far
+  bool keeps_utf8(int32_t token) const;
+  llama_sampler* make_grammar(const std::string& grammar) const;
+  void fill_candidates(const float* logits);
   int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
   bool has_logits_ = false;
   std::atomic<const std::atomic<bool>*> cancel_{nullptr};
