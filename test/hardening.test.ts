@@ -4,7 +4,7 @@
 // Every bad file is made here from the tiny model by our own GGUF writer; nothing is committed.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { ContextOverflowError, DisposedError, InvalidArgumentError, MiniMonkey, MiniMonkeyError, ModelLoadError, TextModel, VisionEncoder } from '../lib';
+import { ContextOverflowError, DisposedError, InvalidArgumentError, loadImage, MiniMonkey, MiniMonkeyError, ModelLoadError, TextModel, VisionEncoder } from '../lib';
 import { GgmlType, GgufValueType } from '../lib/gguf/constants';
 import { readGgufHeader } from '../lib/gguf/reader';
 import { LIMITS, limitRange, machineCores } from '../lib/limits';
@@ -152,6 +152,7 @@ describe('options at the API edge: one range each, from lib/limits.ts', () => {
     await expect(model.chat(null as never)).rejects.toThrow(InvalidArgumentError);
     await expect(model.encodeImage('x.png', null as never)).rejects.toThrow(InvalidArgumentError);
     await expect(MiniMonkey.load({ ...pair, signal: 'stop' as never })).rejects.toThrow(InvalidArgumentError);
+    await expect(loadImage('x.png', null as never)).rejects.toThrow(InvalidArgumentError);
     chat.dispose();
   });
 });

@@ -74,6 +74,7 @@ export type SizeCheck = (width: number, height: number) => void;
 const isPixelLimit = (v: unknown): v is number => typeof v === 'number' && v >= 1 && (v === Infinity || Number.isSafeInteger(v));
 
 function resolveOptions(options: LoadImageOptions): Resolved {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('image options must be an object');
   const {
     orientation = 'exif', alpha = 'white', maxPixels = DEFAULT_MAX_PIXELS, maxDecodedPixels = DEFAULT_MAX_DECODED_PIXELS, oversize = 'downscale',
   } = options;
