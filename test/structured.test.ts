@@ -9,7 +9,8 @@ import { AbortError, InvalidArgumentError, MiniMonkey, UnsupportedError } from '
 import type { JsonSchema } from '../lib';
 import fs from 'node:fs';
 import path from 'node:path';
-import { askArgs, askOptions, UsageError } from '../lib/cli/model-args';
+import { UsageError } from '../lib/cli/command';
+import { askArgs, askOptions } from '../lib/cli/model-args';
 import { extractionQuestion } from '../lib/llm/extract';
 import { native } from '../lib/native';
 import { tempDir, tinyPair } from './helpers/models';
