@@ -43,17 +43,10 @@ async function ours(file: string, threads: number, prompt: number, gen: number, 
   for (let r = 0; r <= reps; r++) {
     ctx.truncate(0);
     ctx.setSampling({});
-    let t0 = performance.now();
+    const t0 = performance.now();
     await ctx.prefill([tokens]);
     const tp = performance.now() - t0;
-    t0 = performance.now();
-    let n = 0;
-    while (n < gen) {
-      const s = await ctx.step();
-      if (s.eog) break;
-      n++;
-    }
-    const tt = performance.now() - t0;
+    const { n, ms: tt } = await decodeGreedy(ctx, gen);
     if (r === 0) continue; // warm-up
     pp += prompt / (tp / 1000);
     tg += n / (tt / 1000);
@@ -61,6 +54,18 @@ async function ours(file: string, threads: number, prompt: number, gen: number, 
   ctx.dispose();
   model.dispose();
   return { pp: pp / reps, tg: tg / reps, constrained };
+}
+
+/** Up to `gen` decode steps (fewer if the reply ends): how many, and the milliseconds they took. */
+async function decodeGreedy(ctx: NativeLlmContext, gen: number): Promise<{ n: number; ms: number }> {
+  const t0 = performance.now();
+  let n = 0;
+  while (n < gen) {
+    const s = await ctx.step();
+    if (s.eog) break;
+    n++;
+  }
+  return { n, ms: performance.now() - t0 };
 }
 
 /**
@@ -74,14 +79,7 @@ async function decodeWith(ctx: NativeLlmContext, tokens: Int32Array, gen: number
       ctx.truncate(0);
       await ctx.prefill([tokens]);
       ctx.setSampling(v.grammar !== undefined ? { grammar: v.grammar } : {});
-      const t0 = performance.now();
-      let n = 0;
-      while (n < gen) {
-        const s = await ctx.step();
-        if (s.eog) break;
-        n++;
-      }
-      const tt = performance.now() - t0;
+      const { n, ms: tt } = await decodeGreedy(ctx, gen);
       if (r === 0) continue;
       v.tg += n / (tt / 1000) / reps;
       v.passes += ctx.grammarPasses() / Math.max(1, n) / reps;

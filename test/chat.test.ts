@@ -9,6 +9,7 @@ import { AbortError, ContextOverflowError, DisposedError, InvalidArgumentError, 
 import { DEFAULT_SYSTEM_MESSAGE, renderPrompt, systemBlock, userTurn } from '../lib/llm/prompt';
 import { StopStringMatcher } from '../lib/llm/stop-strings';
 import { tempDir, tinyPair } from './helpers/models';
+import { noiseImage } from './helpers/noise-image';
 
 const root = path.join(__dirname, '..');
 const harness = path.join(root, 'build', 'tools', 'native', 'tools', 'mm-llm-reference');
@@ -20,15 +21,7 @@ const firstTurn = (q: string, imageTokens: number) =>
   (imageTokens > 0 ? `<img>${'<IMG_CONTEXT>'.repeat(imageTokens)}</img>\n` : '') +
   `${q}<|im_end|><|im_start|>assistant\n`;
 
-function image(w: number, h: number, seed: number) {
-  const data = new Uint8Array(w * h * 3);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    data[i] = ((i % (w * 3)) * 7 + (s >>> 24)) & 255;
-  }
-  return { data, width: w, height: h, channels: 3 as const };
-}
+const image = noiseImage;
 
 function runHarness(model: string, prompt: string, embeddings: Float32Array | null, maxNew: number): number[] {
   const dir = fs.mkdtempSync(path.join(tempDir(), 'harness-'));

@@ -14,6 +14,7 @@ import { askArgs, askOptions } from '../lib/cli/model-args';
 import { extractionQuestion } from '../lib/llm/extract';
 import { native } from '../lib/native';
 import { tempDir, tinyPair } from './helpers/models';
+import { noiseImage } from './helpers/noise-image';
 
 type S = Record<string, unknown>;
 
@@ -28,15 +29,7 @@ beforeAll(async () => {
 
 afterAll(() => mm?.dispose());
 
-function image(w: number, h: number, seed: number) {
-  const data = new Uint8Array(w * h * 3);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    data[i] = ((i % (w * 3)) * 7 + (s >>> 24)) & 255;
-  }
-  return { data, width: w, height: h, channels: 3 as const };
-}
+const image = noiseImage;
 
 // ---- the schemas -------------------------------------------------------------------------------
 
