@@ -104,26 +104,29 @@ describe('unknown flags', () => {
   });
 });
 
+/** Runs the CLI, sends one SIGINT `afterMs` after a temp output appears in `out`, and waits for its exit. */
+async function interruptOnce(args: string[], out: string, afterMs: number) {
+  const child = spawn(process.execPath, [cli, ...args]);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = exited(child);
+  try {
+    await appears(out, /partial/, 30_000);
+    if (afterMs > 0) await new Promise((r) => setTimeout(r, afterMs)); // some of it written
+    expect(child.kill('SIGINT')).toBe(true);
+    return { ...(await done), stderr };
+  } finally {
+    child.kill('SIGKILL'); // never left running when an assertion failed
+  }
+}
+
 describe('Ctrl-C', () => {
   it('synth: SIGINT while a file is being written exits 130 and leaves nothing', async () => {
     const out = fresh('synth-int');
     // The full-size vision tower in f32: 1.2 GB, far longer than it takes to send the signal.
-    const child = spawn(process.execPath, [cli, 'synth', '--shape', 'internvl2-2b', '--only', 'vision', '--vision-type', 'f32', '--out', out]);
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    const done = exited(child);
-    let result;
-    try {
-      await appears(out, /partial/, 30_000);
-      await new Promise((r) => setTimeout(r, 300)); // some tensors written
-      expect(child.kill('SIGINT')).toBe(true);
-      result = await done;
-    } finally {
-      child.kill('SIGKILL'); // never left running when an assertion failed
-    }
-    const { code, signal } = result;
-    expect({ code, signal }).toEqual({ code: 130, signal: null });
-    expect(stderr).toMatch(/minimonkey synth: interrupted/);
+    const result = await interruptOnce(['synth', '--shape', 'internvl2-2b', '--only', 'vision', '--vision-type', 'f32', '--out', out], out, 300);
+    expect({ code: result.code, signal: result.signal }).toEqual({ code: 130, signal: null });
+    expect(result.stderr).toMatch(/minimonkey synth: interrupted/);
     expect(listAll(out)).toEqual([]);
   }, 60_000);
 
@@ -131,22 +134,10 @@ describe('Ctrl-C', () => {
     const ckpt = slowCheckpoint(path.join(fresh('ckpt-int'), 'mm'), 1 << 17);
     const out = fresh('convert-int');
     fs.writeFileSync(path.join(out, 'keep.txt'), 'unrelated');
-    const child = spawn(process.execPath, [cli, 'convert', ckpt, '--out', out, '--text-type', 'q4_k_m', '--vision-type', 'f16']);
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    const done = exited(child);
-    let result;
-    try {
-      // The signal is sent the moment the first temp output appears, mid-way through writing.
-      await appears(out, /partial/, 30_000);
-      expect(child.kill('SIGINT')).toBe(true);
-      result = await done;
-    } finally {
-      child.kill('SIGKILL');
-    }
-    const { code, signal } = result;
-    expect({ code, signal }).toEqual({ code: 130, signal: null });
-    expect(stderr).toMatch(/minimonkey convert: interrupted/);
+    // The signal is sent the moment the first temp output appears, mid-way through writing.
+    const result = await interruptOnce(['convert', ckpt, '--out', out, '--text-type', 'q4_k_m', '--vision-type', 'f16'], out, 0);
+    expect({ code: result.code, signal: result.signal }).toEqual({ code: 130, signal: null });
+    expect(result.stderr).toMatch(/minimonkey convert: interrupted/);
     expect(listAll(out)).toEqual(['keep.txt']);
   }, 60_000);
 });

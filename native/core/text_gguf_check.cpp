@@ -116,9 +116,8 @@ void check_tensor_types(const GgufFile& f) {
 
 // SentencePiece vocabularies fall back to <0xXX> tokens for text outside the vocabulary; libllama
 // looks those up with std::map::at, so a vocabulary without them cannot encode e.g. "€".
-void check_vocab(const GgufFile& f, const std::string& tok_model, const std::vector<std::string>& tokens) {
+void check_vocab(const GgufFile& f, const std::string& tok_model, const std::set<std::string>& have) {
   if (tok_model != "llama") return;
-  std::set<std::string> have(tokens.begin(), tokens.end());
   int missing = 0;
   char name[8];
   for (int b = 0; b < 256; ++b) {
@@ -158,7 +157,7 @@ void check_text_gguf(const std::string& path) {
   if (f.get_bool("tokenizer.ggml.add_eos_token", false) && !f.has_key("tokenizer.ggml.eos_token_id")) {
     bad(path, "add_eos_token is set but the file names no eos token");
   }
-  check_vocab(f, tok_model, tokens);
+  check_vocab(f, tok_model, seen);  // the set the duplicate check built: no second copy of 92k tokens
   check_hparams(f, arch);
   check_tensor_types(f);
 }
