@@ -1,8 +1,10 @@
 // Shared pieces of the benchmarks: where synthetic models and native tools live, timing, tables.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../lib/native';
+import { runtimeInfo } from '../lib/runtime';
 import { synthesize } from '../lib/synth/synthesize';
 
 export const cacheDir = path.join(packageRoot, 'bench', '.cache');
@@ -21,6 +23,18 @@ export function runJsonTool<T>(name: string, args: string[]): T {
   const out = execFileSync(tool(name), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const line = out.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as T;
+}
+
+/**
+ * The machine line every benchmark prints first: the CPU and the variant of ggml's CPU backend each
+ * side runs (ours: the one the addon loaded; llama.cpp's tools: the one ggml_backend_load_all took).
+ */
+export function machineLine(theirsVariant?: string): string {
+  const info = runtimeInfo();
+  const features = Object.entries(info.cpu.features).filter(([, v]) => v === '1').map(([k]) => k).join(' ');
+  return `cpu: ${info.cpuModel} (${os.cpus().length} logical cores)\n` +
+    `minimonkey: ggml cpu variant ${info.cpu.variant} (${features})` +
+    (theirsVariant ? `; llama.cpp: ${theirsVariant}` : '') + '\n';
 }
 
 export function argValue(name: string, fallback: string): string {

@@ -7,7 +7,7 @@ import { schemaToGrammar } from '../lib/llm/json-schema';
 import { TextModel } from '../lib/llm/text-model';
 import type { NativeLlmContext } from '../lib/native';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, benchFile, table, tool } from './common';
+import { argValue, benchFile, machineLine, table, tool } from './common';
 
 function promptTokens(n: number, vocab: number): Int32Array {
   const t = new Int32Array(n);
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       grammarRows.push([type, c.name, c.tg.toFixed(2), `${(c.tg / none).toFixed(2)}x`, c.grammar === undefined ? '-' : `${(100 * c.passes).toFixed(0)}%`]);
     }
   }
-  process.stdout.write(`${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n\n`);
+  process.stdout.write(`${machineLine('the best-scoring variant (ggml_backend_load_all)')}${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n\n`);
   process.stdout.write(`${table(grammarRows)}\n(decode with a grammar, greedy; full passes = tokens whose cheap pick the grammar rejected)\n`);
 }
 

@@ -7,7 +7,7 @@ import { documentPixels } from '../lib/demo/document-image';
 import { MiniMonkey } from '../lib/model';
 import type { PresetName } from '../lib/msac/presets';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, benchFile, table } from './common';
+import { argValue, benchFile, machineLine, table } from './common';
 
 async function main(): Promise<void> {
   const crop = argValue('preset', 'ocr') as PresetName;
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       ['without SCM', String(off.r.tokens.prompt), '-', off.r.timings.prefill.toFixed(0), off.ttft.toFixed(0)],
       ['with SCM', `${s.tokensAfter} (of ${s.tokensBefore})`, s.prepassMs.toFixed(0), on.r.timings.prefill.toFixed(0), on.ttft.toFixed(0)],
     ];
-    process.stdout.write(`${table(rows)}\n`);
+    process.stdout.write(`${machineLine()}${table(rows)}\n`);
     process.stdout.write(
       `image encode (once, cached for both): ${encodeMs.toFixed(0)} ms for ${plan.tileCount} tiles\n` +
         `SCM kept ${s.detailKept} of ${s.detailTokens} detail tokens; pre-pass peak memory ${(s.peakBytes / 2 ** 20).toFixed(0)} MiB\n` +

@@ -3,11 +3,12 @@
 //   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,q8_0] [--shape tiny]
 import { VisionEncoder } from '../lib/vision/encoder';
 import { defaultThreads } from '../lib/vision/encoder';
-import { argValue, benchFile, runJsonTool, table } from './common';
+import { argValue, benchFile, machineLine, runJsonTool, table } from './common';
 
 interface ClipBench {
   ms_per_tile: number;
   ms_total: number;
+  variant: string;
 }
 
 function tiles(count: number, size: number): Float32Array {
@@ -24,7 +25,8 @@ async function main(): Promise<void> {
   const n = Number(argValue('tiles', '2'));
   const threads = Number(argValue('threads', String(defaultThreads())));
   const types = argValue('types', 'f16,q8_0').split(',');
-  const rows = [['mmproj', 'tiles', 'threads', 'minimonkey ms/tile', 'llama.cpp ms/tile', 'speedup (llama.cpp / ours)']];
+  const rows = [['mmproj', 'tiles', 'threads', 'weights in', 'minimonkey ms/tile', 'llama.cpp ms/tile', 'speedup (llama.cpp / ours)']];
+  let theirsVariant = '';
   for (const type of types) {
     const file = await benchFile('vision', type);
     const enc = await VisionEncoder.load(file, { threads });
@@ -36,12 +38,15 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await enc.encode(input, n);
     const ours = (performance.now() - t0) / n;
+    const buffer = enc.info.weightBuffer;
     enc.dispose();
-    const theirs = runJsonTool<ClipBench>('mm-clip-bench', [file, String(n), String(threads)]).ms_per_tile;
-    rows.push([type, String(n), String(threads), ours.toFixed(0), theirs.toFixed(0), `${(theirs / ours).toFixed(2)}x`]);
+    const clip = runJsonTool<ClipBench>('mm-clip-bench', [file, String(n), String(threads)]);
+    const theirs = clip.ms_per_tile;
+    theirsVariant = clip.variant;
+    rows.push([type, String(n), String(threads), buffer, ours.toFixed(0), theirs.toFixed(0), `${(theirs / ours).toFixed(2)}x`]);
     process.stderr.write(`${type}: ours ${ours.toFixed(0)} ms/tile, llama.cpp ${theirs.toFixed(0)} ms/tile\n`);
   }
-  process.stdout.write(`${table(rows)}\n`);
+  process.stdout.write(`${machineLine(theirsVariant)}${table(rows)}\n`);
 }
 
 main().catch((e) => {

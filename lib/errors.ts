@@ -134,6 +134,7 @@ function fromCoded(err: Error & { code?: unknown }): Error {
     case 'ABORTED': return new AbortError(err.message, opts);
     case 'DISPOSED': return new DisposedError(err.message);
     case 'UNSUPPORTED': return new UnsupportedError(err.message, opts);
+    case 'UNSUPPORTED_CPU': return new UnsupportedCpuError(err.message);
     case 'IO': return new IoError(err.message, opts);
     case 'IMAGE': return new ImageError(err.message, undefined, opts);
     case 'CONTEXT_OVERFLOW': return new ContextOverflowError(err.message, opts);

@@ -15,6 +15,8 @@ export interface NativeVisionInfo {
   visionWidth: number;
   layers: number;
   weightType: string;
+  /** Where ggml keeps the block matrices: CPU, or a repacked layout of the CPU variant (CPU_REPACK, AMX). */
+  weightBuffer: string;
   imageMean: number[];
   imageStd: number[];
 }
@@ -106,12 +108,21 @@ export interface NativeScm {
   dispose(): void;
 }
 
+export interface NativeCpuBackendInfo {
+  /** The variant of ggml's CPU backend loaded (haswell, zen4, sapphirerapids, ...; "static-<level>" in a static build). */
+  variant: string;
+  /** 'score' (the best this CPU runs), 'MINIMONKEY_CPU_VARIANT' or 'static'. */
+  chosenBy: string;
+  /** Every variant of this build, with ggml's score for this CPU (0: cannot run here). */
+  variants: { name: string; score: number }[];
+  /** What the loaded variant uses, as ggml reports it (AVX2: '1', AMX_INT8: '1', ...). */
+  features: Record<string, string>;
+}
+
 export interface NativeRuntimeInfo {
   llamaRelease: string;
   ggmlSystemInfo: string;
-  /** x86-64 level ggml's CPU backend was compiled for (CMake MINIMONKEY_CPU). */
-  cpuLevel: string;
-  cpuFeatures: Record<string, boolean>;
+  cpu: NativeCpuBackendInfo;
   napiVersion: number;
   /** The bounds the addon re-checks (native/core/mm_limits.h), equal to lib/limits.ts. */
   limits: {

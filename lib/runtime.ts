@@ -1,7 +1,9 @@
-// What the running installation is: package version, addon location, ggml's compiled features.
+// What the running installation is: package version, addon location, the CPU variant ggml runs.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { native, nativePath, packageRoot } from './native';
+import { fromNative } from './errors';
+import { native, NativeCpuBackendInfo, NativeRuntimeInfo, nativePath, packageRoot } from './native';
 
 export interface RuntimeInfo {
   /** minimonkey's own version. */
@@ -12,10 +14,13 @@ export interface RuntimeInfo {
   addonPath: string;
   /** Whether the addon came from prebuilds/ (true) or a local source build (false). */
   prebuilt: boolean;
-  /** x86-64 level the addon was built for (x86-64-v3: AVX2/FMA/F16C; x86-64-v2: SSE4.2), or 'native'. */
-  cpuLevel: string;
-  /** SIMD features the CPU backend was compiled to use (avx2, fma, f16c, ...). */
-  cpuFeatures: Record<string, boolean>;
+  /** The CPU, as the OS names it. */
+  cpuModel: string;
+  /**
+   * ggml's CPU backend: the variant loaded for this CPU (the best one it runs, or
+   * MINIMONKEY_CPU_VARIANT), every variant of the build with its score, and what the loaded one uses.
+   */
+  cpu: NativeCpuBackendInfo;
   /** ggml's own one-line system summary. */
   ggmlSystemInfo: string;
   napiVersion: number;
@@ -26,15 +31,21 @@ export function packageVersion(): string {
 }
 
 export function runtimeInfo(): RuntimeInfo {
-  const info = native().runtimeInfo();
+  let info: NativeRuntimeInfo;
+  try {
+    // Loads ggml's CPU variant if nothing has: UNSUPPORTED_CPU or INVALID_ARGUMENT (MINIMONKEY_CPU_VARIANT) here.
+    info = native().runtimeInfo();
+  } catch (e) {
+    throw fromNative(e);
+  }
   const addonPath = nativePath();
   return {
     version: packageVersion(),
     llamaRelease: info.llamaRelease,
     addonPath,
     prebuilt: addonPath.split(path.sep).includes('prebuilds'),
-    cpuLevel: info.cpuLevel,
-    cpuFeatures: info.cpuFeatures,
+    cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
+    cpu: info.cpu,
     ggmlSystemInfo: info.ggmlSystemInfo.trim(),
     napiVersion: info.napiVersion,
   };

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fetchLlama, jobs, machineCpuLevel, root, run } from './cmake-build.mjs';
+import { fetchLlama, jobs, root, run, staticCpuLevel } from './cmake-build.mjs';
 
 const require = createRequire(import.meta.url);
 export const outDir = 'build-asan';
@@ -17,12 +17,8 @@ export const addonPath = path.join(root, outDir, 'Release', 'minimonkey.node');
 
 export function buildSanitized() {
   fetchLlama();
-  const env = {};
-  const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
-  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))) {
-    env.npm_config_nodedir = nodePrefix;
-  }
-  const cpu = machineCpuLevel();
+  // A static build (MINIMONKEY_BACKEND_DL is OFF with the sanitizers): one instrumented image.
+  const cpu = staticCpuLevel();
   const args = [require.resolve('cmake-js/bin/cmake-js'), 'build', '--out', outDir, '--parallel', jobs,
     '--log-level', 'warn', '--CDMINIMONKEY_SANITIZE=ON'];
   if (cpu) args.push(`--CDMINIMONKEY_CPU=${cpu}`);
@@ -30,7 +26,7 @@ export function buildSanitized() {
   if (process.env.CXX) args.push('--CDCMAKE_CXX_COMPILER=' + process.env.CXX);
   process.stderr.write(`[build-sanitized] ${outDir} (ASan + UBSan${cpu ? `, ${cpu}` : ''}, ${jobs} jobs)\n`);
   const t0 = Date.now();
-  run(process.execPath, args, env);
+  run(process.execPath, args);
   if (!fs.existsSync(addonPath)) throw new Error(`build-sanitized: ${addonPath} was not built`);
   process.stderr.write(`[build-sanitized] ${path.relative(root, addonPath)} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   return addonPath;

@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { jobs, machineCpuLevel, root, run } from './cmake-build.mjs';
+import { jobs, staticCpuLevel, root, run } from './cmake-build.mjs';
 import { buildSanitized } from './build-sanitized.mjs';
 import { testSanitized } from './test-sanitized.mjs';
 
@@ -47,7 +47,7 @@ const HARNESSES = [
 function buildFuzzers() {
   const cc = process.env.MINIMONKEY_FUZZ_CC || 'clang';
   const cxx = process.env.MINIMONKEY_FUZZ_CXX || 'clang++';
-  const cpu = machineCpuLevel();
+  const cpu = staticCpuLevel();
   const gen = spawnSync('ninja', ['--version']).status === 0 ? ['-G', 'Ninja'] : [];
   run('cmake', ['-S', root, '-B', fuzzDir, ...gen, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_C_COMPILER=${cc}`, `-DCMAKE_CXX_COMPILER=${cxx}`,
     '-DMINIMONKEY_ADDON=OFF', '-DMINIMONKEY_FUZZ=ON', ...(cpu ? [`-DMINIMONKEY_CPU=${cpu}`] : []), '--log-level=WARNING']);

@@ -1,6 +1,5 @@
-// One cmake-js build of the addon (and the CPU probe) at one x86-64 level, shared by
-// build-native.mjs (the source build for this machine) and prebuild.mjs (one build per level);
-// build-tools.mjs uses its helpers for the plain-cmake tools build.
+// Shared pieces of the native builds: build-native.mjs (the addon for this machine), prebuild.mjs
+// (the addon as shipped), build-sanitized.mjs and build-tools.mjs.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,39 +23,43 @@ export function fetchLlama() {
   run(process.execPath, [path.join(root, 'scripts', 'fetch-llama.mjs')]);
 }
 
-/** The x86-64 levels we build, best first, each with the /proc/cpuinfo flags it needs. */
-export const cpuLevels = JSON.parse(fs.readFileSync(path.join(root, 'native', 'cpu-levels.json'), 'utf8')).levels;
-
 /**
- * The level a source build on this machine uses: MINIMONKEY_CPU if set, else the best level whose
- * flags this CPU has (x86-64 Linux), else x86-64-v3 elsewhere on x86-64 (CMake's default).
+ * The x86-64 level of a static build (MINIMONKEY_BACKEND_DL=OFF: the sanitizer and fuzz builds, which
+ * run only where they are built): MINIMONKEY_CPU if set, else the best level this CPU has.
+ * The shipped addon needs none: ggml picks its CPU variant at run time.
  */
-export function machineCpuLevel() {
+export function staticCpuLevel() {
   if (process.env.MINIMONKEY_CPU) return process.env.MINIMONKEY_CPU;
   if (process.arch !== 'x64' || process.platform !== 'linux') return undefined;
-  let flags;
   try {
     const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    flags = new Set(line.split(':')[1].trim().split(/\s+/));
+    const flags = new Set(line.split(':')[1].trim().split(/\s+/));
+    if (['avx', 'avx2', 'fma', 'f16c', 'bmi2'].every((f) => flags.has(f))) return 'x86-64-v3';
+    if (['sse4_2', 'popcnt'].every((f) => flags.has(f))) return 'x86-64-v2';
+    return 'x86-64';
   } catch {
     return undefined;
   }
-  return cpuLevels.find((level) => level.flags.every((f) => flags.has(f))).name;
 }
 
-/** Fetches llama.cpp if needed and builds into `outDir` (relative to the root); returns cmake's Release folder. */
-export function cmakeBuild({ cpu, outDir }) {
+/**
+ * Configures and builds with cmake-js (Node-API mode, from package.json binary.napi_versions: the
+ * headers come from node-api-headers, nothing is downloaded) into `outDir`; returns the folder that
+ * holds the addon: <outDir>/bin with its libraries and CPU modules, or <outDir>/Release in a static build.
+ */
+export function cmakeBuild({ outDir, defines = {} }) {
   fetchLlama();
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  const env = {};
-  // Build against the running Node's own headers when it ships them, so no download is needed.
-  const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
-  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))) {
-    env.npm_config_nodedir = nodePrefix;
-  }
-  const args = [cmakeJs, 'build', '--out', outDir, '--parallel', jobs, '--log-level', 'warn'];
-  if (cpu) args.push(`--CDMINIMONKEY_CPU=${cpu}`);
-  process.stderr.write(`[build] ${outDir}${cpu ? ` (${cpu})` : ''}\n`);
-  run(process.execPath, args, env);
-  return path.join(root, outDir, 'Release');
+  const common = ['--out', outDir, '--log-level', 'warn', ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`)];
+  process.stderr.write(`[build] ${outDir}\n`);
+  // Configured every time (seconds): a build folder made by an older layout keeps stale cache entries.
+  run(process.execPath, [cmakeJs, 'configure', ...common]);
+  run(process.execPath, [cmakeJs, 'build', ...common, '--parallel', jobs]);
+  const bin = path.join(root, outDir, 'bin');
+  return fs.existsSync(path.join(bin, 'minimonkey.node')) ? bin : path.join(root, outDir, 'Release');
+}
+
+/** The files of one addon build: the addon, ggml's and libllama's libraries, the backend modules. */
+export function addonFiles(dir) {
+  return fs.readdirSync(dir).filter((f) => f === 'minimonkey.node' || /^(lib)?(mm-|ggml-).*\.(so|dylib|dll)$/.test(f)).sort();
 }

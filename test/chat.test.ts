@@ -12,7 +12,7 @@ import { tempDir, tinyPair } from './helpers/models';
 import { noiseImage } from './helpers/noise-image';
 
 const root = path.join(__dirname, '..');
-const harness = path.join(root, 'build', 'tools', 'native', 'tools', 'mm-llm-reference');
+const harness = path.join(root, 'build', 'tools', 'bin', 'mm-llm-reference');
 
 // The reference's string, written out here independently of lib/llm/prompt (facts §3.4).
 const SYS = DEFAULT_SYSTEM_MESSAGE;

@@ -1,18 +1,22 @@
-// The package as users get it. `npm run prebuild` makes one addon per x86-64 level; `npm pack`
-// packs them; the tarball, installed into an empty folder with nothing but the registry, must run
-// `minimonkey demo` without compiling anything, on the best level this CPU has. On an x86-64 CPU
-// without AVX2 it must pick the SSE4.2 build rather than die with SIGILL: qemu-user's CPU models
-// (Nehalem: SSE4.2, no AVX; qemu64: not even SSE4.2) stand in for such machines.
+// The package as users get it. `npm run prebuild` makes the prebuilt set (the addon, ggml's and
+// libllama's libraries, one CPU backend module per variant); `npm pack` packs it; the tarball,
+// installed into an empty folder with nothing but the registry, must run `minimonkey demo` without
+// compiling anything, on the best CPU variant for this CPU. A CPU without AVX2 must get a variant it
+// runs rather than die with SIGILL: qemu-user's CPU models (Nehalem: SSE4.2, no AVX; qemu64: not
+// even SSE4.2) stand in for such machines.
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bestCpuLevel, detectCpuFeatures } from '../lib/addon-loader';
 import { tempDir } from './helpers/models';
 
 const root = path.join(__dirname, '..');
 const x64Linux = process.platform === 'linux' && process.arch === 'x64';
 const onX64Linux = x64Linux ? it : it.skip;
 const qemu = 'qemu-x86_64';
+// Every x86-64 variant of ggml's CPU backend (GGML_CPU_ALL_VARIANTS in the pinned ggml/src/CMakeLists.txt).
+const X64_VARIANTS = ['x64', 'sse42', 'sandybridge', 'ivybridge', 'piledriver', 'haswell', 'skylakex', 'cannonlake',
+  'cascadelake', 'icelake', 'cooperlake', 'zen4', 'alderlake', 'sapphirerapids'];
+type Variant = { name: string; score: number };
 
 // Children get no npm_* variables from the `npm test` that runs us (they would steer npm install).
 const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
@@ -70,18 +74,18 @@ describe('the packed package, installed from its tarball', () => {
     });
   }, 30 * 60 * 1000);
 
-  it('the tarball holds the compiled JS, declarations, sources for a rebuild and the prebuilt binaries', () => {
+  it('the tarball holds the compiled JS, declarations, sources for a rebuild and the prebuilt set', () => {
     expect(files).toEqual(expect.arrayContaining([
-      'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js', 'native/cpu-levels.json',
+      'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js',
       'CMakeLists.txt', 'scripts/install.mjs', 'scripts/build-native.mjs', 'scripts/check-addon.js',
     ]));
-    const binaries = files.filter((f) => f.startsWith('prebuilds/')).sort();
+    const binaries = files.filter((f) => f.startsWith('prebuilds/')).map((f) => path.basename(f)).sort();
     if (x64Linux) {
+      // The addon, ggml's and libllama's libraries under private names, and every x86-64 CPU variant ggml defines.
       expect(binaries).toEqual([
-        'prebuilds/linux-x64/cpu-features.node',
-        'prebuilds/linux-x64/minimonkey.x86-64-v2.glibc.napi.node',
-        'prebuilds/linux-x64/minimonkey.x86-64-v3.glibc.napi.node',
-      ]);
+        ...X64_VARIANTS.map((v) => `libggml-cpu-${v}.so`).sort(),
+        'libmm-ggml-base.so', 'libmm-ggml.so', 'libmm-llama.so', 'minimonkey.node',
+      ].sort());
     }
     // Never third-party sources, build folders or tests.
     expect(files.filter((f) => /^(deps|build|node_modules|test)\//.test(f))).toEqual([]);
@@ -93,32 +97,44 @@ describe('the packed package, installed from its tarball', () => {
     expect(fs.existsSync(path.join(installed, 'deps'))).toBe(false);
   });
 
-  it('`minimonkey demo` runs there, on the prebuilt binary of the best level this CPU has', () => {
+  it('`minimonkey demo` runs there, on the prebuilt set, with the best CPU variant for this CPU', () => {
     const info = JSON.parse(mustRun(cli, ['runtime', '--json'], { cwd: app, env: cleanEnv() }));
     expect(info.prebuilt).toBe(true);
     expect(path.dirname(info.addonPath)).toBe(path.join(installed, 'prebuilds', `${process.platform}-${process.arch}`));
-    if (x64Linux) expect(info.cpuLevel).toBe(bestCpuLevel(detectCpuFeatures()));
+    const best = [...info.cpu.variants].sort((a: Variant, b: Variant) => b.score - a.score)[0];
+    expect(best.score).toBeGreaterThan(0);
+    expect(info.cpu).toMatchObject({ variant: best.name, chosenBy: 'score' });
     const demo = JSON.parse(mustRun(cli, ['demo', '--json', '--threads', '2'], { cwd: app, env: cleanEnv() }));
     expect(demo.result.tokens.generated).toBeGreaterThan(0);
     expect(demo.scm.detailKept).toBe(demo.scm.detailTokens / 2);
   });
 
-  onX64Linux('each binary is stripped and exports only the N-API entry points', () => {
-    for (const f of files.filter((p) => p.endsWith('.node'))) {
-      const file = path.join(installed, f);
-      const exported = mustRun('nm', ['-D', '--defined-only', file]).trim().split('\n').map((l) => l.trim().split(/\s+/).pop()).sort();
-      expect(exported).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
-      expect(sh('nm', [file]).stderr).toContain('no symbols'); // no static symbol table left
+  onX64Linux('the set is stripped; the addon exports only the N-API entry points, the libraries no libstdc++', () => {
+    const dir = path.join(installed, 'prebuilds', 'linux-x64');
+    const exported = (f: string) => mustRun('nm', ['-D', '--defined-only', path.join(dir, f)]).trim().split('\n').map((l) => l.trim().split(/\s+/).pop()!);
+    expect(exported('minimonkey.node').sort()).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+    for (const f of fs.readdirSync(dir)) {
+      expect([f, sh('nm', [path.join(dir, f)]).stderr.includes('no symbols')]).toEqual([f, true]); // no static symbol table left
     }
+    // The modules are found beside the addon, wherever the folder is ($ORIGIN), never on the system's paths.
+    for (const f of ['minimonkey.node', 'libmm-llama.so', 'libggml-cpu-haswell.so']) {
+      expect([f, mustRun('readelf', ['-d', path.join(dir, f)])]).toEqual([f, expect.stringMatching(/R(UN)?PATH.*\[\$ORIGIN\]/)]);
+    }
+    const needed = mustRun('readelf', ['-d', path.join(dir, 'libggml-cpu-haswell.so')]);
+    expect(needed).toContain('[libmm-ggml-base.so]');
+    expect(needed).not.toMatch(/\[libggml(-base)?\.so/);
   });
 
-  onX64Linux('the x86-64-v2 build holds no AVX instruction at all; the v3 build does use AVX2 and FMA', () => {
-    const vexInstructions = (level: string): number => {
-      const asm = mustRun('objdump', ['-d', '--no-show-raw-insn', path.join(installed, 'prebuilds', 'linux-x64', `minimonkey.${level}.glibc.napi.node`)]);
+  onX64Linux('only the CPU variants hold vector code past SSE2: the addon and its libraries run on any x86-64', () => {
+    const dir = path.join(installed, 'prebuilds', 'linux-x64');
+    const vexInstructions = (file: string): number => {
+      const asm = mustRun('objdump', ['-d', '--no-show-raw-insn', path.join(dir, file)], { maxBuffer: 1 << 30 });
       return asm.split('\n').filter((l) => /\tv[a-z0-9]+\s.*%[xyz]mm/.test(l)).length;
     };
-    expect(vexInstructions('x86-64-v2')).toBe(0);
-    expect(vexInstructions('x86-64-v3')).toBeGreaterThan(1000);
+    for (const f of ['minimonkey.node', 'libmm-ggml-base.so', 'libmm-ggml.so', 'libmm-llama.so', 'libggml-cpu-x64.so', 'libggml-cpu-sse42.so']) {
+      expect([f, vexInstructions(f)]).toEqual([f, 0]);
+    }
+    expect(vexInstructions('libggml-cpu-haswell.so')).toBeGreaterThan(1000);
   });
 
   describe('on emulated CPUs (qemu-user)', () => {
@@ -133,37 +149,43 @@ describe('the packed package, installed from its tarball', () => {
     const emulate = (cpu: string, args: string[], env: Record<string, string> = {}) =>
       sh(qemu, ['-cpu', cpu, process.execPath, cli, ...args], { cwd: app, env: cleanEnv(env) });
 
-    onQemu('without AVX (Nehalem) it loads the SSE4.2 build and runs the whole demo, as that build does natively', () => {
-      const info = emulate('Nehalem', ['runtime', '--json']);
-      expect(info.status).toBe(0);
-      expect(JSON.parse(info.stdout)).toMatchObject({ cpuLevel: 'x86-64-v2', prebuilt: true });
-      const args = ['demo', '--json', '--threads', '2'];
-      const emulated = emulate('Nehalem', args);
-      expect(emulated.status).toBe(0);
-      const v2 = path.join(installed, 'prebuilds', 'linux-x64', 'minimonkey.x86-64-v2.glibc.napi.node');
-      const nativeRun = JSON.parse(mustRun(cli, args, { cwd: app, env: cleanEnv({ MINIMONKEY_ADDON_PATH: v2 }) }));
-      expect(JSON.parse(emulated.stdout).result.text).toBe(nativeRun.result.text);
-    }, 10 * 60 * 1000);
-
-    onQemu('the control: the AVX2 build forced onto that CPU is killed by SIGILL', () => {
-      const v3 = path.join(installed, 'prebuilds', 'linux-x64', 'minimonkey.x86-64-v3.glibc.napi.node');
-      const r = emulate('Nehalem', ['runtime', '--json'], { MINIMONKEY_ADDON_PATH: v3 });
-      expect(r.status === 132 || r.signal === 'SIGILL' || /signal 4 \(Illegal instruction\)/.test(r.stderr)).toBe(true);
-    });
-
-    onQemu('with AVX2 and FMA (qemu\'s max CPU) it loads the x86-64-v3 build', () => {
-      const r = emulate('max', ['runtime', '--json']);
+    const variantOf = (r: { status: number | null; stdout: string }): string => {
       expect(r.status).toBe(0);
-      expect(JSON.parse(r.stdout).cpuLevel).toBe('x86-64-v3');
-    });
+      return JSON.parse(r.stdout).cpu.variant;
+    };
+    const demoArgs = ['demo', '--json', '--threads', '2'];
+    const demoText = (r: { status: number | null; stdout: string; stderr: string }): string => {
+      if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
+      return JSON.parse(r.stdout).result.text;
+    };
 
-    onQemu('without SSE4.2 (qemu64) it refuses with UNSUPPORTED_CPU, says what is missing and how to fix it, and does not crash', () => {
-      const r = emulate('qemu64', ['runtime', '--json']);
+    onQemu('without AVX (Nehalem) it loads the sse42 variant and the demo answers as that variant does natively', () => {
+      expect(variantOf(emulate('Nehalem', ['runtime', '--json']))).toBe('sse42');
+      const emulated = demoText(emulate('Nehalem', demoArgs));
+      const nativeRun = demoText(sh(cli, demoArgs, { cwd: app, env: cleanEnv({ MINIMONKEY_CPU_VARIANT: 'sse42' }) }));
+      expect(emulated).toBe(nativeRun);
+    }, 15 * 60 * 1000);
+
+    onQemu('without SSE4.2 (qemu64) it loads the baseline x64 variant and answers as that variant does natively', () => {
+      expect(variantOf(emulate('qemu64', ['runtime', '--json']))).toBe('x64');
+      const emulated = demoText(emulate('qemu64', demoArgs));
+      const nativeRun = demoText(sh(cli, demoArgs, { cwd: app, env: cleanEnv({ MINIMONKEY_CPU_VARIANT: 'x64' }) }));
+      expect(emulated).toBe(nativeRun);
+    }, 15 * 60 * 1000);
+
+    onQemu('a variant the CPU cannot run, forced with MINIMONKEY_CPU_VARIANT, is a typed error, not a SIGILL', () => {
+      const r = emulate('Nehalem', ['runtime', '--json'], { MINIMONKEY_CPU_VARIANT: 'haswell' });
       expect(r.signal).toBeNull();
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('[UNSUPPORTED_CPU]');
-      expect(r.stderr).toMatch(/lacks .*sse4_2.*\(read from cpuid\)/);
-      expect(r.stderr).toContain('npm rebuild minimonkey --build-from-source');
+      expect(r.stderr).toContain('MINIMONKEY_CPU_VARIANT=haswell');
+      expect(r.stderr).toMatch(/the ones this CPU runs: .*sse42/);
+    });
+
+    onQemu('with AVX2 and FMA (qemu\'s max CPU) it loads a variant that uses AVX2', () => {
+      const r = emulate('max', ['runtime', '--json']);
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout).cpu.features).toMatchObject({ AVX2: '1' });
     });
   });
 });

@@ -3,7 +3,8 @@ import { quantize } from '../lib/native';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bestCpuLevel, chooseAddon, cpuLevels, CpuFeatures, detectCpuFeatures, outsideAsar, packageRoot } from '../lib/addon-loader';
+import { spawnSync } from 'node:child_process';
+import { addonCandidates, outsideAsar, packageRoot } from '../lib/addon-loader';
 
 describe('runtimeInfo', () => {
   const info = runtimeInfo();
@@ -15,15 +16,103 @@ describe('runtimeInfo', () => {
     expect(typeof info.prebuilt).toBe('boolean');
   });
 
-  it('reports the x86-64 level and the SIMD features ggml was built with, and they agree', () => {
-    if (process.arch !== 'x64') return;
-    const v3 = info.cpuLevel === 'x86-64-v3';
-    expect(['x86-64-v3', 'x86-64-v2', 'x86-64', 'native']).toContain(info.cpuLevel);
-    if (info.cpuLevel !== 'native') {
-      expect(info.cpuFeatures).toMatchObject({ avx2: v3, fma: v3, f16c: v3 });
-      expect(info.ggmlSystemInfo).toContain(`AVX2 = ${v3 ? 1 : 0}`);
+  it('names the CPU variant ggml loaded: the best-scoring one, and it uses nothing this CPU lacks', () => {
+    expect(info.cpuModel.length).toBeGreaterThan(0);
+    const { variant, chosenBy, variants, features } = info.cpu;
+    expect(chosenBy).toBe('score');
+    expect(variants.length).toBeGreaterThan(1);
+    const best = [...variants].sort((a, b) => b.score - a.score)[0];
+    expect(variant).toBe(best.name);
+    if (process.platform !== 'linux' || process.arch !== 'x64') return;
+    // ggml's feature names against the kernel's, for what the variant was compiled to use.
+    const kernel = cpuFlags();
+    const needs: Record<string, string[]> = {
+      SSE3: ['pni'], SSSE3: ['ssse3'], AVX: ['avx'], AVX2: ['avx2'], F16C: ['f16c'], FMA: ['fma'], BMI2: ['bmi2'],
+      AVX_VNNI: ['avx_vnni'], AVX512: ['avx512f'], AVX512_VBMI: ['avx512vbmi'], AVX512_VNNI: ['avx512_vnni'],
+      AVX512_BF16: ['avx512_bf16'], AMX_INT8: ['amx_int8', 'amx_tile'],
+    };
+    for (const [name, value] of Object.entries(features)) {
+      if (value === '1' && needs[name]) expect([name, needs[name].filter((f) => !kernel.has(f))]).toEqual([name, []]);
     }
+    // And it is the best one: a CPU with AVX2 and FMA gets at least the AVX2 code.
+    if (kernel.has('avx2') && kernel.has('fma')) expect(features).toMatchObject({ AVX2: '1', FMA: '1' });
+    if (kernel.has('avx512f') && kernel.has('avx512bw')) expect(features).toMatchObject({ AVX512: '1' });
   });
+
+  it('ggml\'s system summary agrees with the loaded variant', () => {
+    if (process.arch !== 'x64') return;
+    expect(info.ggmlSystemInfo).toContain(`AVX2 = ${info.cpu.features.AVX2 === '1' ? 1 : 0}`);
+  });
+});
+
+function cpuFlags(): Set<string> {
+  const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))!;
+  return new Set(line.split(':')[1].trim().split(/\s+/));
+}
+
+/** `minimonkey runtime --json` in a child process with `env`, for what only a fresh process can show. */
+function runtimeIn(env: Record<string, string>) {
+  const cli = path.join(packageRoot, 'dist', 'lib', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [cli, 'runtime', '--json'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { status: r.status, signal: r.signal, stderr: r.stderr, info: r.status === 0 ? JSON.parse(r.stdout) : undefined };
+}
+
+describe('MINIMONKEY_CPU_VARIANT', () => {
+  const variants = runtimeInfo().cpu.variants;
+  const runnable = variants.filter((v) => v.score > 0);
+  const worst = [...runnable].sort((a, b) => a.score - b.score)[0];
+
+  it('forces a variant the CPU runs, and runtimeInfo says so', () => {
+    const r = runtimeIn({ MINIMONKEY_CPU_VARIANT: worst.name });
+    expect(r.status).toBe(0);
+    expect(r.info.cpu).toMatchObject({ variant: worst.name, chosenBy: 'MINIMONKEY_CPU_VARIANT' });
+  });
+
+  it('a name no variant has is INVALID_ARGUMENT that lists the variants', () => {
+    const r = runtimeIn({ MINIMONKEY_CPU_VARIANT: 'pentium-mmx' });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('[INVALID_ARGUMENT]');
+    expect(r.stderr).toContain(worst.name);
+  });
+
+  const cannot = variants.find((v) => v.score === 0);
+  (cannot ? it : it.skip)(`a variant this CPU cannot run is UNSUPPORTED_CPU, not a crash (${cannot?.name ?? 'none here: qemu covers it'})`, () => {
+    const r = runtimeIn({ MINIMONKEY_CPU_VARIANT: cannot!.name });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('[UNSUPPORTED_CPU]');
+  });
+
+  it('the forced variant computes: a q8_0 vision tower on the baseline variant equals the best one within q8_0 noise', async () => {
+    const { tinyPair } = await import('./helpers/models');
+    const pair = await tinyPair('q8_0', 2);
+    const script = `
+      const { VisionEncoder } = require(${JSON.stringify(path.join(packageRoot, 'dist', 'lib', 'index.js'))});
+      (async () => {
+        const enc = await VisionEncoder.load(${JSON.stringify(pair.mmproj)}, { threads: 2 });
+        const n = enc.info.imageSize;
+        const tiles = new Float32Array(3 * n * n).map((_, i) => Math.sin(i * 0.37));
+        const out = await enc.encode(tiles, 1);
+        process.stdout.write(JSON.stringify({ buffer: enc.info.weightBuffer, out: Array.from(out.slice(0, 4096)) }));
+        enc.dispose();
+      })();`;
+    const run = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+      if (r.status !== 0) throw new Error(r.stderr);
+      return JSON.parse(r.stdout) as { buffer: string; out: number[] };
+    };
+    const best = run({});
+    const base = run({ MINIMONKEY_CPU_VARIANT: worst.name });
+    expect(base.buffer).toBe('CPU');
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < best.out.length; i++) {
+      num += (best.out[i] - base.out[i]) ** 2;
+      den += base.out[i] ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(0.02);
+  }, 120_000);
 });
 
 describe('quantize (ggml quantizer)', () => {
@@ -65,28 +154,7 @@ function f16ToF32(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-describe('choosing the addon for this CPU', () => {
-  const x64 = process.arch === 'x64' ? it : it.skip;
-  const flags = (list: string[]): CpuFeatures => ({ flags: new Set(list), source: 'cpuid' });
-  const v2 = ['ssse3', 'sse4_1', 'sse4_2', 'popcnt'];
-  const v3 = [...v2, 'avx', 'avx2', 'fma', 'f16c', 'bmi2'];
-
-  const x64Linux = process.arch === 'x64' && process.platform === 'linux' ? it : it.skip;
-  x64Linux('the CPUID probe (built beside the addon) agrees with the kernel on every flag a level needs', () => {
-    const f = detectCpuFeatures();
-    expect(f.source).toBe('cpuid');
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))!;
-    const kernel = new Set(line.split(':')[1].trim().split(/\s+/));
-    for (const flag of cpuLevels.flatMap((l) => l.flags)) expect([flag, f.flags.has(flag)]).toEqual([flag, kernel.has(flag)]);
-  });
-  x64Linux('a source build made for a level this CPU lacks is left out, and the reason says so', () => {
-    const level = JSON.parse(fs.readFileSync(path.join(packageRoot, 'build', 'Release', 'build-info.json'), 'utf8')).cpuLevel;
-    const built = path.join(packageRoot, 'build', 'Release', 'minimonkey.node');
-    expect(chooseAddon(flags(v3)).candidates).toContain(built);
-    const old = chooseAddon(flags(['sse3']));
-    expect(old.candidates).not.toContain(built);
-    expect(old.skipped.join('\n')).toContain(`the source build in ${path.dirname(built)} is built for ${level}, and this CPU lacks`);
-  });
+describe('choosing the addon', () => {
   it('in an Electron app, binaries are taken from app.asar.unpacked when it holds them', () => {
     const app = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-asar-'));
     try {
@@ -98,19 +166,42 @@ describe('choosing the addon for this CPU', () => {
       fs.rmSync(app, { recursive: true, force: true });
     }
   });
-  it('takes the best level whose flags the CPU has', () => {
-    expect(bestCpuLevel(flags(v3))).toBe('x86-64-v3');
-    expect(bestCpuLevel(flags(v3.filter((f) => f !== 'fma')))).toBe('x86-64-v2'); // AVX2 without FMA (VIA, some VMs)
-    expect(bestCpuLevel(flags(v2))).toBe('x86-64-v2');
-    expect(bestCpuLevel(flags(['sse3']), ['x86-64-v3', 'x86-64-v2'])).toBeUndefined();
-    expect(bestCpuLevel(flags(v3), ['x86-64-v2'])).toBe('x86-64-v2');
+
+  it('a source build newer than the prebuilt set is tried first, an older one after it; nothing is deleted', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-loader-'));
+    const saved = process.env.MINIMONKEY_ADDON_PATH;
+    delete process.env.MINIMONKEY_ADDON_PATH;
+    try {
+      const dirs = { prebuilt: path.join(dir, 'prebuilds', 'linux-x64'), built: path.join(dir, 'build', 'Release') };
+      for (const d of Object.values(dirs)) {
+        fs.mkdirSync(d, { recursive: true });
+        fs.writeFileSync(path.join(d, 'minimonkey.node'), '');
+      }
+      const packedAt = new Date('2026-06-01T00:00:00Z');
+      fs.utimesSync(path.join(dirs.prebuilt, 'minimonkey.node'), packedAt, packedAt);
+      const builtAt = (iso: string) => fs.writeFileSync(path.join(dirs.built, 'build-info.json'), JSON.stringify({ builtAt: iso }));
+      builtAt('2026-07-01T00:00:00Z');
+      expect(addonCandidates(dirs)).toEqual([path.join(dirs.built, 'minimonkey.node'), path.join(dirs.prebuilt, 'minimonkey.node')]);
+      builtAt('2026-05-01T00:00:00Z');
+      expect(addonCandidates(dirs)).toEqual([path.join(dirs.prebuilt, 'minimonkey.node'), path.join(dirs.built, 'minimonkey.node')]);
+      expect(Object.values(dirs).every((d) => fs.existsSync(path.join(d, 'minimonkey.node')))).toBe(true);
+    } finally {
+      if (saved !== undefined) process.env.MINIMONKEY_ADDON_PATH = saved;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
-  it('takes the lowest level offered when the features cannot be read', () => {
-    expect(bestCpuLevel({ flags: new Set(), source: 'unknown' }, ['x86-64-v3', 'x86-64-v2'])).toBe('x86-64-v2');
-  });
-  it('the levels are ordered best first, each needing more than the next', () => {
-    for (let i = 1; i < cpuLevels.length; i++) {
-      expect(cpuLevels[i - 1].flags.length).toBeGreaterThan(cpuLevels[i].flags.length);
+
+  it('MINIMONKEY_ADDON_PATH comes first; then this source build (no prebuilt set here)', () => {
+    const built = path.join(packageRoot, 'build', 'Release', 'minimonkey.node');
+    const saved = process.env.MINIMONKEY_ADDON_PATH;
+    try {
+      process.env.MINIMONKEY_ADDON_PATH = __filename;
+      expect(addonCandidates()[0]).toBe(__filename);
+      delete process.env.MINIMONKEY_ADDON_PATH;
+      expect(addonCandidates()).toContain(built);
+    } finally {
+      if (saved === undefined) delete process.env.MINIMONKEY_ADDON_PATH;
+      else process.env.MINIMONKEY_ADDON_PATH = saved;
     }
   });
 });

@@ -15,7 +15,7 @@ import { loadRefWeights, relError, tempDir, tinyPair } from './helpers/models';
 import { LlmRefConfig, scmReference } from './reference/scm';
 
 const root = path.join(__dirname, '..');
-const capture = path.join(root, 'build', 'tools', 'native', 'tools', 'mm-layer-capture');
+const capture = path.join(root, 'build', 'tools', 'bin', 'mm-layer-capture');
 
 function rng(seed: number) {
   let s = seed >>> 0;

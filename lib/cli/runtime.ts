@@ -1,8 +1,10 @@
-// `minimonkey runtime`: the version, the loaded addon and the CPU features ggml was built with.
+// `minimonkey runtime`: the version, the loaded addon and the CPU variant ggml runs.
 import { runtimeInfo } from '../runtime';
 import { CliCommand, parseOptions, UsageError } from './command';
 
-const USAGE = 'usage: minimonkey runtime [--json]\n\nShows the version, the loaded addon and the CPU features ggml was built with.\n';
+const USAGE =
+  'usage: minimonkey runtime [--json]\n\nShows the version, the loaded addon, the CPU and the variant of ggml\'s CPU backend it runs\n' +
+  '(MINIMONKEY_CPU_VARIANT=<name> forces one; `--json` lists them all).\n';
 
 function parse(argv: string[]): { json: boolean } | 'help' {
   const { values, positionals } = parseOptions(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
@@ -17,11 +19,14 @@ async function run(args: { json: boolean }): Promise<number> {
     process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
     return 0;
   }
-  const on = Object.entries(info.cpuFeatures).filter(([, v]) => v).map(([k]) => k);
+  const on = Object.entries(info.cpu.features).map(([k, v]) => (v === '1' ? k : `${k}=${v}`));
+  const runnable = info.cpu.variants.filter((v) => v.score > 0).map((v) => v.name);
   process.stdout.write(
     `minimonkey ${info.version} (llama.cpp ${info.llamaRelease}, N-API ${info.napiVersion})\n` +
       `addon: ${info.addonPath}${info.prebuilt ? ' (prebuilt)' : ' (built from source)'}\n` +
-      `cpu level: ${info.cpuLevel}; ggml uses: ${on.join(' ') || 'no SIMD extensions'}\n`,
+      `cpu: ${info.cpuModel}\n` +
+      `ggml cpu variant: ${info.cpu.variant} (chosen by ${info.cpu.chosenBy}); uses: ${on.join(' ') || 'no SIMD extensions'}\n` +
+      (runnable.length ? `variants this cpu runs: ${runnable.join(', ')}\n` : ''),
   );
   return 0;
 }

@@ -13,14 +13,14 @@ options:
   --shape S            tiny | internvl2-2b
   --out DIR            output folder (created if missing)
   --seed N             random seed (default 0); the same seed gives the same bytes
-  --vision-type T      f32 | f16 | q8_0 | q4_0 | q4_1 (default f16; tiny default f32)
-  --text-type T        f32 | f16 | q8_0 | q4_0 (default q8_0; tiny default f32)
+  --vision-type T      f32 | bf16 | f16 | q8_0 | q4_0 | q4_1 (default f16; tiny default f32)
+  --text-type T        f32 | bf16 | f16 | q8_0 | q4_0 (default q8_0; tiny default f32)
   --only vision|text   write one file of the pair
   -h, --help           this help
 `;
 
-const VISION_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1'];
-const TEXT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0'];
+const VISION_TYPES = ['f32', 'bf16', 'f16', 'q8_0', 'q4_0', 'q4_1'];
+const TEXT_TYPES = ['f32', 'bf16', 'f16', 'q8_0', 'q4_0'];
 
 interface Parsed {
   shape: ShapeName;

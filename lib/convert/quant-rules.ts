@@ -5,17 +5,19 @@
 // q6_k and output.weight (or a tied token_embd) q6_k.
 import { GgmlType } from '../gguf/constants';
 
-export const TEXT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m'] as const;
+// bf16: the checkpoint's own dtype, so converting to it is lossless.
+export const TEXT_TYPES = ['f32', 'bf16', 'f16', 'q8_0', 'q4_0', 'q4_k_m'] as const;
 export type TextQuant = (typeof TEXT_TYPES)[number];
-export const VISION_TYPES = ['f32', 'f16', 'q8_0'] as const;
+export const VISION_TYPES = ['f32', 'bf16', 'f16', 'q8_0'] as const;
 export type VisionQuant = (typeof VISION_TYPES)[number];
 
 /** llama_ftype values for general.file_type. */
-export const FILE_TYPE: Record<TextQuant, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k_m: 15 };
+export const FILE_TYPE: Record<TextQuant, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k_m: 15, bf16: 32 };
 
 const BASE: Record<TextQuant, GgmlType> = {
   f32: GgmlType.F32,
   f16: GgmlType.F16,
+  bf16: GgmlType.BF16,
   q8_0: GgmlType.Q8_0,
   q4_0: GgmlType.Q4_0,
   q4_k_m: GgmlType.Q4_K,
@@ -49,7 +51,7 @@ export function useMoreBits(layer: number, layers: number): boolean {
 export function textTensorType(quant: TextQuant, name: string, ne: readonly number[], layers: number, tiedEmbeddings = false): GgmlType {
   if (ne.length === 1 || ne.slice(1).every((d) => d === 1)) return GgmlType.F32;
   let type = BASE[quant];
-  const quantized = quant !== 'f32' && quant !== 'f16';
+  const quantized = quant !== 'f32' && quant !== 'f16' && quant !== 'bf16';
   if (!quantized) return type;
   const layer = /^blk\.(\d+)\./.exec(name);
   const i = layer ? Number(layer[1]) : -1;

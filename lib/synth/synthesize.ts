@@ -15,8 +15,8 @@ import { Rng } from './rng';
 import { ModelShape, SHAPES, ShapeName } from './shapes';
 import { buildVocab, INTERNLM2_CHAT_TEMPLATE } from './vocab';
 
-export type VisionWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1';
-export type TextWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+export type VisionWeightType = 'f32' | 'bf16' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1';
+export type TextWeightType = 'f32' | 'bf16' | 'f16' | 'q8_0' | 'q4_0';
 
 export interface SynthesizeOptions {
   shape: ShapeName;

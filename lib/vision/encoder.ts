@@ -26,6 +26,11 @@ export interface VisionEncoderInfo {
   layers: number;
   /** ggml type of the ViT weight matrices, e.g. "f16" or "q8_0". */
   weightType: string;
+  /**
+   * Where ggml keeps those matrices: "CPU", or a layout the loaded CPU variant multiplies faster
+   * ("CPU_REPACK": ggml's interleaved blocks; "AMX": Sapphire Rapids tiles), as libllama does for text.
+   */
+  weightBuffer: string;
   imageMean: [number, number, number];
   imageStd: [number, number, number];
 }

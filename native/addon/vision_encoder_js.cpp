@@ -90,6 +90,7 @@ class VisionEncoderHandle : public GuardedWrap<VisionEncoderHandle> {
     o.Set("visionWidth", vi.vision_width);
     o.Set("layers", vi.layers);
     o.Set("weightType", vi.weight_type);
+    o.Set("weightBuffer", vi.weight_buffer);
     Napi::Array mean = Napi::Array::New(env, 3), stdv = Napi::Array::New(env, 3);
     for (uint32_t c = 0; c < 3; ++c) {
       mean.Set(c, Napi::Number::New(env, vi.image_mean[c]));

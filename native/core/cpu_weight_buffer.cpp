@@ -1,5 +1,7 @@
 #include "cpu_weight_buffer.h"
 
+#include <cstring>
+
 namespace mm {
 
 namespace {
@@ -34,6 +36,9 @@ ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight) {
       ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_dev_get_extra_bufts"));
   if (!get_extra) return nullptr;
   for (ggml_backend_buffer_type_t* b = get_extra(dev); b && *b; ++b) {
+    // The pinned AMX kernel gets rows of a single 32-value block wrong (K = 32, M >= 32: NaN or
+    // unrelated values, measured against the plain CPU path), and its supports_op accepts them.
+    if (std::strcmp(ggml_backend_buft_name(*b), "AMX") == 0 && weight->ne[0] < 64) continue;
     if (takes(dev, *b, weight)) return *b;
   }
   return nullptr;

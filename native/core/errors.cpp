@@ -13,6 +13,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::Disposed: return "DISPOSED";
     case ErrorCode::OutOfMemory: return "OUT_OF_MEMORY";
     case ErrorCode::Unsupported: return "UNSUPPORTED";
+    case ErrorCode::UnsupportedCpu: return "UNSUPPORTED_CPU";
     case ErrorCode::Internal: return "INTERNAL";
   }
   return "INTERNAL";

@@ -15,7 +15,8 @@ enum class ErrorCode {
   Aborted,            // the caller cancelled
   Disposed,           // the object was disposed
   OutOfMemory,        // an allocation failed
-  Unsupported,        // valid input we do not support (architecture, tensor type, CPU)
+  Unsupported,        // valid input we do not support (architecture, tensor type)
+  UnsupportedCpu,     // no CPU variant of this build runs here, or the forced one cannot
   Internal,           // a bug: something that should not happen
 };
 

@@ -7,7 +7,7 @@
 #include "errors.h"
 #include "mm_limits.h"
 #include "ggml_log.h"
-#include "ggml-cpu.h"
+#include "cpu_backend.h"
 #include "llama.h"
 
 namespace mm {
@@ -55,8 +55,7 @@ std::unique_ptr<LlmContext> LlmContext::create(std::shared_ptr<TextModel> model,
                                             (why.empty() ? "" : " (" + why + ")"));
   }
   c->n_ctx_ = static_cast<int>(llama_n_ctx(c->ctx_));
-  ggml_threadpool_params tpp = ggml_threadpool_params_default(opts.threads);
-  c->threadpool_ = ggml_threadpool_new(&tpp);
+  c->threadpool_ = new_cpu_threadpool(opts.threads);
   if (c->threadpool_) llama_attach_threadpool(c->ctx_, c->threadpool_, c->threadpool_);  // else ggml's per-call threads
   c->set_sampling(SamplingOptions{});
   return c;
@@ -66,7 +65,7 @@ LlmContext::~LlmContext() {
   if (grammar_) llama_sampler_free(grammar_);
   if (sampler_) llama_sampler_free(sampler_);
   if (ctx_) llama_free(ctx_);
-  if (threadpool_) ggml_threadpool_free(threadpool_);  // after the context that uses it
+  free_cpu_threadpool(threadpool_);  // after the context that uses it
 }
 
 void LlmContext::prefill(const std::vector<PromptPart>& parts, const std::atomic<bool>* cancel, const Progress& progress) {

@@ -1,18 +1,20 @@
-// What this build of the native core is: versions and the SIMD features ggml was compiled with.
+// What this build of the native core is: versions, the CPU variant ggml loaded and its features.
 #pragma once
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cpu_backend.h"
+
 namespace mm {
 
 struct RuntimeInfo {
-  std::string llama_release;   // pinned llama.cpp release the build came from
-  std::string ggml_system;     // ggml's own feature summary
-  std::string cpu_level;       // x86-64 level of ggml's CPU backend (CMake MINIMONKEY_CPU)
-  std::vector<std::pair<std::string, bool>> cpu_features;
+  std::string llama_release;  // pinned llama.cpp release the build came from
+  std::string ggml_system;    // ggml's own feature summary
+  CpuBackendInfo cpu;         // the loaded CPU variant, how it was chosen, the others, its features
 };
 
+/** Loads the CPU backend if nothing has yet (so it can throw what ensure_cpu_backend throws). */
 RuntimeInfo runtime_info();
 
 }  // namespace mm

@@ -8,7 +8,7 @@
 
 #include "errors.h"
 #include "mm_limits.h"
-#include "ggml-cpu.h"
+#include "cpu_backend.h"
 #include "ggml_log.h"
 #include "scm_graph.h"
 
@@ -50,9 +50,7 @@ std::vector<int32_t> top_k(const std::vector<float>& score, int start, int k) {
 std::unique_ptr<ScmPrepass> ScmPrepass::create(const std::string& text_model_path, int threads) {
   if (threads < 1 || threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<ScmPrepass> p(new ScmPrepass());
-  p->backend_ = ggml_backend_cpu_init();
-  if (!p->backend_) throw Error(ErrorCode::Internal, "cannot initialize the ggml CPU backend");
-  ggml_backend_cpu_set_n_threads(p->backend_, threads);
+  p->backend_ = new_cpu_backend(threads);
   p->weights_ = ScmWeights::load(text_model_path, p->backend_);
   return p;
 }
@@ -163,10 +161,10 @@ ScmResult ScmPrepass::run(const ScmRequest& req, const std::atomic<bool>* cancel
     ggml_backend_tensor_set(g.pos, pos.data(), 0, ggml_nbytes(g.pos));
     ggml_backend_tensor_set(g.mask, mask.data(), 0, ggml_nbytes(g.mask));
 
-    ggml_backend_cpu_set_abort_callback(backend_, abort_requested, const_cast<std::atomic<bool>*>(cancel));
+    set_cpu_abort_callback(backend_, abort_requested, const_cast<std::atomic<bool>*>(cancel));
     take_last_log_error();
     const ggml_status status = ggml_backend_graph_compute(backend_, g.gf);
-    ggml_backend_cpu_set_abort_callback(backend_, nullptr, nullptr);
+    set_cpu_abort_callback(backend_, nullptr, nullptr);
     if (status == GGML_STATUS_ABORTED) throw Error(ErrorCode::Aborted, "aborted");
     if (status != GGML_STATUS_SUCCESS) throw Error(ErrorCode::Internal, "SCM graph failed: " + take_last_log_error());
 

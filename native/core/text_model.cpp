@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "cpu_backend.h"
 #include "errors.h"
 #include "ggml_log.h"
 #include "llama.h"
@@ -29,6 +30,9 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
                                            const std::atomic<bool>* cancel, const Progress& progress) {
   install_log_sink();
   static std::once_flag backend_once;
+  // Our CPU variant first: llama_backend_init loads ggml's backends itself, from the executable's
+  // folder and the working directory, when none is registered yet.
+  ensure_cpu_backend();
   std::call_once(backend_once, [] { llama_backend_init(); });
   if (opts.gpu_layers < -1) throw Error(ErrorCode::InvalidArgument, "gpuLayers must be -1 (all) or >= 0");
   check_text_gguf(path);  // libllama would assert on some malformed files

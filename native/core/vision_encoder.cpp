@@ -4,7 +4,7 @@
 
 #include "errors.h"
 #include "mm_limits.h"
-#include "ggml-cpu.h"
+#include "cpu_backend.h"
 #include "ggml_log.h"
 #include "vision_graph.h"
 
@@ -38,9 +38,7 @@ std::unique_ptr<VisionEncoder> VisionEncoder::load(const std::string& mmproj_pat
   if (opts.threads < 1 || opts.threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<VisionEncoder> enc(new VisionEncoder());
   enc->threads_ = opts.threads;
-  enc->backend_ = ggml_backend_cpu_init();
-  if (!enc->backend_) throw Error(ErrorCode::Internal, "cannot initialize the ggml CPU backend");
-  ggml_backend_cpu_set_n_threads(enc->backend_, opts.threads);
+  enc->backend_ = new_cpu_backend(opts.threads);
   enc->model_ = VisionModel::load(mmproj_path, enc->backend_);
   enc->galloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(enc->backend_));
   if (!enc->galloc_) throw Error(ErrorCode::OutOfMemory, "cannot create the compute allocator");
@@ -56,7 +54,7 @@ VisionEncoder::~VisionEncoder() {
 VisionEncoderInfo VisionEncoder::info() const {
   const VisionHparams& hp = model_->hp;
   return VisionEncoderInfo{hp.image_size, hp.patch_size, hp.tokens_per_tile(), hp.proj_dim, hp.n_embd, hp.n_layer,
-                           model_->weight_type, hp.image_mean, hp.image_std};
+                           model_->weight_type, model_->weight_buffer, hp.image_mean, hp.image_std};
 }
 
 std::unique_ptr<VisionEncoder::Graph> VisionEncoder::build(int count) {
@@ -109,9 +107,9 @@ void VisionEncoder::encode(const float* tiles, size_t n_floats, int count, std::
   }
   ggml_backend_tensor_set(g->tiles, tiles, 0, n_floats * sizeof(float));
 
-  ggml_backend_cpu_set_abort_callback(backend_, abort_requested, const_cast<std::atomic<bool>*>(cancel));
+  set_cpu_abort_callback(backend_, abort_requested, const_cast<std::atomic<bool>*>(cancel));
   const ggml_status status = ggml_backend_graph_compute(backend_, g->gf);
-  ggml_backend_cpu_set_abort_callback(backend_, nullptr, nullptr);
+  set_cpu_abort_callback(backend_, nullptr, nullptr);
   if (status == GGML_STATUS_ABORTED) throw Error(ErrorCode::Aborted, "encode aborted");
   if (status != GGML_STATUS_SUCCESS) throw Error(ErrorCode::Internal, "vision graph failed: " + take_last_log_error());
 

@@ -20,6 +20,7 @@ struct VisionEncoderOptions {
 struct VisionEncoderInfo {
   int image_size, patch_size, tokens_per_tile, embedding_width, vision_width, layers;
   std::string weight_type;
+  std::string weight_buffer;  // CPU, CPU_REPACK or AMX: where ggml keeps the block matrices
   std::array<float, 3> image_mean, image_std;
 };
 

@@ -11,8 +11,13 @@ ggml_tensor* layer_norm(ggml_context* ctx, ggml_tensor* x, ggml_tensor* w, ggml_
   return ggml_add(ctx, ggml_mul(ctx, x, w), b);
 }
 
+// A weight in a repacked or AMX buffer is multiplied by kernels that take a 2-D input (AMX reads
+// only the first matrix of a 3-D one), so every input is flattened to [in, rows] and back.
 ggml_tensor* linear(ggml_context* ctx, ggml_tensor* x, ggml_tensor* w, ggml_tensor* b) {
-  return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
+  const int64_t rows = ggml_nrows(x);
+  ggml_tensor* y = ggml_mul_mat(ctx, w, ggml_reshape_2d(ctx, x, x->ne[0], rows));
+  y = ggml_add(ctx, y, b);
+  return ggml_reshape_4d(ctx, y, w->ne[1], x->ne[1], x->ne[2], x->ne[3]);
 }
 
 }  // namespace

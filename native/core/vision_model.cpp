@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu_weight_buffer.h"
 #include "errors.h"
 #include "gguf_file.h"
 #include "weight_types.h"
@@ -18,9 +19,11 @@ std::string shape_str(const int64_t* ne) {
          std::to_string(ne[3]) + "]";
 }
 
+// Matrices a repacked CPU buffer type takes (ggml's CPU_REPACK layouts, AMX tiles: what libllama
+// does for the text model) go to `packed`, the rest to `ctx`.
 class Loader {
  public:
-  Loader(const GgufFile& file, ggml_context* ctx) : file_(file), ctx_(ctx) {}
+  Loader(const GgufFile& file, ggml_context* ctx, ggml_context* packed) : file_(file), ctx_(ctx), packed_(packed) {}
 
   ggml_tensor* take(const std::string& name, Kind kind, std::initializer_list<int64_t> shape) {
     ggml_tensor* meta = file_.find_tensor(name.c_str());
@@ -42,18 +45,29 @@ class Loader {
       throw Error(ErrorCode::Unsupported, file_.path() + ": tensor '" + name + "' has unsupported type " +
                                               ggml_type_name(t));
     }
-    ggml_tensor* t_new = ggml_dup_tensor(ctx_, meta);
+    ggml_context* home = ctx_;
+    if (kind == Kind::Matrix) {
+      ggml_backend_buffer_type_t buft = cpu_weight_buffer_type(meta);
+      if (buft && (!packed_buft_ || packed_buft_ == buft)) {
+        packed_buft_ = buft;
+        home = packed_;
+      }
+    }
+    ggml_tensor* t_new = ggml_dup_tensor(home, meta);
     ggml_set_name(t_new, name.c_str());
-    names_.push_back(name);
+    tensors_.push_back(t_new);
     return t_new;
   }
 
-  const std::vector<std::string>& names() const { return names_; }
+  const std::vector<ggml_tensor*>& tensors() const { return tensors_; }
+  ggml_backend_buffer_type_t packed_buft() const { return packed_buft_; }
 
  private:
   const GgufFile& file_;
   ggml_context* ctx_;
-  std::vector<std::string> names_;
+  ggml_context* packed_;
+  ggml_backend_buffer_type_t packed_buft_ = nullptr;
+  std::vector<ggml_tensor*> tensors_;
 };
 
 int checked_int(const GgufFile& f, const char* key, int lo, int hi) {
@@ -117,9 +131,10 @@ std::unique_ptr<VisionModel> VisionModel::load(const std::string& path, ggml_bac
   const size_t n_tensors = 10 + static_cast<size_t>(hp.n_layer) * 18;  // exactly what Loader::take creates below
   ggml_init_params ip{ggml_tensor_overhead() * (n_tensors + 1), nullptr, /*no_alloc=*/true};
   m->ctx_ = ggml_init(ip);
-  if (!m->ctx_) throw Error(ErrorCode::OutOfMemory, "cannot create the weight context");
+  m->ctx_packed_ = ggml_init(ip);
+  if (!m->ctx_ || !m->ctx_packed_) throw Error(ErrorCode::OutOfMemory, "cannot create the weight context");
 
-  Loader L(file, m->ctx_);
+  Loader L(file, m->ctx_, m->ctx_packed_);
   const int64_t H = hp.n_embd, P = hp.patch_size, F = hp.n_ff, E = hp.proj_dim;
   m->patch_w = L.take("v.patch_embd.weight", Kind::Patch, {P, P, 3, H});
   m->patch_b = L.take("v.patch_embd.bias", Kind::Vector, {H});
@@ -159,26 +174,33 @@ std::unique_ptr<VisionModel> VisionModel::load(const std::string& path, ggml_bac
 
   m->buffer_ = ggml_backend_alloc_ctx_tensors(m->ctx_, backend);
   if (!m->buffer_) throw Error(ErrorCode::OutOfMemory, path + ": cannot allocate memory for the vision weights");
-  ggml_backend_buffer_set_usage(m->buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-
-  const bool host = ggml_backend_buffer_is_host(m->buffer_);
+  m->weight_buffer = ggml_backend_buffer_name(m->buffer_);
+  if (L.packed_buft()) {
+    m->buffer_packed_ = ggml_backend_alloc_ctx_tensors_from_buft(m->ctx_packed_, L.packed_buft());
+    if (!m->buffer_packed_) throw Error(ErrorCode::OutOfMemory, path + ": cannot allocate memory for the vision weights");
+    m->weight_buffer = ggml_backend_buffer_name(m->buffer_packed_);
+  }
+  for (ggml_backend_buffer_t b : {m->buffer_, m->buffer_packed_}) {
+    if (b) ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+  }
   std::vector<uint8_t> staging;
-  for (const std::string& name : L.names()) {
-    ggml_tensor* t = ggml_get_tensor(m->ctx_, name.c_str());
+  for (ggml_tensor* t : L.tensors()) {
     const size_t nbytes = ggml_nbytes(t);
-    if (host) {
-      file.read_tensor(name.c_str(), t->data, nbytes);
+    if (t->buffer && ggml_backend_buffer_is_host(t->buffer) && t->buffer != m->buffer_packed_) {
+      file.read_tensor(ggml_get_name(t), t->data, nbytes);
     } else {
       staging.resize(nbytes);
-      file.read_tensor(name.c_str(), staging.data(), nbytes);
-      ggml_backend_tensor_set(t, staging.data(), 0, nbytes);
+      file.read_tensor(ggml_get_name(t), staging.data(), nbytes);
+      ggml_backend_tensor_set(t, staging.data(), 0, nbytes);  // a repacked buffer converts here
     }
   }
   return m;
 }
 
 VisionModel::~VisionModel() {
+  if (buffer_packed_) ggml_backend_buffer_free(buffer_packed_);
   if (buffer_) ggml_backend_buffer_free(buffer_);
+  if (ctx_packed_) ggml_free(ctx_packed_);
   if (ctx_) ggml_free(ctx_);
 }
 

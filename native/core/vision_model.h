@@ -50,12 +50,15 @@ class VisionModel {
   std::vector<VisionLayer> layers;
   ggml_tensor *mlp0_w = nullptr, *mlp0_b = nullptr, *mlp1_w = nullptr, *mlp1_b = nullptr,
               *mlp3_w = nullptr, *mlp3_b = nullptr;
-  std::string weight_type;  // type of the block matrices, for info
+  std::string weight_type;    // type of the block matrices, for info
+  std::string weight_buffer;  // where the block matrices live: CPU, CPU_REPACK, AMX (ggml's buffer names)
 
  private:
   VisionModel() = default;
   ggml_context* ctx_ = nullptr;
+  ggml_context* ctx_packed_ = nullptr;
   ggml_backend_buffer_t buffer_ = nullptr;
+  ggml_backend_buffer_t buffer_packed_ = nullptr;
 };
 
 }  // namespace mm

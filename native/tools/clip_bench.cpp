@@ -3,7 +3,10 @@
 //
 //   mm-clip-bench <mmproj.gguf> <tiles> <threads>
 // prints one JSON line: {"tiles":N,"threads":T,"ms_total":...,"ms_per_tile":...,"n_embd":...}
+#include <dlfcn.h>
+
 #include <chrono>
+#include <string>
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
@@ -12,9 +15,24 @@
 
 #include "clip-impl.h"
 #include "clip.h"
+#include "ggml-backend.h"
 #include "mtmd.h"
 
 static void quiet_log(enum ggml_log_level, const char*, void*) {}
+
+// The CPU variant ggml_backend_load_all chose: the module that holds the CPU registry's functions.
+static std::string cpu_variant() {
+  ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+  if (!dev) return "none";
+  void* fn = ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_get_features");
+  Dl_info info{};
+  if (!fn || !dladdr(fn, &info) || !info.dli_fname) return "static";
+  std::string file = info.dli_fname;
+  file = file.substr(file.find_last_of('/') + 1);
+  const std::string prefix = "libggml-cpu-";
+  if (file.rfind(prefix, 0) != 0) return file;
+  return file.substr(prefix.size(), file.find('.', prefix.size()) - prefix.size());
+}
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -25,6 +43,7 @@ int main(int argc, char** argv) {
   const int tiles = std::atoi(argv[2]);
   const int threads = std::atoi(argv[3]);
   if (tiles < 1 || threads < 1) return 2;
+  ggml_backend_load_all();  // llama.cpp's own choice of CPU variant, from this tool's folder
   if (!std::getenv("MINIMONKEY_DEBUG")) {
     ggml_log_set(quiet_log, nullptr);
     mtmd_log_set(quiet_log, nullptr);
@@ -62,8 +81,8 @@ int main(int argc, char** argv) {
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double cpu_ms = 1000.0 * double(std::clock() - c0) / CLOCKS_PER_SEC;
-  std::printf("{\"tiles\":%d,\"threads\":%d,\"ms_total\":%.1f,\"ms_per_tile\":%.1f,\"cpu_ms_per_tile\":%.1f,\"n_embd\":%d}\n",
-              tiles, threads, ms, ms / tiles, cpu_ms / tiles, clip_n_mmproj_embd(ctx));
+  std::printf("{\"tiles\":%d,\"threads\":%d,\"ms_total\":%.1f,\"ms_per_tile\":%.1f,\"cpu_ms_per_tile\":%.1f,\"n_embd\":%d,\"variant\":\"%s\"}\n",
+              tiles, threads, ms, ms / tiles, cpu_ms / tiles, clip_n_mmproj_embd(ctx), cpu_variant().c_str());
   clip_free(ctx);
   return 0;
 }

@@ -18,7 +18,7 @@ export function tempDir(): string {
   return tmpRoot;
 }
 
-export type VisionType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1';
+export type VisionType = 'f32' | 'bf16' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1';
 
 /** The tiny pair for `seed` with the given vision weight type. */
 export function tinyPair(visionType: VisionType = 'f32', seed = 1): Promise<{ mmproj: string; model: string }> {

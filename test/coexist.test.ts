@@ -1,0 +1,74 @@
+// minimonkey and node-llama-cpp 3.22.1 (npm, its own prebuilt ggml and libllama) in one Node process,
+// as in an Electron app that uses both. Ours are private (libmm-*.so, found by $ORIGIN) so neither
+// library can bind to the other's ggml: in both load orders, each generates exactly what it does alone.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tinyPair } from './helpers/models';
+
+const root = path.join(__dirname, '..');
+// node-llama-cpp is installed here, once, by the test itself: a dev dependency would pull its CUDA and
+// Vulkan binaries (hundreds of MB) into every install of this repo.
+const nlcDir = path.join(root, 'test', '.cache', 'node-llama-cpp-3.22.1');
+const platformPackage = `@node-llama-cpp/${process.platform}-${process.arch}`;
+const supported = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'darwin-x64', 'win32-x64'].includes(`${process.platform}-${process.arch}`);
+const onSupported = supported ? test : test.skip;
+
+let pair: { model: string; mmproj: string };
+
+function child(order: string): Record<string, string> {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'helpers', 'coexist-child.mjs'), order, pair.model, pair.mmproj, nlcDir], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (r.status !== 0) throw new Error(`child (${order}) failed: ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+beforeAll(async () => {
+  pair = await tinyPair('f32', 3);
+  if (!supported) return;
+  if (!fs.existsSync(path.join(nlcDir, 'node_modules', platformPackage, 'package.json'))) {
+    fs.mkdirSync(nlcDir, { recursive: true });
+    fs.writeFileSync(path.join(nlcDir, 'package.json'), JSON.stringify({ name: 'nlc-anchor', private: true }));
+    // --omit=optional: only the CPU build for this platform, named explicitly; --ignore-scripts: it
+    // must use its prebuilt binaries, never build or download anything else.
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts', 'node-llama-cpp@3.22.1', `${platformPackage}@3.22.1`], {
+      cwd: nlcDir,
+      stdio: 'ignore',
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_'))),
+    });
+  }
+}, 900_000);
+
+describe('minimonkey beside node-llama-cpp in one process', () => {
+  let alone: { mm: string; nlc: string };
+
+  onSupported('each alone: the replies both are held to', () => {
+    const mm = child('mm');
+    const nlc = child('nlc');
+    expect(mm.mm0.split(',').length).toBeGreaterThan(0);
+    expect(mm.mm1).toBe(mm.mm0); // greedy: the same twice
+    expect(nlc.nlc1).toBe(nlc.nlc0);
+    alone = { mm: mm.mm0, nlc: nlc.nlc0 };
+  }, 600_000);
+
+  onSupported.each(['mm,nlc', 'nlc,mm'])('loaded in the order %s, both generate as they do alone', (order) => {
+    expect(alone).toBeDefined();
+    const both = child(order);
+    expect([both.mm0, both.mm1]).toEqual([alone.mm, alone.mm]);
+    expect([both.nlc0, both.nlc1]).toEqual([alone.nlc, alone.nlc]);
+  }, 600_000);
+
+  onSupported('our libraries are the ones the addon maps: private names, from its own folder', () => {
+    const r = spawnSync(process.execPath, ['-e', `
+      require(${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}).runtimeInfo();
+      process.stdout.write(require('fs').readFileSync('/proc/self/maps', 'utf8'));`], { encoding: 'utf8' });
+    if (process.platform !== 'linux') return;
+    expect(r.status).toBe(0);
+    const mapped = [...new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[5]).filter((f) => f && /ggml|llama/.test(f)))];
+    const addonDir = path.dirname(mapped.find((f) => f.endsWith('libmm-llama.so'))!);
+    expect(mapped.every((f) => path.dirname(f) === addonDir)).toBe(true);
+    expect(mapped.map((f) => path.basename(f)).filter((f) => !/^libmm-|^libggml-cpu-/.test(f))).toEqual([]);
+  });
+});
