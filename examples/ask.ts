@@ -5,7 +5,7 @@ import { AbortError, MiniMonkey, planCrops, runtimeInfo } from 'minimonkey';
 async function main(): Promise<void> {
   const [model, mmproj, image, question] = process.argv.slice(2);
   if (!question) throw new Error('usage: node ask.js MODEL.gguf MMPROJ.gguf IMAGE "QUESTION"');
-  console.error(`addon: ${runtimeInfo().cpuLevel}`);
+  console.error(`ggml cpu variant: ${runtimeInfo().cpu.variant}`);
 
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());

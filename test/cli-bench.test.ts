@@ -18,14 +18,17 @@ function row(stdout: string, first: string): string[] {
 
 describe('minimonkey bench --shape tiny', () => {
   beforeAll(() => {
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-tools.mjs'), 'mm-clip-bench', 'llama-bench'], { cwd: root, stdio: 'ignore' });
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-tools.mjs'), 'mm-clip-bench', 'llama-bench', 'llama-mtmd-cli'], { cwd: root, stdio: 'ignore' });
   }, 30 * 60 * 1000);
 
   it('vision: ms per tile of ours and of llama.cpp\'s clip encoder, and their ratio', () => {
     const r = bench('vision', '--types', 'f16', '--tiles', '2');
     expect(r.status).toBe(0);
-    const [, tiles, threads, ours, theirs, ratio] = row(r.stdout, 'f16');
+    const [, tiles, threads, buffer, ours, theirs, ratio] = row(r.stdout, 'f16');
     expect([tiles, threads]).toEqual(['2', '2']);
+    expect(['CPU', 'CPU_REPACK', 'AMX']).toContain(buffer);
+    // The machine line names the CPU and the ggml variant each side ran.
+    expect(r.stdout).toMatch(/^cpu: .+\nminimonkey: ggml cpu variant \S+ \(.*\); llama\.cpp: \S+\n/);
     expect(Number(ours)).toBeGreaterThan(0);
     expect(Number(theirs)).toBeGreaterThan(0);
     // The table rounds ms to whole numbers and the ratio to 0.01; the ratio is of the unrounded
@@ -58,4 +61,22 @@ describe('minimonkey bench --shape tiny', () => {
     const detail = Number(/kept (\d+) of (\d+) detail tokens/.exec(r.stdout)![2]);
     expect(withScm).toBe(`${without - detail / 2} (of ${without})`);
   });
+
+  it('e2e: every stage of one ask without and with SCM, each beside llama.cpp at equal work, and peak RSS', () => {
+    const r = bench('e2e', '--vision-types', 'f32', '--text-type', 'f32', '--gen', '4');
+    expect(r.status).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('f32 ')).map((l) => l.trim().split(/\s{2,}/));
+    const stage = (scm: 'off' | 'on', name: RegExp) => rows.find((c) => c[1] === scm && name.test(c[2]))!;
+    for (const scm of ['off', 'on'] as const) {
+      const encode = stage(scm, /^encode \d+ tiles$/);
+      expect(Number.parseFloat(encode[3])).toBeGreaterThan(0);
+      expect(Number.parseFloat(encode[4])).toBeGreaterThan(0); // llama.cpp's clip on the same tiles
+      expect(Number.parseFloat(stage(scm, /^prefill \d+ tokens$/)[4])).toBeGreaterThan(0);
+      expect(Number.parseFloat(stage(scm, /^peak RSS$/)[3])).toBeGreaterThan(0);
+    }
+    const tokens = (scm: 'off' | 'on') => Number(/^prefill (\d+) tokens$/.exec(stage(scm, /^prefill/)[2])![1]);
+    expect(tokens('on')).toBeLessThan(tokens('off')); // SCM dropped detail tokens
+    expect(stage('on', /^SCM pre-pass$/)).toBeDefined();
+    expect(Number.parseFloat(stage('off', /^peak RSS$/)[4])).toBeGreaterThan(0); // llama-mtmd-cli ran too
+  }, 20 * 60 * 1000);
 });

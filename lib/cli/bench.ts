@@ -8,10 +8,10 @@ import { packageRoot } from '../addon-loader';
 import { removeTempsOf } from '../util/safe-write';
 import { CliCommand, CliContext, OptionSpec, parseOptions, UsageError } from './command';
 
-const USAGE = `usage: minimonkey bench [vision|llm|scm|all] [options passed to the benchmark]
+const USAGE = `usage: minimonkey bench [vision|llm|scm|e2e|all] [options passed to the benchmark]
 
 Runs the benchmarks beside llama.cpp built from the same pinned source (build the anchors first:
-npm run build:tools -- mm-clip-bench llama-bench). With no target, all run in this order.
+npm run build:tools -- mm-clip-bench llama-bench llama-mtmd-cli). With no target, all run in this order.
 
   vision   ms per tile of our vision tower vs llama.cpp's clip encoder
            options: --tiles 2 --threads N --types f16,q8_0
@@ -19,13 +19,16 @@ npm run build:tools -- mm-clip-bench llama-bench). With no target, all run in th
            options: --types q4_0,q8_0 --threads N --prompt 512 --gen 32 --reps 2
   scm      time to first token with and without SCM on a 1344x896 page (ocr preset)
            options: --preset ocr --text-type q4_0 --vision-type f16 --threads N --keep 0.5
+  e2e      one question about a 1344x896 page, stage by stage, without and with SCM, each stage
+           beside llama.cpp at equal work; peak RSS beside llama-mtmd-cli's
+           options: --preset default --text-type q4_0 --vision-types f16,q8_0 --threads N --gen 16
   --shape internvl2-2b|tiny
            the synthetic pair: real InternVL2-2B dimensions (default; the figures in README)
            or the tiny test shape (seconds; checks that a benchmark runs, not how fast)
   -h, --help   this help
 `;
 
-const TARGETS = ['vision', 'llm', 'scm'] as const;
+const TARGETS = ['vision', 'llm', 'scm', 'e2e'] as const;
 type Target = (typeof TARGETS)[number];
 
 // The options each benchmark reads (bench/*.ts, through argValue); all take a value.
@@ -34,6 +37,7 @@ const OPTIONS: Record<Target, string[]> = {
   vision: [...COMMON, 'tiles', 'types'],
   llm: [...COMMON, 'types', 'prompt', 'gen', 'reps'],
   scm: [...COMMON, 'preset', 'text-type', 'vision-type', 'keep'],
+  e2e: [...COMMON, 'preset', 'text-type', 'vision-types', 'gen'],
 };
 
 // From dist/lib/cli/ the compiled benchmarks are in dist/bench/.
