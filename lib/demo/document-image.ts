@@ -2,7 +2,7 @@
 // columns of "text lines" (dark bars broken into words), a small table and a grey figure box.
 // Plain pixel loops, no fonts or SVG text, so it looks the same on every machine; deterministic
 // per seed. Random-weight models cannot read it anyway; it gives MSAC a realistic page shape.
-import sharp from 'sharp';
+import { sharpLib } from '../image/sharp-lib';
 import type { RawPixels } from '../image/load';
 
 export interface DocumentImageOptions {
@@ -92,7 +92,7 @@ export function documentPixels(options: DocumentImageOptions = {}): RawPixels & 
 /** The page encoded as PNG bytes. */
 export async function documentImage(options: DocumentImageOptions = {}): Promise<Buffer> {
   const px = documentPixels(options);
-  return sharp(Buffer.from(px.data.buffer, px.data.byteOffset, px.data.byteLength), { raw: { width: px.width, height: px.height, channels: 3 } })
+  return sharpLib()(Buffer.from(px.data.buffer, px.data.byteOffset, px.data.byteLength), { raw: { width: px.width, height: px.height, channels: 3 } })
     .png()
     .toBuffer();
 }

@@ -3,7 +3,8 @@
 // defaults users expect, each switchable back to the reference behaviour.
 import fs from 'node:fs';
 import { isUint8Array, isUint8ClampedArray } from 'node:util/types';
-import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import type { Metadata, OutputInfo, Sharp } from 'sharp';
+import { sharpLib } from './sharp-lib';
 import { ImageError, ImageErrorReason, InvalidArgumentError } from '../errors';
 import { IMAGE_LIMITS } from '../limits';
 import type { RgbImage } from '../vision/preprocess';
@@ -184,6 +185,7 @@ async function decodeEncoded(input: string | Uint8Array, opts: Resolved, check?:
     failOn: 'error',
   } as const;
   let meta: Metadata;
+  const sharp = sharpLib(); // UNSUPPORTED_CPU where sharp cannot run: not a decoding error
   try {
     // Header only: no pixels are decoded here. Unlimited so that we can say the size ourselves.
     meta = await sharp(input, { ...settings, limitInputPixels: false }).metadata();
@@ -245,13 +247,13 @@ async function convertRaw(raw: RawPixels, opts: Resolved, check?: SizeCheck): Pr
   const to = targetSize(what, width, height, opts);
   check?.(to.width, to.height);
   if (to.width !== width || to.height !== height) {
-    const img = shrink(sharp(data, { raw: { width, height, channels }, limitInputPixels: false }), to);
+    const img = shrink(sharpLib()(data, { raw: { width, height, channels }, limitInputPixels: false }), to);
     return finish(toRgb(img, opts.alpha), what, { width, height });
   }
   // RGB8 is already what we want: no copy, no trip through libvips.
   if (channels === 3) return { data: isUint8Array(data) ? data : new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
   // The pixels are in memory already, so the decompression-bomb limit does not apply.
-  const img = sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
+  const img = sharpLib()(data, { raw: { width, height, channels }, limitInputPixels: false });
   return finish(toRgb(img, opts.alpha), what);
 }
 

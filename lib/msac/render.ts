@@ -1,6 +1,6 @@
 // A picture of a crop plan: the image with each MSAC layer's cut lines drawn over it and a caption
 // with the grids, tile and token counts. For eyeballing presets on real documents.
-import sharp from 'sharp';
+import { sharpLib } from '../image/sharp-lib';
 import { InvalidArgumentError } from '../errors';
 import { type ImageInput, loadImage, type LoadImageOptions } from '../image/load';
 import type { CropPlan } from './types';
@@ -136,11 +136,11 @@ export async function renderCropPlan(image: ImageInput, plan: CropPlan, options:
   if (img.width !== plan.width || img.height !== plan.height) {
     throw new InvalidArgumentError(`the plan is for a ${plan.width}x${plan.height} image, but this image is ${img.width}x${img.height}`);
   }
-  const shown = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false })
+  const shown = await sharpLib()(img.data, { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false })
     .resize(lay.image.width, lay.image.height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer();
-  return sharp({ create: { width: lay.width, height: lay.height, channels: 3, background: { r: 250, g: 250, b: 250 } } })
+  return sharpLib()({ create: { width: lay.width, height: lay.height, channels: 3, background: { r: 250, g: 250, b: 250 } } })
     .composite([
       { input: shown, raw: { width: lay.image.width, height: lay.image.height, channels: 3 }, left: lay.image.left, top: lay.image.top },
       { input: Buffer.from(overlaySvg(plan, lay)), left: 0, top: 0 },
