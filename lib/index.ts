@@ -44,3 +44,9 @@ export type { RenderCropPlanOptions, CropPlanLayout } from './msac/render';
 export { convertCheckpoint } from './convert/convert';
 export type { ConvertOptions, ConvertProgress, ConvertResult } from './convert/convert';
 export type { TextQuant, VisionQuant } from './convert/quant-rules';
+
+// Getting a model: the Hugging Face Hub, the cache folder, hf:owner/name.
+export { pullModel } from './hub/pull';
+export type { PullOptions, PullProgress, PullResult } from './hub/pull';
+export { minimonkeyHome, resolvePulledModel } from './hub/home';
+export type { PulledModel } from './hub/home';

@@ -14,16 +14,20 @@ import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
 import { checkInt } from './limits';
+import { resolvePulledModel } from './hub/home';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
 import { checkThreads, VisionEncoder, VisionEncoderInfo } from './vision/encoder';
 
-export interface MiniMonkeyLoadOptions {
-  /** The text model GGUF (internlm2 for Mini-Monkey). */
-  model: string;
-  /** The vision projector GGUF (clip / internvl). */
-  mmproj: string;
+/**
+ * Two files, or a pulled model by name: `{ model: 'hf:owner/name' }` loads what `minimonkey pull`
+ * / pullModel left in MINIMONKEY_HOME (its mmproj unless `mmproj` is given).
+ */
+export type MiniMonkeyLoadOptions = MiniMonkeyLoadSettings &
+  ({ /** The text model GGUF (internlm2 for Mini-Monkey). */ model: string; /** The vision projector GGUF (clip / internvl). */ mmproj: string } | { model: `hf:${string}`; mmproj?: string });
+
+export interface MiniMonkeyLoadSettings {
   /** CPU threads for the vision tower and the language model (default: available parallelism). */
   threads?: number;
   /** Tokens a chat's context holds (default 8192: a 'default'-preset image and a short conversation). */
@@ -59,7 +63,7 @@ export class MiniMonkey implements ChatHost {
   private scm: Promise<ScmPrepass> | undefined;
   private isDisposed = false;
 
-  private constructor(text: TextModel, vision: VisionEncoder, o: MiniMonkeyLoadOptions, threads: number) {
+  private constructor(text: TextModel, vision: VisionEncoder, o: MiniMonkeyLoadSettings, threads: number) {
     this.text = text;
     this.vision = vision;
     this.threads = threads;
@@ -69,8 +73,9 @@ export class MiniMonkey implements ChatHost {
   }
 
   /** Loads the pair off the JS thread and checks that they belong together. */
-  static async load(o: MiniMonkeyLoadOptions): Promise<MiniMonkey> {
-    if (!o || typeof o !== 'object') throw new InvalidArgumentError('MiniMonkey.load({model, mmproj, ...})');
+  static async load(options: MiniMonkeyLoadOptions): Promise<MiniMonkey> {
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError('MiniMonkey.load({model, mmproj, ...})');
+    const o = resolveModelFiles(options);
     const threads = checkThreads(o.threads);
     checkInt('contextSize', o.contextSize);
     checkInt('batchSize', o.batchSize);
@@ -217,7 +222,17 @@ export class MiniMonkey implements ChatHost {
   }
 }
 
-function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: MiniMonkeyLoadOptions): void {
+/** `hf:owner/name` → the pulled pair's paths; anything else needs both paths. */
+function resolveModelFiles(o: MiniMonkeyLoadOptions): MiniMonkeyLoadSettings & { model: string; mmproj: string } {
+  if (typeof o.model === 'string' && o.model.startsWith('hf:')) {
+    const pulled = resolvePulledModel(o.model);
+    return { ...o, model: pulled.model, mmproj: o.mmproj ?? pulled.mmproj };
+  }
+  if (typeof o.mmproj !== 'string' || o.mmproj.length === 0) throw new InvalidArgumentError('mmproj (the vision projector GGUF) is required unless model is hf:owner/name');
+  return o as MiniMonkeyLoadSettings & { model: string; mmproj: string };
+}
+
+function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: { model: string; mmproj: string }): void {
   if (t.embeddingWidth !== v.embeddingWidth) {
     throw new ProjectorMismatchError(
       `${o.mmproj} projects images to ${v.embeddingWidth}-wide embeddings but ${o.model} has width ${t.embeddingWidth}: ` +

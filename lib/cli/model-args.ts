@@ -9,6 +9,7 @@ import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile } from '../util/file-kind';
 import { OptionSpec, UsageError } from './command';
+import { parseRepoRef, resolvePulledModel } from '../hub/home';
 
 export const LOAD_OPTIONS = {
   model: { type: 'string', short: 'm' },
@@ -27,8 +28,8 @@ export const ASK_OPTIONS = {
   grammar: { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF (internlm2)
-  --mmproj FILE          the vision projector GGUF (clip / internvl)
+export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:owner/name for a model fetched with \`minimonkey pull\`
+  --mmproj FILE          the vision projector GGUF (not needed with hf:owner/name)
   -t, --threads N        CPU threads (default: all cores)
   --context N            tokens of context per conversation (default 8192)`;
 
@@ -57,7 +58,8 @@ function integer(text: string | undefined, flag: string, min: number, max: numbe
 
 export interface LoadArgs {
   model: string;
-  mmproj: string;
+  /** Undefined only with an hf: model (the pulled mmproj). */
+  mmproj?: string;
   threads?: number;
   contextSize?: number;
 }
@@ -65,7 +67,8 @@ export interface LoadArgs {
 /** --model/--mmproj/--threads/--context, checked. */
 export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string }): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
-  if (!values.mmproj) throw new UsageError('--mmproj is required');
+  if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
+  if (values.model.startsWith('hf:')) parseHfRef(values.model);
   return {
     model: values.model,
     mmproj: values.mmproj,
@@ -160,6 +163,25 @@ export function missingFile(files: [what: string, file: string][]): string | und
     if (!fs.existsSync(file)) return `${what} file not found: ${file}`;
   }
   return undefined;
+}
+
+function parseHfRef(ref: string): void {
+  try {
+    parseRepoRef(ref);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The pair's paths (an hf: model resolved to what pull left), checked to exist (exit 1 if not). */
+export function requireModelFiles(load: LoadArgs): LoadArgs & { mmproj: string } {
+  let resolved = load as LoadArgs & { mmproj: string };
+  if (load.model.startsWith('hf:')) {
+    const pulled = resolvePulledModel(load.model);
+    resolved = { ...load, model: pulled.model, mmproj: load.mmproj ?? pulled.mmproj };
+  }
+  requireFiles([['model', resolved.model], ['mmproj', resolved.mmproj]]);
+  return resolved;
 }
 
 /** missingFile, as an IoError (exit 1 with its code). */
