@@ -50,7 +50,7 @@ function parse(argv: string[]): Parsed | 'help' {
   return { repo: positionals[0], out: values.out, textType: values['text-type']?.toLowerCase(), visionType: values['vision-type']?.toLowerCase() };
 }
 
-const mb = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MB`;
+const mb = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
 
 function duration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '--:--';
@@ -60,7 +60,7 @@ function duration(s: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
-/** "[#####.....] 120.0 MB / 1.2 GB  8.1 MB/s  ETA 2:13  model.safetensors" on a terminal; a line per finished file otherwise. */
+/** "[#####.....] 120.0 MiB / 1200.0 MiB  8.1 MiB/s  ETA 2:13  model.safetensors" on a terminal; a line per finished file otherwise. */
 export class DownloadProgress {
   private readonly tty: boolean;
   private start = 0;

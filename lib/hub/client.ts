@@ -23,6 +23,8 @@ export interface HubClient {
   fetch: typeof fetch;
   /** The last response with a status >= 400 (cleared with `clearFailure`). */
   lastFailure: { status: number; url: string } | undefined;
+  /** Set when a ranged request got another range or the whole file (WebBlob.stream turns errors into strings). */
+  rangeIgnored: boolean;
   clearFailure(): void;
 }
 
@@ -43,8 +45,10 @@ export function hubClient(o: HubOptions, signal: AbortSignal | undefined, env: N
     hubUrl: endpoint,
     accessToken: token,
     lastFailure: undefined,
+    rangeIgnored: false,
     clearFailure() {
       client.lastFailure = undefined;
+      client.rangeIgnored = false;
     },
     fetch: async (input, init) => {
       const resp = await fetch(input, { ...init, signal: signal ?? init?.signal });
@@ -55,6 +59,7 @@ export function hubClient(o: HubOptions, signal: AbortSignal | undefined, env: N
         const got = /^bytes (\d+)-/.exec(resp.headers.get('content-range') ?? '')?.[1];
         if (resp.status !== 206 || got !== start) {
           await resp.body?.cancel();
+          client.rangeIgnored = true;
           throw new RangeIgnored(`asked for bytes from ${start}, got ${resp.status === 206 ? `bytes from ${got}` : 'the whole file'}`);
         }
       }

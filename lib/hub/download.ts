@@ -125,7 +125,7 @@ export async function downloadOne(client: HubClient, d: FileDownload): Promise<v
     } catch (e) {
       const stop = aborted(signal, e);
       if (stop) throw stop;
-      if (e instanceof RangeIgnored) {
+      if (e instanceof RangeIgnored || client.rangeIgnored) {
         fs.rmSync(partial, { force: true }); // start over from byte 0
       } else {
         const status = client.lastFailure?.status;

@@ -35,8 +35,8 @@ export interface Faults {
   corrupt?: Set<string>;
   /** Send this many body bytes of the file, then hold the connection open. */
   stall?: Record<string, number>;
-  /** Answer range requests with the whole file (200). */
-  ignoreRange?: boolean;
+  /** Answer range requests that do not start at byte 0 with the whole file (200). */
+  ignoreResumeRange?: boolean;
 }
 
 export interface LoggedRequest {
@@ -177,7 +177,7 @@ export class HubServer {
     let end = size - 1;
     let status = 200;
     const headers: Record<string, string> = { ETag: etag, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ...extra };
-    if (range && !this.faults.ignoreRange) {
+    if (range && !(this.faults.ignoreResumeRange && Number(range[1]) > 0)) {
       start = Number(range[1]);
       end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
       if (start >= size) {
