@@ -13,7 +13,7 @@ import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
-import { checkInt } from './limits';
+import { checkInt, LIMITS } from './limits';
 import { resolvePulledModel } from './hub/home';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
@@ -30,7 +30,10 @@ export type MiniMonkeyLoadOptions = MiniMonkeyLoadSettings &
 export interface MiniMonkeyLoadSettings {
   /** CPU threads for the vision tower and the language model (default: available parallelism). */
   threads?: number;
-  /** Tokens a chat's context holds (default 8192: a 'default'-preset image and a short conversation). */
+  /**
+   * Tokens a chat's context holds. Default: sized per turn from the crop plan, the text and
+   * maxTokens (starting at 8,192, growing up to the model's trained context when a turn needs it).
+   */
   contextSize?: number;
   /** Tokens per libllama decode call in prefill (default 512). */
   batchSize?: number;
@@ -57,7 +60,7 @@ export class MiniMonkey implements ChatHost {
   readonly queue = new SerialQueue();
   private readonly cache: ImageEmbeddingCache;
   private readonly threads: number;
-  private readonly contextSize: number;
+  private readonly contextSize: number | undefined;
   private readonly batchSize: number;
   private sessions = new Set<ChatSession>();
   private scm: Promise<ScmPrepass> | undefined;
@@ -67,7 +70,7 @@ export class MiniMonkey implements ChatHost {
     this.text = text;
     this.vision = vision;
     this.threads = threads;
-    this.contextSize = o.contextSize ?? DEFAULT_CONTEXT;
+    this.contextSize = o.contextSize;
     this.batchSize = o.batchSize ?? 512;
     this.cache = new ImageEmbeddingCache(o.imageCacheBytes ?? 512 * 1024 * 1024);
   }
@@ -113,14 +116,20 @@ export class MiniMonkey implements ChatHost {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
     const system = options.system ?? DEFAULT_SYSTEM_MESSAGE;
     if (typeof system !== 'string') throw new InvalidArgumentError('system must be a string');
-    const contextSize = checkInt('contextSize', options.contextSize) ?? this.contextSize;
-    const ctx = await this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
+    const explicit = checkInt('contextSize', options.contextSize) ?? this.contextSize;
+    const make = (contextSize: number) => this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
+    const ctx = await make(explicit ?? DEFAULT_CONTEXT);
     if (this.isDisposed) {
       // dispose() ran while the context was being made: a session on a dead model must not escape.
       ctx.dispose();
       throw new DisposedError('the model was disposed while the chat was being created');
     }
-    const session = new ChatSession(this, ctx, system);
+    // No size given: the session grows its context to what a turn needs, up to the trained context.
+    const train = this.text.info.trainContext;
+    const growth = explicit === undefined
+      ? { max: Math.min(LIMITS.contextSize.max, Math.max(train, ctx.size())), why: `the model's trained context is ${train}`, create: make }
+      : undefined;
+    const session = new ChatSession(this, ctx, system, growth);
     this.sessions.add(session);
     return session;
   }

@@ -31,7 +31,8 @@ export const ASK_OPTIONS = {
 export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:owner/name for a model fetched with \`minimonkey pull\`
   --mmproj FILE          the vision projector GGUF (not needed with hf:owner/name)
   -t, --threads N        CPU threads (default: all cores)
-  --context N            tokens of context per conversation (default 8192)`;
+  --context N            tokens of context per conversation (default: what each turn's crop plan
+                         and --max-tokens need, up to the model's trained context)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
   -n, --max-tokens N     most tokens to generate (default 512)
