@@ -50,3 +50,7 @@ export { pullModel } from './hub/pull';
 export type { PullOptions, PullProgress, PullResult } from './hub/pull';
 export { minimonkeyHome, resolvePulledModel } from './hub/home';
 export type { PulledModel } from './hub/home';
+
+// The model-family table: what differs between Mini-Monkey / InternVL2 and InternVL2.5 / InternVL3.
+export { FAMILIES, FAMILY_NAMES, TEXT_ARCHS, detectFamily, INTERNVL2_SYSTEM_MESSAGE, INTERNVL2_5_SYSTEM_MESSAGE } from './family';
+export type { ModelFamily, FamilyName, TextArch, TextArchFacts } from './family';

@@ -4,7 +4,7 @@ import { DisposedError, fromNative, InvalidArgumentError, ProjectorMismatchError
 import { ImageInput, loadImage, LoadImageOptions } from './image/load';
 import type { ChatHost, PreparedImage } from './llm/chat-host';
 import { ImageEmbeddingCache, imageKey } from './llm/image-cache';
-import { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
+import { checkArch, detectFamily, FAMILIES, FAMILY_NAMES, FamilyName, isFamilyName, ModelFamily } from './family';
 import { ChatOptions, ChatSession } from './llm/session';
 import { extract, ExtractOptions } from './llm/extract';
 import type { JsonSchema } from './llm/json-schema';
@@ -28,6 +28,12 @@ export type MiniMonkeyLoadOptions = MiniMonkeyLoadSettings &
   ({ /** The text model GGUF (internlm2 for Mini-Monkey). */ model: string; /** The vision projector GGUF (clip / internvl). */ mmproj: string } | { model: `hf:${string}`; mmproj?: string });
 
 export interface MiniMonkeyLoadSettings {
+  /**
+   * The model family (prompt template, system message, special tokens; lib/family.ts). Default:
+   * detected from the text model's chat template ('internvl2.5' for InternVL2.5 / InternVL3,
+   * else 'internvl2', Mini-Monkey's).
+   */
+  family?: FamilyName;
   /** CPU threads for the vision tower and the language model (default: available parallelism). */
   threads?: number;
   /**
@@ -56,6 +62,8 @@ const DEFAULT_CONTEXT = 8192;
 export class MiniMonkey implements ChatHost {
   readonly text: TextModel;
   readonly vision: VisionEncoder;
+  /** The family's facts this pair is prompted with (template, system message, tokens). */
+  readonly family: ModelFamily;
   /** @internal */
   readonly queue = new SerialQueue();
   private readonly cache: ImageEmbeddingCache;
@@ -66,9 +74,10 @@ export class MiniMonkey implements ChatHost {
   private scm: Promise<ScmPrepass> | undefined;
   private isDisposed = false;
 
-  private constructor(text: TextModel, vision: VisionEncoder, o: MiniMonkeyLoadSettings, threads: number) {
+  private constructor(text: TextModel, vision: VisionEncoder, family: ModelFamily, o: MiniMonkeyLoadSettings, threads: number) {
     this.text = text;
     this.vision = vision;
+    this.family = family;
     this.threads = threads;
     this.contextSize = o.contextSize;
     this.batchSize = o.batchSize ?? 512;
@@ -84,6 +93,7 @@ export class MiniMonkey implements ChatHost {
     checkInt('batchSize', o.batchSize);
     checkSignal(o.signal);
     checkCallback(o.onProgress, 'onProgress');
+    if (o.family !== undefined && !isFamilyName(o.family)) throw new InvalidArgumentError(`family must be one of ${FAMILY_NAMES.join(', ')}`);
     if (o.imageCacheBytes !== undefined && !(typeof o.imageCacheBytes === 'number' && o.imageCacheBytes >= 0)) {
       throw new InvalidArgumentError('imageCacheBytes must be a number >= 0');
     }
@@ -100,21 +110,24 @@ export class MiniMonkey implements ChatHost {
       text.dispose();
       throw e;
     }
+    let family: ModelFamily;
     try {
-      checkPair(text.info, vision.info, o);
+      checkArch(text.info, o.model);
+      family = o.family !== undefined ? FAMILIES[o.family] : detectFamily(text.info);
+      checkPair(text.info, vision.info, family, o);
     } catch (e) {
       text.dispose();
       vision.dispose();
       throw e;
     }
-    return new MiniMonkey(text, vision, o, threads);
+    return new MiniMonkey(text, vision, family, o, threads);
   }
 
   /** A new conversation with its own context. */
   async chat(options: ChatOptions = {}): Promise<ChatSession> {
     this.live();
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-    const system = options.system ?? DEFAULT_SYSTEM_MESSAGE;
+    const system = options.system ?? this.family.systemMessage;
     if (typeof system !== 'string') throw new InvalidArgumentError('system must be a string');
     const explicit = checkInt('contextSize', options.contextSize) ?? this.contextSize;
     const make = (contextSize: number) => this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
@@ -193,7 +206,7 @@ export class MiniMonkey implements ChatHost {
   /** @internal */
   async prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage> {
     const rgb = await loadImage(input, load);
-    const c = crop ?? 'default';
+    const c = crop ?? this.family.defaultPreset;
     const plan = planCrops(rgb.width, rgb.height, c);
     return { rgb, crop: c, plan, key: imageKey(rgb, c) };
   }
@@ -241,7 +254,7 @@ function resolveModelFiles(o: MiniMonkeyLoadOptions): MiniMonkeyLoadSettings & {
   return o as MiniMonkeyLoadSettings & { model: string; mmproj: string };
 }
 
-function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: { model: string; mmproj: string }): void {
+function checkPair(t: TextModelInfo, v: VisionEncoderInfo, family: ModelFamily, o: { model: string; mmproj: string }): void {
   if (t.embeddingWidth !== v.embeddingWidth) {
     throw new ProjectorMismatchError(
       `${o.mmproj} projects images to ${v.embeddingWidth}-wide embeddings but ${o.model} has width ${t.embeddingWidth}: ` +
@@ -251,9 +264,11 @@ function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: { model: string; m
   const s = t.special;
   const missing = (['imStart', 'imEnd', 'imgStart', 'imgEnd', 'imgContext'] as const).filter((k) => s[k] < 0);
   if (missing.length > 0 || (s.addBos && s.bos < 0)) {
-    const names = { imStart: '<|im_start|>', imEnd: '<|im_end|>', imgStart: '<img>', imgEnd: '</img>', imgContext: '<IMG_CONTEXT>' };
     throw new ProjectorMismatchError(
-      `${o.model} lacks the special tokens Mini-Monkey's prompt needs: ${missing.map((k) => names[k]).join(', ') || '<s>'}`,
+      `${o.model} lacks the special tokens the ${family.label} prompt needs: ${missing.map((k) => family.special[k]).join(', ') || '<s>'}`,
     );
+  }
+  if (v.tokensPerTile !== family.tokensPerTile) {
+    throw new ProjectorMismatchError(`${o.mmproj} gives ${v.tokensPerTile} embeddings per tile; the ${family.label} prompt has ${family.tokensPerTile}`);
   }
 }

@@ -10,12 +10,14 @@ import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile } from '../util/file-kind';
 import { OptionSpec, UsageError } from './command';
 import { parseRepoRef, resolvePulledModel } from '../hub/home';
+import { FAMILY_NAMES, FamilyName, isFamilyName } from '../family';
 
 export const LOAD_OPTIONS = {
   model: { type: 'string', short: 'm' },
   mmproj: { type: 'string' },
   threads: { type: 'string', short: 't' },
   context: { type: 'string' },
+  family: { type: 'string' },
 } as const satisfies OptionSpec;
 
 export const ASK_OPTIONS = {
@@ -32,7 +34,9 @@ export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:o
   --mmproj FILE          the vision projector GGUF (not needed with hf:owner/name)
   -t, --threads N        CPU threads (default: all cores)
   --context N            tokens of context per conversation (default: what each turn's crop plan
-                         and --max-tokens need, up to the model's trained context)`;
+                         and --max-tokens need, up to the model's trained context)
+  --family NAME          ${FAMILY_NAMES.join(' | ')}: prompt template and system message
+                         (default: detected from the text model's chat template)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
   -n, --max-tokens N     most tokens to generate (default 512)
@@ -63,10 +67,11 @@ export interface LoadArgs {
   mmproj?: string;
   threads?: number;
   contextSize?: number;
+  family?: FamilyName;
 }
 
-/** --model/--mmproj/--threads/--context, checked. */
-export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string }): LoadArgs {
+/** --model/--mmproj/--threads/--context/--family, checked. */
+export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string; family?: string }): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
   if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
   if (values.model.startsWith('hf:')) parseHfRef(values.model);
@@ -75,6 +80,7 @@ export function loadArgs(values: { model?: string; mmproj?: string; threads?: st
     mmproj: values.mmproj,
     threads: limitFlag(values.threads, '--threads', 'threads'),
     contextSize: limitFlag(values.context, '--context', 'contextSize'),
+    ...(values.family !== undefined ? { family: familyFlag(values.family) } : {}),
   };
 }
 
@@ -164,6 +170,11 @@ export function missingFile(files: [what: string, file: string][]): string | und
     if (!fs.existsSync(file)) return `${what} file not found: ${file}`;
   }
   return undefined;
+}
+
+function familyFlag(name: string): FamilyName {
+  if (!isFamilyName(name)) throw new UsageError(`--family must be one of ${FAMILY_NAMES.join(', ')}, got '${name}'`);
+  return name;
 }
 
 function parseHfRef(ref: string): void {

@@ -1,7 +1,8 @@
 // One conversation: its own KV cache on the model's text weights. A follow-up question prefills
 // only the new turn; an aborted or failed ask leaves the conversation exactly as it was.
 import { performance } from 'node:perf_hooks';
-import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError } from '../errors';
+import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError, UnsupportedError } from '../errors';
+import { TEXT_ARCHS, TextArch } from '../family';
 import type { ImageInput, LoadImageOptions } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
@@ -243,11 +244,15 @@ export class ChatSession {
     }
     timings.decode = performance.now() - t;
 
-    const pieces: PromptPiece[] = [...(this.turns === 0 ? systemBlock(this.system) : []), ...userTurn(turn, this.turns > 0)];
+    const sep = this.host.family.turnSeparator;
+    const pieces: PromptPiece[] = [...(this.turns === 0 ? systemBlock(this.system, sep) : []), ...userTurn(turn, this.turns > 0, sep)];
     const bos = this.turns === 0 && this.host.text.info.special.addBos;
     const tokenizer = { tokenize: (s: string) => this.host.text.tokenize(s), special: this.host.text.info.special };
     const layout = layoutPrompt(pieces, tokenizer, bos);
     const scm = scmSettings(o.scm);
+    if (scm && !(this.host.family.scm && TEXT_ARCHS[this.host.text.info.arch as TextArch]?.scm)) {
+      throw new UnsupportedError(`SCM is not available for ${this.host.family.label} with a ${this.host.text.info.arch} text model`);
+    }
     const blocks = scm ? detailBlocks(layout, images.map((i) => i.plan), start, scm) : [];
     const before = layoutLength(layout);
     const needed = before - (scm ? droppedCount(blocks, scm.keep) : 0);
