@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { downloadFile, fileDownloadInfo } from '@huggingface/hub';
+import type { fileDownloadInfo } from '@huggingface/hub';
 import { AbortError, ChecksumError, DownloadError } from '../errors';
 import { ioError } from '../util/io-error';
 import { beginOutput } from '../util/safe-write';
@@ -31,6 +31,9 @@ export interface FileDownload {
   /** Bytes of this file now on disk (resumed bytes count at once). */
   onBytes?: (bytes: number) => void;
 }
+
+/** @huggingface/hub, loaded on first use (require('minimonkey') stays light). */
+export const hubLib = () => import('@huggingface/hub');
 
 /** Attempts per file: a connection cut costs one, and the next resumes where the last stopped. */
 const ATTEMPTS = 5;
@@ -99,7 +102,7 @@ export async function downloadOne(client: HubClient, d: FileDownload): Promise<v
   let info: Awaited<ReturnType<typeof fileDownloadInfo>>;
   try {
     client.clearFailure();
-    info = await fileDownloadInfo({ repo: d.repo, path: f.path, revision: d.commit, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch });
+    info = await (await hubLib()).fileDownloadInfo({ repo: d.repo, path: f.path, revision: d.commit, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch });
   } catch (e) {
     throw aborted(signal, e) ?? hubError(e, what, client);
   }
@@ -144,7 +147,7 @@ async function fetchInto(client: HubClient, d: FileDownload, info: NonNullable<A
   d.onBytes?.(offset);
   if (offset === d.file.size) return;
   client.clearFailure();
-  const blob = await downloadFile({
+  const blob = await (await hubLib()).downloadFile({
     repo: d.repo, path: d.file.path, revision: d.commit, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch, downloadInfo: info,
   });
   if (!blob) throw new DownloadError(`${d.repo}/${d.file.path}: not found at ${d.commit}`, 404);

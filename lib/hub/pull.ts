@@ -7,14 +7,13 @@
 // space for all of it is checked before the first byte; every file is verified (download.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { listFiles, modelInfo } from '@huggingface/hub';
 import { convertCheckpoint } from '../convert/convert';
 import { TEXT_TYPES, TextQuant, VISION_TYPES, VisionQuant } from '../convert/quant-rules';
 import { DownloadError, InvalidArgumentError, IoError, UnsupportedError } from '../errors';
 import { checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { writeBytes } from '../util/safe-write';
 import { HubClient, hubClient, hubError, HubOptions } from './client';
-import { downloadOne, partialPath, RemoteFile } from './download';
+import { downloadOne, hubLib, partialPath, RemoteFile } from './download';
 import { manifestPath, minimonkeyHome, modelDir, parseRepoRef, PulledModel, repoFolder } from './home';
 
 export interface PullOptions extends HubOptions {
@@ -113,7 +112,7 @@ export function planRepo(entries: RemoteFile[], textType: string | undefined, vi
 async function resolveCommit(client: HubClient, repo: string, revision: string): Promise<string> {
   try {
     client.clearFailure();
-    const info = await modelInfo({ name: repo, revision, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch, additionalFields: ['sha'] });
+    const info = await (await hubLib()).modelInfo({ name: repo, revision, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch, additionalFields: ['sha'] });
     const sha = (info as { sha?: unknown }).sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) throw new DownloadError(`${repo}@${revision}: the hub gave no commit id`);
     return sha;
@@ -126,7 +125,7 @@ async function listRepo(client: HubClient, repo: string, commit: string): Promis
   const out: RemoteFile[] = [];
   try {
     client.clearFailure();
-    for await (const e of listFiles({ repo, revision: commit, recursive: true, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch })) {
+    for await (const e of (await hubLib()).listFiles({ repo, revision: commit, recursive: true, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch })) {
       if (e.type !== 'file') continue;
       if (typeof e.path !== 'string' || e.path.split('/').some((p) => p === '' || p === '.' || p === '..') || path.isAbsolute(e.path)) {
         throw new DownloadError(`${repo}: the hub listed a bad file name ${JSON.stringify(e.path)}`);
