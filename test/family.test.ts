@@ -12,6 +12,8 @@ import { convertCheckpoint } from '../lib/convert/convert';
 import { TextModel } from '../lib/llm/text-model';
 import { VisionEncoder } from '../lib/vision/encoder';
 import { editJson } from './helpers/convert-expect';
+import { rewriteGguf } from './helpers/rewrite-gguf';
+import { GgufValueType } from '../lib/gguf/constants';
 import { TINY, writeHfCheckpoint } from './helpers/hf-checkpoint';
 import { writeQwen2Checkpoint } from './helpers/hf-qwen2-checkpoint';
 import { hfToRefWeights } from './helpers/hf-ref-weights';
@@ -25,6 +27,8 @@ const INTERNVL2_5_TEMPLATE =
   "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{'<|im_start|>system\\n" + INTERNVL2_5_SYSTEM_MESSAGE +
   "<|im_end|>\\n'}}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+const bool = (value: boolean) => ({ type: GgufValueType.BOOL, value });
 
 let n = 0;
 const out = () => path.join(tempDir(), 'family-out', `o-${++n}`);
@@ -120,6 +124,21 @@ describe('an InternVL3-layout pair (Qwen2 LLM, 300M V2_5 tower)', () => {
     } finally {
       enc.dispose();
     }
+  });
+
+  it("the tower's facts are read from the mmproj: a SiLU tower or qk-norm tensors (InternViT-6B style) are UNSUPPORTED", async () => {
+    const silu = path.join(out(), 'mmproj-silu.gguf');
+    fs.mkdirSync(path.dirname(silu), { recursive: true });
+    await rewriteGguf(pair.mmproj, silu, { kv: { 'clip.use_silu': bool(true), 'clip.use_gelu': bool(false) } });
+    await expect(VisionEncoder.load(silu)).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/SiLU vision tower/) });
+    const qkNorm = path.join(path.dirname(silu), 'mmproj-qknorm.gguf');
+    const H = TINY.vision.hidden;
+    await rewriteGguf(pair.mmproj, qkNorm, { addTensors: [{ name: 'v.blk.0.attn_q_norm.weight', ne: [H], values: new Float32Array(H).fill(1) }] });
+    await expect(VisionEncoder.load(qkNorm)).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/qk normalisation/) });
+    // The unchanged file loads (the check does not refuse the 300M tower).
+    const ok = await VisionEncoder.load(pair.mmproj);
+    expect(ok.info.tokensPerTile).toBe(FAMILIES['internvl2.5'].tokensPerTile);
+    ok.dispose();
   });
 
   it('MSAC and SCM run in a turn: fewer image tokens prefilled, the ChatML layout kept', async () => {
