@@ -11,6 +11,7 @@ import { convertCheckpoint } from '../convert/convert';
 import { TEXT_TYPES, TextQuant, VISION_TYPES, VisionQuant } from '../convert/quant-rules';
 import { DownloadError, InvalidArgumentError, IoError, UnsupportedError } from '../errors';
 import { checkCallback, checkSignal, throwIfAborted } from '../util/abort';
+import { ioError } from '../util/io-error';
 import { writeBytes } from '../util/safe-write';
 import { HubClient, hubClient, hubError, HubOptions } from './client';
 import { downloadOne, hubLib, partialPath, RemoteFile } from './download';
@@ -249,7 +250,11 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
   }
   const pulled: PulledModel = { repo, revision, commit, kind: plan.kind, model, mmproj, pulledAt: new Date().toISOString() };
   const manifest = manifestPath(home, repo);
-  fs.mkdirSync(path.dirname(manifest), { recursive: true });
+  try {
+    fs.mkdirSync(path.dirname(manifest), { recursive: true });
+  } catch (e) {
+    throw ioError(e, 'create the folder', path.dirname(manifest));
+  }
   await writeBytes(manifest, Buffer.from(`${JSON.stringify(pulled, null, 2)}\n`), o.signal);
   return { ...pulled, files: plan.files.map((f) => f.path), bytes: total, warnings };
 }
