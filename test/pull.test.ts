@@ -62,6 +62,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   hub.faults = {};
+  hub.crossOriginCdn = false;
   hub.log.length = 0;
 });
 
@@ -204,6 +205,23 @@ describe('pull a GGUF repo', () => {
       if (saved === undefined) delete process.env.HF_TOKEN;
       else process.env.HF_TOKEN = saved;
     }
+  });
+
+  it('a CDN on another origin (as the real hub has): the token never goes there, and a cut file still resumes by range', async () => {
+    hub.add({ id: 'tiny/gated-cdn', commit: COMMIT, files: { 'README.md': README, 'm-Q4_K_M.gguf': files['minimonkey-tiny-Q4_K_M.gguf'], 'mmproj-m-f16.gguf': files['mmproj-minimonkey-tiny-f16.gguf'] }, token: 'hf_secret' });
+    const home = freshHome();
+    hub.crossOriginCdn = true;
+    const name = 'm-Q4_K_M.gguf';
+    hub.faults.cutOnce = { [name]: 25_000 };
+    const r = await pull(home, { repo: 'tiny/gated-cdn', token: 'hf_secret' });
+    expect(fileSha(r.model)).toBe(sha256(files['minimonkey-tiny-Q4_K_M.gguf']));
+    const cdn = hub.log.filter((q) => q.origin === 'cdn');
+    expect(cdn.length).toBeGreaterThan(0);
+    expect(cdn.every((q) => q.authorization === undefined)).toBe(true);
+    expect(hub.log.filter((q) => q.origin === 'hub').every((q) => q.authorization === 'Bearer hf_secret')).toBe(true);
+    // The resumed request went through the hub's redirect again and reached the CDN with its range.
+    const body = cdn.filter((q) => q.range !== 'bytes=0-0' && q.path === `/cdn/${sha256(files['minimonkey-tiny-Q4_K_M.gguf'])}`);
+    expect(body.map((q) => q.range)).toEqual([undefined, `bytes=25000-${files['minimonkey-tiny-Q4_K_M.gguf'].length - 1}`]);
   });
 
   it('checks the disk space before the first byte; unknown repos, revisions and bad names are typed errors', async () => {

@@ -44,6 +44,8 @@ export interface LoggedRequest {
   path: string;
   range?: string;
   authorization?: string;
+  /** Which server answered: the hub or the CDN's own origin. */
+  origin?: 'hub' | 'cdn';
 }
 
 export const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -58,13 +60,21 @@ export class HubServer {
   private readonly cut = new Set<string>();
   private readonly held = new Set<http.ServerResponse>();
   private server!: http.Server;
+  private cdnServer!: http.Server;
   url = '';
+  /** The CDN's own origin (another port), as the real hub's LFS/Xet bridge is another host. */
+  cdnUrl = '';
+  /** Redirect LFS files to the CDN origin instead of a path on the hub's own. */
+  crossOriginCdn = false;
 
   static async start(): Promise<HubServer> {
     const s = new HubServer();
     s.server = http.createServer((req, res) => s.handle(req, res));
+    s.cdnServer = http.createServer((req, res) => s.handle(req, res, true));
     await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => s.cdnServer.listen(0, '127.0.0.1', resolve));
     s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
+    s.cdnUrl = `http://127.0.0.1:${(s.cdnServer.address() as AddressInfo).port}`;
     return s;
   }
 
@@ -74,8 +84,10 @@ export class HubServer {
 
   async close(): Promise<void> {
     for (const r of this.held) r.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const srv of [this.server, this.cdnServer]) {
+      srv.closeAllConnections();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
   }
 
   /** Requests for file bytes (resolve or cdn) that were not the 1-byte probe. */
@@ -97,11 +109,12 @@ export class HubServer {
     return (repo.refs ?? { main: repo.commit })[rev];
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, onCdn = false): void {
     const u = new URL(req.url ?? '/', this.url);
     const p = decodeURIComponent(u.pathname);
-    this.log.push({ method: req.method ?? '', path: p, range: req.headers.range, authorization: req.headers.authorization });
-    if (p.startsWith('/cdn/')) return this.cdn(req, res, p.slice(5));
+    this.log.push({ method: req.method ?? '', path: p, range: req.headers.range, authorization: req.headers.authorization, origin: onCdn ? 'cdn' : 'hub' });
+    if (p.startsWith('/cdn/')) return this.cdn(req, res, p.slice(5), u.searchParams.get('file'));
+    if (onCdn) return void res.writeHead(404).end();
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)(?:\/(.*))?$/.exec(p);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p);
     const id = api?.[1] ?? resolve?.[1];
@@ -146,7 +159,7 @@ export class HubServer {
     const b = repo.files[name];
     if (!b) return this.json(res, 404, { error: 'Entry not found' }, { 'X-Error-Code': 'EntryNotFound' });
     if (this.isLfs(repo, name)) {
-      const target = `${this.url}/cdn/${sha256(b)}?file=${encodeURIComponent(name)}&repo=${encodeURIComponent(repo.id)}`;
+      const target = `${this.crossOriginCdn ? this.cdnUrl : this.url}/cdn/${sha256(b)}?file=${encodeURIComponent(name)}&repo=${encodeURIComponent(repo.id)}`;
       res.writeHead(302, {
         Location: target, 'X-Repo-Commit': commit, 'X-Linked-Etag': `"${sha256(b)}"`, 'X-Linked-Size': String(b.length), ETag: `"${gitBlobId(b)}"`,
       });
@@ -156,10 +169,11 @@ export class HubServer {
     this.body(req, res, name, b, `"${gitBlobId(b)}"`, { 'X-Repo-Commit': commit });
   }
 
-  private cdn(req: http.IncomingMessage, res: http.ServerResponse, hash: string): void {
+  /** The bytes of `hash`; `file` (the name the redirect gave) is the name faults are keyed by. */
+  private cdn(req: http.IncomingMessage, res: http.ServerResponse, hash: string, file: string | null): void {
     for (const repo of this.repos.values()) {
       for (const [name, b] of Object.entries(repo.files)) {
-        if (sha256(b) === hash) return this.body(req, res, name, b, `"${hash}"`, {});
+        if (sha256(b) === hash) return this.body(req, res, file ?? name, b, `"${hash}"`, {});
       }
     }
     res.writeHead(404).end();
