@@ -11,6 +11,7 @@ import path from 'node:path';
 import { MiniMonkey, pullModel, PullProgress } from '../lib';
 import { convertCheckpoint } from '../lib/convert/convert';
 import { resolvePulledModel } from '../lib/hub/home';
+import { planRepo } from '../lib/hub/pull';
 import { DownloadProgress } from '../lib/cli/pull';
 import { writeHfCheckpoint } from './helpers/hf-checkpoint';
 import { HubServer, sha256 } from './helpers/hub-server';
@@ -237,6 +238,22 @@ describe('pull a GGUF repo', () => {
       await expectCode(pull(home, { repo: bad }), 'INVALID_ARGUMENT');
     }
     await expectCode(pull(home, { endpoint: 'ftp://example' }), 'INVALID_ARGUMENT', /must be http/);
+  });
+});
+
+describe('which files a repo gives', () => {
+  const f = (path: string, size = 10) => ({ path, size });
+  it('quantization names match whole words (f16 is not bf16), split GGUFs and weightless repos are refused', () => {
+    const repo = [f('X-BF16.gguf'), f('X-F16.gguf'), f('X-Q4_K_M.gguf'), f('mmproj-X-bf16.gguf'), f('mmproj-X-f16.gguf')];
+    expect(planRepo(repo, 'f16', undefined).text!.path).toBe('X-F16.gguf');
+    expect(planRepo(repo, 'bf16', 'bf16').mmproj!.path).toBe('mmproj-X-bf16.gguf');
+    expect(planRepo(repo, undefined, undefined)).toMatchObject({ kind: 'gguf', text: { path: 'X-Q4_K_M.gguf' }, mmproj: { path: 'mmproj-X-f16.gguf' } });
+    expect(() => planRepo([f('X-Q4_K_M-00001-of-00002.gguf'), f('mmproj-X-f16.gguf')], undefined, undefined)).toThrow(/split GGUF/);
+    expect(() => planRepo([f('X-Q4_K_M.gguf')], undefined, undefined)).toThrow(/no mmproj GGUF/);
+    expect(() => planRepo([f('config.json'), f('pytorch_model.bin')], undefined, undefined)).toThrow(/only PyTorch \.bin weights/);
+    const ckpt = planRepo([f('config.json'), f('model-1.safetensors', 100), f('model-2.safetensors', 50), f('sub/x.safetensors'), f('train.py')], 'f32', undefined);
+    expect(ckpt.files.map((x) => x.path)).toEqual(['config.json', 'model-1.safetensors', 'model-2.safetensors']);
+    expect(ckpt.outputBytes).toBe(300); // f32 output: twice the bf16 weights
   });
 });
 
