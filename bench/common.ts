@@ -11,8 +11,8 @@ export const cacheDir = path.join(packageRoot, 'bench', '.cache');
 export const toolsDir = path.join(packageRoot, 'build', 'tools');
 
 export function tool(name: string): string {
-  // Our tools land in native/tools/, llama.cpp's own in bin/.
-  const candidates = [path.join(toolsDir, 'native', 'tools', name), path.join(toolsDir, 'bin', name), path.join(toolsDir, name)];
+  // Ours and llama.cpp's tools all land in bin/, beside the CPU variant modules.
+  const candidates = [path.join(toolsDir, 'bin', name), path.join(toolsDir, name)];
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) throw new Error(`${name} is not built: run \`npm run build:tools\``);
   return found;

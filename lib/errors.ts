@@ -16,6 +16,8 @@ export type MiniMonkeyErrorCode =
   | 'UNSUPPORTED_CPU'
   | 'IO'
   | 'INCOMPLETE'
+  | 'DOWNLOAD'
+  | 'CHECKSUM'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {
@@ -78,6 +80,24 @@ export class IncompleteError extends MiniMonkeyError {
   constructor(message: string, result: unknown) {
     super('INCOMPLETE', message);
     this.result = result;
+  }
+}
+/**
+ * A download from the Hugging Face Hub (or a mirror) failed: the repo, revision or file does not
+ * exist, access was refused (a gated or private repo without HF_TOKEN), or the connection kept
+ * failing. `status` is the HTTP status when the server answered.
+ */
+export class DownloadError extends MiniMonkeyError {
+  readonly status?: number;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super('DOWNLOAD', message, options);
+    this.status = status;
+  }
+}
+/** A downloaded file's content does not match the hash the hub gave for it; it was deleted. */
+export class ChecksumError extends MiniMonkeyError {
+  constructor(message: string) {
+    super('CHECKSUM', message);
   }
 }
 /** Why an image could not be used; the message says it in words. */

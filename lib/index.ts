@@ -44,3 +44,13 @@ export type { RenderCropPlanOptions, CropPlanLayout } from './msac/render';
 export { convertCheckpoint } from './convert/convert';
 export type { ConvertOptions, ConvertProgress, ConvertResult } from './convert/convert';
 export type { TextQuant, VisionQuant } from './convert/quant-rules';
+
+// Getting a model: the Hugging Face Hub, the cache folder, hf:owner/name.
+export { pullModel } from './hub/pull';
+export type { PullOptions, PullProgress, PullResult } from './hub/pull';
+export { minimonkeyHome, resolvePulledModel } from './hub/home';
+export type { PulledModel } from './hub/home';
+
+// The model-family table: what differs between Mini-Monkey / InternVL2 and InternVL2.5 / InternVL3.
+export { FAMILIES, FAMILY_NAMES, TEXT_ARCHS, detectFamily, INTERNVL2_SYSTEM_MESSAGE, INTERNVL2_5_SYSTEM_MESSAGE } from './family';
+export type { ModelFamily, FamilyName, TextArch, TextArchFacts } from './family';

@@ -4,7 +4,7 @@ import { DisposedError, fromNative, InvalidArgumentError, ProjectorMismatchError
 import { ImageInput, loadImage, LoadImageOptions } from './image/load';
 import type { ChatHost, PreparedImage } from './llm/chat-host';
 import { ImageEmbeddingCache, imageKey } from './llm/image-cache';
-import { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
+import { checkArch, detectFamily, FAMILIES, FAMILY_NAMES, FamilyName, isFamilyName, ModelFamily } from './family';
 import { ChatOptions, ChatSession } from './llm/session';
 import { extract, ExtractOptions } from './llm/extract';
 import type { JsonSchema } from './llm/json-schema';
@@ -13,20 +13,33 @@ import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
-import { checkInt } from './limits';
+import { checkInt, LIMITS } from './limits';
+import { resolvePulledModel } from './hub/home';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
 import { checkThreads, VisionEncoder, VisionEncoderInfo } from './vision/encoder';
 
-export interface MiniMonkeyLoadOptions {
-  /** The text model GGUF (internlm2 for Mini-Monkey). */
-  model: string;
-  /** The vision projector GGUF (clip / internvl). */
-  mmproj: string;
+/**
+ * Two files, or a pulled model by name: `{ model: 'hf:owner/name' }` loads what `minimonkey pull`
+ * / pullModel left in MINIMONKEY_HOME (its mmproj unless `mmproj` is given).
+ */
+export type MiniMonkeyLoadOptions = MiniMonkeyLoadSettings &
+  ({ /** The text model GGUF (internlm2 for Mini-Monkey). */ model: string; /** The vision projector GGUF (clip / internvl). */ mmproj: string } | { model: `hf:${string}`; mmproj?: string });
+
+export interface MiniMonkeyLoadSettings {
+  /**
+   * The model family (prompt template, system message, special tokens; lib/family.ts). Default:
+   * detected from the text model's chat template ('internvl2.5' for InternVL2.5 / InternVL3,
+   * else 'internvl2', Mini-Monkey's).
+   */
+  family?: FamilyName;
   /** CPU threads for the vision tower and the language model (default: available parallelism). */
   threads?: number;
-  /** Tokens a chat's context holds (default 8192: a 'default'-preset image and a short conversation). */
+  /**
+   * Tokens a chat's context holds. Default: sized per turn from the crop plan, the text and
+   * maxTokens (starting at 8,192, growing up to the model's trained context when a turn needs it).
+   */
   contextSize?: number;
   /** Tokens per libllama decode call in prefill (default 512). */
   batchSize?: number;
@@ -49,33 +62,38 @@ const DEFAULT_CONTEXT = 8192;
 export class MiniMonkey implements ChatHost {
   readonly text: TextModel;
   readonly vision: VisionEncoder;
+  /** The family's facts this pair is prompted with (template, system message, tokens). */
+  readonly family: ModelFamily;
   /** @internal */
   readonly queue = new SerialQueue();
   private readonly cache: ImageEmbeddingCache;
   private readonly threads: number;
-  private readonly contextSize: number;
+  private readonly contextSize: number | undefined;
   private readonly batchSize: number;
   private sessions = new Set<ChatSession>();
   private scm: Promise<ScmPrepass> | undefined;
   private isDisposed = false;
 
-  private constructor(text: TextModel, vision: VisionEncoder, o: MiniMonkeyLoadOptions, threads: number) {
+  private constructor(text: TextModel, vision: VisionEncoder, family: ModelFamily, o: MiniMonkeyLoadSettings, threads: number) {
     this.text = text;
     this.vision = vision;
+    this.family = family;
     this.threads = threads;
-    this.contextSize = o.contextSize ?? DEFAULT_CONTEXT;
+    this.contextSize = o.contextSize;
     this.batchSize = o.batchSize ?? 512;
     this.cache = new ImageEmbeddingCache(o.imageCacheBytes ?? 512 * 1024 * 1024);
   }
 
   /** Loads the pair off the JS thread and checks that they belong together. */
-  static async load(o: MiniMonkeyLoadOptions): Promise<MiniMonkey> {
-    if (!o || typeof o !== 'object') throw new InvalidArgumentError('MiniMonkey.load({model, mmproj, ...})');
+  static async load(options: MiniMonkeyLoadOptions): Promise<MiniMonkey> {
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError('MiniMonkey.load({model, mmproj, ...})');
+    const o = resolveModelFiles(options);
     const threads = checkThreads(o.threads);
     checkInt('contextSize', o.contextSize);
     checkInt('batchSize', o.batchSize);
     checkSignal(o.signal);
     checkCallback(o.onProgress, 'onProgress');
+    if (o.family !== undefined && !isFamilyName(o.family)) throw new InvalidArgumentError(`family must be one of ${FAMILY_NAMES.join(', ')}`);
     if (o.imageCacheBytes !== undefined && !(typeof o.imageCacheBytes === 'number' && o.imageCacheBytes >= 0)) {
       throw new InvalidArgumentError('imageCacheBytes must be a number >= 0');
     }
@@ -92,30 +110,39 @@ export class MiniMonkey implements ChatHost {
       text.dispose();
       throw e;
     }
+    let family: ModelFamily;
     try {
-      checkPair(text.info, vision.info, o);
+      checkArch(text.info, o.model);
+      family = o.family !== undefined ? FAMILIES[o.family] : detectFamily(text.info);
+      checkPair(text.info, vision.info, family, o);
     } catch (e) {
       text.dispose();
       vision.dispose();
       throw e;
     }
-    return new MiniMonkey(text, vision, o, threads);
+    return new MiniMonkey(text, vision, family, o, threads);
   }
 
   /** A new conversation with its own context. */
   async chat(options: ChatOptions = {}): Promise<ChatSession> {
     this.live();
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-    const system = options.system ?? DEFAULT_SYSTEM_MESSAGE;
+    const system = options.system ?? this.family.systemMessage;
     if (typeof system !== 'string') throw new InvalidArgumentError('system must be a string');
-    const contextSize = checkInt('contextSize', options.contextSize) ?? this.contextSize;
-    const ctx = await this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
+    const explicit = checkInt('contextSize', options.contextSize) ?? this.contextSize;
+    const make = (contextSize: number) => this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
+    const ctx = await make(explicit ?? DEFAULT_CONTEXT);
     if (this.isDisposed) {
       // dispose() ran while the context was being made: a session on a dead model must not escape.
       ctx.dispose();
       throw new DisposedError('the model was disposed while the chat was being created');
     }
-    const session = new ChatSession(this, ctx, system);
+    // No size given: the session grows its context to what a turn needs, up to the trained context.
+    const train = this.text.info.trainContext;
+    const growth = explicit === undefined
+      ? { max: Math.min(LIMITS.contextSize.max, Math.max(train, ctx.size())), why: `the model's trained context is ${train}`, create: make }
+      : undefined;
+    const session = new ChatSession(this, ctx, system, growth);
     this.sessions.add(session);
     return session;
   }
@@ -179,7 +206,7 @@ export class MiniMonkey implements ChatHost {
   /** @internal */
   async prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage> {
     const rgb = await loadImage(input, load);
-    const c = crop ?? 'default';
+    const c = crop ?? this.family.defaultPreset;
     const plan = planCrops(rgb.width, rgb.height, c);
     return { rgb, crop: c, plan, key: imageKey(rgb, c) };
   }
@@ -217,7 +244,17 @@ export class MiniMonkey implements ChatHost {
   }
 }
 
-function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: MiniMonkeyLoadOptions): void {
+/** `hf:owner/name` → the pulled pair's paths; anything else needs both paths. */
+function resolveModelFiles(o: MiniMonkeyLoadOptions): MiniMonkeyLoadSettings & { model: string; mmproj: string } {
+  if (typeof o.model === 'string' && o.model.startsWith('hf:')) {
+    const pulled = resolvePulledModel(o.model);
+    return { ...o, model: pulled.model, mmproj: o.mmproj ?? pulled.mmproj };
+  }
+  if (typeof o.mmproj !== 'string' || o.mmproj.length === 0) throw new InvalidArgumentError('mmproj (the vision projector GGUF) is required unless model is hf:owner/name');
+  return o as MiniMonkeyLoadSettings & { model: string; mmproj: string };
+}
+
+function checkPair(t: TextModelInfo, v: VisionEncoderInfo, family: ModelFamily, o: { model: string; mmproj: string }): void {
   if (t.embeddingWidth !== v.embeddingWidth) {
     throw new ProjectorMismatchError(
       `${o.mmproj} projects images to ${v.embeddingWidth}-wide embeddings but ${o.model} has width ${t.embeddingWidth}: ` +
@@ -227,9 +264,11 @@ function checkPair(t: TextModelInfo, v: VisionEncoderInfo, o: MiniMonkeyLoadOpti
   const s = t.special;
   const missing = (['imStart', 'imEnd', 'imgStart', 'imgEnd', 'imgContext'] as const).filter((k) => s[k] < 0);
   if (missing.length > 0 || (s.addBos && s.bos < 0)) {
-    const names = { imStart: '<|im_start|>', imEnd: '<|im_end|>', imgStart: '<img>', imgEnd: '</img>', imgContext: '<IMG_CONTEXT>' };
     throw new ProjectorMismatchError(
-      `${o.model} lacks the special tokens Mini-Monkey's prompt needs: ${missing.map((k) => names[k]).join(', ') || '<s>'}`,
+      `${o.model} lacks the special tokens the ${family.label} prompt needs: ${missing.map((k) => family.special[k]).join(', ') || '<s>'}`,
     );
+  }
+  if (v.tokensPerTile !== family.tokensPerTile) {
+    throw new ProjectorMismatchError(`${o.mmproj} gives ${v.tokensPerTile} embeddings per tile; the ${family.label} prompt has ${family.tokensPerTile}`);
   }
 }

@@ -49,6 +49,10 @@ export interface NativeTextModelInfo {
   heads: number;
   kvHeads: number;
   trainContext: number;
+  /** libllama's rope type for the model: 'norm', 'neox', ... (absent from addons before it). */
+  ropeType?: string;
+  /** The GGUF's default chat template as libllama reads it ('' when none; absent from older addons). */
+  chatTemplate?: string;
   parameters: number;
   sizeBytes: number;
   /** Ids of the prompt's special tokens; -1 where the vocabulary lacks one. */

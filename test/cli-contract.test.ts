@@ -87,6 +87,7 @@ describe('unknown flags', () => {
       ['bench', 'vision'],
       ['synth', '--shape', 'tiny', '--out', fresh('synth')],
       ['convert', fresh('ckpt'), '--out', fresh('out')],
+      ['pull', 'owner/name', '--out', fresh('pull')],
       ['info', pair.model],
       ['crops', image],
       ['runtime'],

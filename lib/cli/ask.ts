@@ -4,10 +4,11 @@ import type { AskResult, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
 import type { CropPlan } from '../msac/types';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, requireFiles } from './model-args';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, requireFiles, requireModelFiles } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const USAGE = `usage: minimonkey ask <image> "<question>" --model FILE --mmproj FILE [options]
+       minimonkey ask <image> "<question>" --model hf:owner/name [options]   (a pulled model)
        minimonkey ask "<question>" --model FILE --mmproj FILE [options]   (no image)
 
 Answers one question about an image; the answer streams to stdout as it is generated, progress
@@ -85,11 +86,8 @@ function parse(argv: string[]): Parsed | 'help' {
 }
 
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
-  requireFiles([
-    ['model', args.load.model],
-    ['mmproj', args.load.mmproj],
-    ...(args.image !== undefined ? [['image', args.image] as [string, string]] : []),
-  ]);
+  const load = requireModelFiles(args.load);
+  if (args.image !== undefined) requireFiles([['image', args.image]]);
 
   // Ctrl-C aborts whatever runs (load, encode, prefill or generation): ctx.signal (interrupt.ts).
   // A closed stdout (`| head`) ends the reply quietly: nobody reads the rest.
@@ -100,7 +98,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const bar = new ProgressBar();
   let model: MiniMonkey | undefined;
   try {
-    model = await MiniMonkey.load({ ...args.load, signal, onProgress: bar.onLoad });
+    model = await MiniMonkey.load({ ...load, signal, onProgress: bar.onLoad });
     const session = await model.chat();
     const content: ContentPart[] = args.image !== undefined ? [{ type: 'image', image: args.image }, args.question] : [args.question];
     const reply = session.ask(content, { ...askOptions(args.ask, signal), onProgress: bar.onAsk });

@@ -6,7 +6,7 @@ import { AbortError, MiniMonkeyError } from '../errors';
 import type { ChatSession, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, requireFiles } from './model-args';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, requireModelFiles } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const COMMANDS = `  /image FILE [question]   attach an image to this question (or, with no question, to the next)
@@ -84,7 +84,7 @@ export function parseLine(raw: string): Line {
 }
 
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
-  requireFiles([['model', args.load.model], ['mmproj', args.load.mmproj]]);
+  const load = requireModelFiles(args.load);
 
   const interactive = process.stdin.isTTY === true;
   const bar = new ProgressBar();
@@ -110,7 +110,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   let model: MiniMonkey | undefined;
   try {
     try {
-      model = await MiniMonkey.load({ ...args.load, signal: inFlight.signal, onProgress: bar.onLoad });
+      model = await MiniMonkey.load({ ...load, signal: inFlight.signal, onProgress: bar.onLoad });
     } catch (e) {
       // Stopped while loading: nothing to talk to, so Ctrl-C here leaves, as interrupt.ts says.
       if (inFlight.signal.aborted && e instanceof AbortError && ctx.interrupts.exitCode === undefined) ctx.interrupts.stop();

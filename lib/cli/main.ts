@@ -33,6 +33,10 @@ const commands: Record<string, Command> = {
     summary: 'write a random-weight model pair (tiny for tests, internvl2-2b for benchmarks)',
     load: async () => (await import('./synth')).command,
   },
+  pull: {
+    summary: 'download a model from the Hugging Face Hub (checkpoint: converted; GGUF repo: text + mmproj)',
+    load: async () => (await import('./pull')).command,
+  },
   convert: {
     summary: 'convert a Hugging Face Mini-Monkey / InternVL2 checkpoint to a GGUF pair',
     load: async () => (await import('./convert')).command,

@@ -9,12 +9,15 @@ import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile } from '../util/file-kind';
 import { OptionSpec, UsageError } from './command';
+import { parseRepoRef, resolvePulledModel } from '../hub/home';
+import { FAMILY_NAMES, FamilyName, isFamilyName } from '../family';
 
 export const LOAD_OPTIONS = {
   model: { type: 'string', short: 'm' },
   mmproj: { type: 'string' },
   threads: { type: 'string', short: 't' },
   context: { type: 'string' },
+  family: { type: 'string' },
 } as const satisfies OptionSpec;
 
 export const ASK_OPTIONS = {
@@ -27,10 +30,13 @@ export const ASK_OPTIONS = {
   grammar: { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF (internlm2)
-  --mmproj FILE          the vision projector GGUF (clip / internvl)
+export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:owner/name for a model fetched with \`minimonkey pull\`
+  --mmproj FILE          the vision projector GGUF (not needed with hf:owner/name)
   -t, --threads N        CPU threads (default: all cores)
-  --context N            tokens of context per conversation (default 8192)`;
+  --context N            tokens of context per conversation (default: what each turn's crop plan
+                         and --max-tokens need, up to the model's trained context)
+  --family NAME          ${FAMILY_NAMES.join(' | ')}: prompt template and system message
+                         (default: detected from the text model's chat template)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
   -n, --max-tokens N     most tokens to generate (default 512)
@@ -57,20 +63,24 @@ function integer(text: string | undefined, flag: string, min: number, max: numbe
 
 export interface LoadArgs {
   model: string;
-  mmproj: string;
+  /** Undefined only with an hf: model (the pulled mmproj). */
+  mmproj?: string;
   threads?: number;
   contextSize?: number;
+  family?: FamilyName;
 }
 
-/** --model/--mmproj/--threads/--context, checked. */
-export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string }): LoadArgs {
+/** --model/--mmproj/--threads/--context/--family, checked. */
+export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string; family?: string }): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
-  if (!values.mmproj) throw new UsageError('--mmproj is required');
+  if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
+  if (values.model.startsWith('hf:')) parseHfRef(values.model);
   return {
     model: values.model,
     mmproj: values.mmproj,
     threads: limitFlag(values.threads, '--threads', 'threads'),
     contextSize: limitFlag(values.context, '--context', 'contextSize'),
+    ...(values.family !== undefined ? { family: familyFlag(values.family) } : {}),
   };
 }
 
@@ -160,6 +170,30 @@ export function missingFile(files: [what: string, file: string][]): string | und
     if (!fs.existsSync(file)) return `${what} file not found: ${file}`;
   }
   return undefined;
+}
+
+function familyFlag(name: string): FamilyName {
+  if (!isFamilyName(name)) throw new UsageError(`--family must be one of ${FAMILY_NAMES.join(', ')}, got '${name}'`);
+  return name;
+}
+
+function parseHfRef(ref: string): void {
+  try {
+    parseRepoRef(ref);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The pair's paths (an hf: model resolved to what pull left), checked to exist (exit 1 if not). */
+export function requireModelFiles(load: LoadArgs): LoadArgs & { mmproj: string } {
+  let resolved = load as LoadArgs & { mmproj: string };
+  if (load.model.startsWith('hf:')) {
+    const pulled = resolvePulledModel(load.model);
+    resolved = { ...load, model: pulled.model, mmproj: load.mmproj ?? pulled.mmproj };
+  }
+  requireFiles([['model', resolved.model], ['mmproj', resolved.mmproj]]);
+  return resolved;
 }
 
 /** missingFile, as an IoError (exit 1 with its code). */

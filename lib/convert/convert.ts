@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { IoError, MiniMonkeyError, ModelLoadError } from '../errors';
+import { TEXT_ARCHS } from '../family';
 import { GgmlType, tensorBytes, typeName } from '../gguf/constants';
 import { GgufWriter } from '../gguf/writer';
 import { writeMmprojKeys } from '../gguf/mmproj-keys';
@@ -143,9 +144,9 @@ function textWriter(cfg: HfConfig, quant: TextQuant, vocab: ConvertedVocab, name
 
 type SourceTokenizer = { kind: 'spm'; sp: SpModel } | { kind: 'bpe'; bpe: HfBpeTokenizer };
 
-/** Qwen2 LLMs come with a byte-level BPE tokenizer; InternLM2 and Llama ones with SentencePiece. */
+/** Qwen2 LLMs come with a byte-level BPE tokenizer; InternLM2 and Llama ones with SentencePiece (the family table). */
 function readTokenizer(dir: string, cfg: HfConfig): SourceTokenizer {
-  if (cfg.text.arch === 'qwen2') return { kind: 'bpe', bpe: readHfBpeTokenizer(dir) };
+  if (TEXT_ARCHS[cfg.text.arch].tokenizer === 'bpe') return { kind: 'bpe', bpe: readHfBpeTokenizer(dir) };
   const file = path.join(dir, 'tokenizer.model');
   if (!isInputFile(file, 'tokenizer')) throw new ModelLoadError(`${dir}: no tokenizer.model (the SentencePiece model)`);
   return { kind: 'spm', sp: readSentencePiece(file) };

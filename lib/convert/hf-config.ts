@@ -1,5 +1,6 @@
 // Reads an InternVL2 / Mini-Monkey `config.json` into the hyperparameters the converter needs,
 // rejecting (with typed errors) variants our runtime does not implement.
+import { archOfHfClass, HF_CLASSES, TEXT_ARCHS, TextArch } from '../family';
 import { ModelLoadError, UnsupportedError } from '../errors';
 import { checkInputFile, readInputFileSync } from '../util/file-kind';
 import type { VisionShape } from '../synth/shapes';
@@ -13,8 +14,8 @@ export interface VisionConfig extends VisionShape {
   maxTiles: number;
 }
 
-/** LLM architectures we convert, by llama.cpp arch name. */
-export type TextArch = 'internlm2' | 'llama' | 'qwen2';
+/** LLM architectures we convert, by llama.cpp arch name (the family table, lib/family.ts). */
+export type { TextArch } from '../family';
 
 export interface TextConfig {
   arch: TextArch;
@@ -43,11 +44,6 @@ export interface HfConfig {
   scaleFactor: number;
 }
 
-const LLM_ARCHS: Record<string, TextArch> = {
-  InternLM2ForCausalLM: 'internlm2',
-  LlamaForCausalLM: 'llama',
-  Qwen2ForCausalLM: 'qwen2',
-};
 
 type Json = Record<string, unknown>;
 
@@ -121,12 +117,12 @@ export function parseHfConfig(json: unknown, file = 'config.json'): HfConfig {
 
   const llmArchs = Array.isArray(lc.architectures) ? lc.architectures : [];
   const hfArch = String(llmArchs[0] ?? lc.model_type ?? 'unknown');
-  const arch = LLM_ARCHS[hfArch];
+  const arch = archOfHfClass(hfArch);
   if (!arch) {
-    throw new UnsupportedError(`${file}: language model '${hfArch}' is not supported (supported: ${Object.keys(LLM_ARCHS).join(', ')})`);
+    throw new UnsupportedError(`${file}: language model '${hfArch}' is not supported (supported: ${HF_CLASSES.join(', ')})`);
   }
   // Qwen2 always has q/k/v biases (and only those), so its config has no switch for them; the others have none.
-  if (arch !== 'qwen2' && (lc.bias === true || lc.attention_bias === true)) {
+  if (!TEXT_ARCHS[arch].qkvBias && (lc.bias === true || lc.attention_bias === true)) {
     throw new UnsupportedError(`${file}: a ${hfArch} language model with attention biases is not supported`);
   }
   if (lc.hidden_act !== undefined && lc.hidden_act !== 'silu') throw new UnsupportedError(`${file}: llm_config.hidden_act '${lc.hidden_act}' is not supported (silu only)`);

@@ -1,6 +1,7 @@
 // HF checkpoint names → llama.cpp GGUF tensors (facts §5.1 for the vision projector, §5.2 for
 // the text model; Qwen2 as llama.cpp's conversion/qwen.py writes it). Each output tensor knows its ggml shape and how to produce its f32 values from
 // the checkpoint; nothing is read until the writer asks for that tensor.
+import { TEXT_ARCHS } from '../family';
 import { UnsupportedError } from '../errors';
 import { Checkpoint, checkShape } from './checkpoint';
 import { HfConfig } from './hf-config';
@@ -155,27 +156,28 @@ export function textPlan(ckpt: Checkpoint, cfg: HfConfig): TensorPlan {
     const hf = N.layer(i);
     const b = `blk.${i}.`;
     direct(hf + N.attnNorm, [n], `${b}attn_norm.weight`);
+    // The family table says how llama.cpp ropes the arch: 'norm' (pairs 2i, 2i+1) needs HF's
+    // rotate_half q/k rows permuted, 'neox' keeps HF's order (conversion/qwen.py does not permute).
+    const facts = TEXT_ARCHS[t.arch];
+    const qk = (rows: Float32Array, heads: number) => (facts.rope === 'norm' ? permuteForNormRope(rows, heads, n) : rows);
     if (t.arch === 'internlm2') {
       const wqkv = src.use(`${hf}attention.wqkv.weight`, [n + 2 * kv, n], true);
       const split = async () => splitInternLM2Wqkv(await wqkv(), t.heads, t.kvHeads, d, n);
-      out.push({ name: `${b}attn_q.weight`, ne: [n, n], read: async () => permuteForNormRope((await split()).q, t.heads, n) });
-      out.push({ name: `${b}attn_k.weight`, ne: [n, kv], read: async () => permuteForNormRope((await split()).k, t.kvHeads, n) });
+      out.push({ name: `${b}attn_q.weight`, ne: [n, n], read: async () => qk((await split()).q, t.heads) });
+      out.push({ name: `${b}attn_k.weight`, ne: [n, kv], read: async () => qk((await split()).k, t.kvHeads) });
       out.push({ name: `${b}attn_v.weight`, ne: [n, kv], read: async () => (await split()).v });
-    } else if (t.arch === 'qwen2') {
-      // llama.cpp runs qwen2 with NEOX rope, HF's rotate_half pairing, so rows keep HF's order
-      // (conversion/qwen.py `Qwen2Model` does not permute). Biases are 1-D, so they stay f32.
-      direct(`${hf}self_attn.q_proj.weight`, [n, n], `${b}attn_q.weight`);
-      direct(`${hf}self_attn.q_proj.bias`, [n], `${b}attn_q.bias`);
-      direct(`${hf}self_attn.k_proj.weight`, [kv, n], `${b}attn_k.weight`);
-      direct(`${hf}self_attn.k_proj.bias`, [kv], `${b}attn_k.bias`);
-      direct(`${hf}self_attn.v_proj.weight`, [kv, n], `${b}attn_v.weight`);
-      direct(`${hf}self_attn.v_proj.bias`, [kv], `${b}attn_v.bias`);
     } else {
+      // 1-D biases stay f32; a 'norm' arch with biases would need them permuted too (none in the table).
+      if (facts.qkvBias && facts.rope !== 'neox') throw new Error(`tensor-map: q/k biases of a ${facts.rope}-rope arch are not laid out`);
+      const bias = (p: string, rows: number) => facts.qkvBias && direct(`${hf}self_attn.${p}_proj.bias`, [rows], `${b}attn_${p}.bias`);
       const q = src.use(`${hf}self_attn.q_proj.weight`, [n, n]);
+      out.push({ name: `${b}attn_q.weight`, ne: [n, n], read: async () => qk(await q(), t.heads) });
+      bias('q', n);
       const k = src.use(`${hf}self_attn.k_proj.weight`, [kv, n]);
-      out.push({ name: `${b}attn_q.weight`, ne: [n, n], read: async () => permuteForNormRope(await q(), t.heads, n) });
-      out.push({ name: `${b}attn_k.weight`, ne: [n, kv], read: async () => permuteForNormRope(await k(), t.kvHeads, n) });
+      out.push({ name: `${b}attn_k.weight`, ne: [n, kv], read: async () => qk(await k(), t.kvHeads) });
+      bias('k', kv);
       direct(`${hf}self_attn.v_proj.weight`, [kv, n], `${b}attn_v.weight`);
+      bias('v', kv);
     }
     direct(hf + N.wo, [n, n], `${b}attn_output.weight`);
     direct(hf + N.ffnNorm, [n], `${b}ffn_norm.weight`);

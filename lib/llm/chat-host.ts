@@ -6,6 +6,7 @@ import type { SerialQueue } from '../util/serial-queue';
 import type { RgbImage } from '../vision/preprocess';
 import type { ScmPrepass } from './scm-prepass';
 import type { TextModel } from './text-model';
+import type { ModelFamily } from '../family';
 
 /** An image read and planned, not yet through the vision tower. */
 export interface PreparedImage {
@@ -18,6 +19,8 @@ export interface PreparedImage {
 
 export interface ChatHost {
   readonly text: TextModel;
+  /** Template, system message and special tokens of the model's family. */
+  readonly family: ModelFamily;
   /** One heavy job at a time per model (load, encode, prefill, generation). */
   readonly queue: SerialQueue;
   readonly disposed: boolean;

@@ -4,13 +4,14 @@
 //
 //   <s><|im_start|>system\n{SYS}<|im_end|><|im_start|>user\n<img>{<IMG_CONTEXT>×N}</img>\n{question}<|im_end|><|im_start|>assistant\n
 //
-// No newline after <|im_end|>. A follow-up turn starts with the <|im_end|> that closes the
-// previous reply (generation stops on it without feeding it back).
+// No newline after <|im_end|> (InternVL2.5 / InternVL3 put one there: the family's separator,
+// lib/family.ts). A follow-up turn starts with the <|im_end|> that closes the previous reply
+// (generation stops on it without feeding it back).
+import { INTERNVL2_SYSTEM_MESSAGE } from '../family';
 import type { NativeSpecialTokens } from '../native';
 
-/** InternVL2's default system message (157 bytes, facts §3.4). */
-export const DEFAULT_SYSTEM_MESSAGE =
-  '你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, 是一个有用无害的人工智能助手。';
+/** InternVL2's default system message (157 bytes, facts §3.4); each family has its own (lib/family.ts). */
+export const DEFAULT_SYSTEM_MESSAGE = INTERNVL2_SYSTEM_MESSAGE;
 
 export type SpecialName = '<|im_start|>' | '<|im_end|>' | '<img>' | '</img>';
 
@@ -26,18 +27,21 @@ export type TurnPart = { text: string } | { imageTokens: number };
 const special = (name: SpecialName): PromptPiece => ({ kind: 'special', name });
 const text = (t: string): PromptPiece => ({ kind: 'text', text: t });
 
-/** `<|im_start|>system\n{system}<|im_end|>` (BOS is added separately, as the tokenizer does). */
-export function systemBlock(system: string): PromptPiece[] {
-  return [special('<|im_start|>'), text(`system\n${system}`), special('<|im_end|>')];
+/**
+ * `<|im_start|>system\n{system}<|im_end|>{sep}` (BOS is added separately, as the tokenizer does).
+ * `sep` is the family's turn separator: '' for internlm2-chat, '\n' for ChatML (InternVL2.5 / 3).
+ */
+export function systemBlock(system: string, sep: '' | '\n' = ''): PromptPiece[] {
+  return [special('<|im_start|>'), text(`system\n${system}`), special('<|im_end|>'), ...(sep ? [text(sep)] : [])];
 }
 
 /**
  * A user turn and the open assistant header. Each image renders as `<img>…</img>\n`, so
  * `[image, "What is this?"]` gives the reference's `<img>…</img>\nWhat is this?`.
  */
-export function userTurn(parts: TurnPart[], closePreviousReply: boolean): PromptPiece[] {
+export function userTurn(parts: TurnPart[], closePreviousReply: boolean, sep: '' | '\n' = ''): PromptPiece[] {
   const out: PromptPiece[] = [];
-  if (closePreviousReply) out.push(special('<|im_end|>'));
+  if (closePreviousReply) out.push(special('<|im_end|>'), ...(sep ? [text(sep)] : []));
   out.push(special('<|im_start|>'), text('user\n'));
   let image = 0;
   for (const p of parts) {
@@ -47,7 +51,7 @@ export function userTurn(parts: TurnPart[], closePreviousReply: boolean): Prompt
       out.push(text(p.text));
     }
   }
-  out.push(special('<|im_end|>'), special('<|im_start|>'), text('assistant\n'));
+  out.push(special('<|im_end|>'), ...(sep ? [text(sep)] : []), special('<|im_start|>'), text('assistant\n'));
   return mergeText(out);
 }
 

@@ -1,7 +1,8 @@
 // One conversation: its own KV cache on the model's text weights. A follow-up question prefills
 // only the new turn; an aborted or failed ask leaves the conversation exactly as it was.
 import { performance } from 'node:perf_hooks';
-import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError } from '../errors';
+import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError, UnsupportedError } from '../errors';
+import { TEXT_ARCHS, TextArch } from '../family';
 import type { ImageInput, LoadImageOptions } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
@@ -87,9 +88,25 @@ export interface AskResult {
 export interface ChatOptions {
   /** System message (default InternVL2's, as the reference uses). */
   system?: string;
-  /** Tokens this conversation's context holds (default: the model's contextSize). */
+  /**
+   * Tokens this conversation's context holds (default: the model's contextSize; when neither is
+   * given the context starts at 8,192 and grows to what each turn's crop plan needs, plus
+   * maxTokens, up to the model's trained context).
+   */
   contextSize?: number;
 }
+
+/** @internal How an auto-sized conversation gets a larger context. */
+export interface ContextGrowth {
+  /** The largest context it may grow to (the model's trained context). */
+  max: number;
+  /** What `max` is, for the overflow message. */
+  why: string;
+  create(size: number): Promise<NativeLlmContext>;
+}
+
+/** libllama rounds context sizes up to this. */
+const CONTEXT_STEP = 256;
 
 export class ChatSession {
   private ctx: NativeLlmContext | undefined;
@@ -100,7 +117,7 @@ export class ChatSession {
   readonly system: string;
 
   /** @internal use MiniMonkey.chat() */
-  constructor(private readonly host: ChatHost, ctx: NativeLlmContext, system: string) {
+  constructor(private readonly host: ChatHost, ctx: NativeLlmContext, system: string, private readonly growth?: ContextGrowth) {
     this.ctx = ctx;
     this.system = system;
   }
@@ -174,8 +191,34 @@ export class ChatSession {
     return this.ctx;
   }
 
+  /**
+   * An auto-sized conversation whose next turn needs `total` tokens: a context of that size (up to
+   * growth.max) replaces the old one, with the conversation so far prefilled into it.
+   */
+  private async grow(old: NativeLlmContext, total: number, signal: AbortSignal | undefined): Promise<NativeLlmContext> {
+    const size = Math.min(this.growth!.max, Math.ceil(total / CONTEXT_STEP) * CONTEXT_STEP);
+    if (size <= old.size()) return old;
+    const start = old.position();
+    if (this.historyLength() !== start) throw new MiniMonkeyError('INTERNAL', 'the conversation record does not match the context');
+    const next = await this.growth!.create(size);
+    const cancel = cancelTokenFor(signal);
+    try {
+      if (start > 0 && (await next.prefill(this.history, cancel.token)) !== start) {
+        throw new MiniMonkeyError('INTERNAL', 'the conversation did not refill the larger context exactly');
+      }
+    } catch (e) {
+      next.dispose();
+      throw signal?.aborted ? new AbortError(undefined, { cause: e }) : e;
+    } finally {
+      cancel.release();
+    }
+    old.dispose();
+    this.ctx = next;
+    return next;
+  }
+
   private async runTurn(content: ContentPart[], o: AskOptions, stream: ReplyStream<AskResult>, grammar: string | undefined): Promise<AskResult> {
-    const ctx = this.live();
+    let ctx = this.live();
     const signal = o.signal;
     throwIfAborted(signal);
     const progress = (phase: AskProgress['phase'], done: number, total: number) => {
@@ -201,20 +244,29 @@ export class ChatSession {
     }
     timings.decode = performance.now() - t;
 
-    const pieces: PromptPiece[] = [...(this.turns === 0 ? systemBlock(this.system) : []), ...userTurn(turn, this.turns > 0)];
+    const sep = this.host.family.turnSeparator;
+    const pieces: PromptPiece[] = [...(this.turns === 0 ? systemBlock(this.system, sep) : []), ...userTurn(turn, this.turns > 0, sep)];
     const bos = this.turns === 0 && this.host.text.info.special.addBos;
     const tokenizer = { tokenize: (s: string) => this.host.text.tokenize(s), special: this.host.text.info.special };
     const layout = layoutPrompt(pieces, tokenizer, bos);
     const scm = scmSettings(o.scm);
+    if (scm && !(this.host.family.scm && TEXT_ARCHS[this.host.text.info.arch as TextArch]?.scm)) {
+      throw new UnsupportedError(`SCM is not available for ${this.host.family.label} with a ${this.host.text.info.arch} text model`);
+    }
     const blocks = scm ? detailBlocks(layout, images.map((i) => i.plan), start, scm) : [];
     const before = layoutLength(layout);
     const needed = before - (scm ? droppedCount(blocks, scm.keep) : 0);
     const imageTokens = images.reduce((n, i) => n + i.plan.imageTokens, 0) - (before - needed);
+    // Auto-sized: room for the prompt and the whole reply, up to the trained context.
+    if (this.growth && start + needed + 1 <= this.growth.max && start + needed + 1 + (o.maxTokens ?? 512) > ctx.size()) {
+      ctx = await this.grow(ctx, start + needed + 1 + (o.maxTokens ?? 512), signal);
+    }
     if (start + needed + 1 > ctx.size()) {
+      const limit = this.growth ? `the context grows only to ${this.growth.max} (${this.growth.why})` : `the context holds ${ctx.size()}`;
       throw new ContextOverflowError(
         `this turn needs ${needed} tokens (${imageTokens} image + ${needed - imageTokens} text${scm ? ', after SCM' : ''}) and ${start} are already used, ` +
-          `but the context holds ${ctx.size()}: ${start + needed + 1} are needed with room for one reply token. ` +
-          `Use a larger contextSize, a smaller crop preset (e.g. 'fast'), or reset() the conversation.`,
+          `but ${limit}: ${start + needed + 1} are needed with room for one reply token. ` +
+          `Use ${this.growth ? '' : 'a larger contextSize, '}a smaller crop preset (e.g. 'fast'), scm: true, or reset() the conversation.`,
       );
     }
 

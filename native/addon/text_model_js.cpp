@@ -54,6 +54,8 @@ Napi::Value TextModelHandle::Info(const Napi::CallbackInfo& info) {
   o.Set("trainContext", in.n_ctx_train);
   o.Set("parameters", static_cast<double>(in.n_params));
   o.Set("sizeBytes", static_cast<double>(in.size_bytes));
+  o.Set("ropeType", in.rope_type);
+  o.Set("chatTemplate", in.chat_template);
   Napi::Object sp = Napi::Object::New(env);
   sp.Set("bos", in.special.bos);
   sp.Set("eos", in.special.eos);

@@ -68,6 +68,15 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
   in.n_ctx_train = llama_model_n_ctx_train(model);
   in.n_params = llama_model_n_params(model);
   in.size_bytes = llama_model_size(model);
+  switch (llama_model_rope_type(model)) {
+    case LLAMA_ROPE_TYPE_NORM: in.rope_type = "norm"; break;
+    case LLAMA_ROPE_TYPE_NEOX: in.rope_type = "neox"; break;
+    case LLAMA_ROPE_TYPE_MROPE: in.rope_type = "mrope"; break;
+    case LLAMA_ROPE_TYPE_IMROPE: in.rope_type = "imrope"; break;
+    case LLAMA_ROPE_TYPE_VISION: in.rope_type = "vision"; break;
+    default: in.rope_type = "none"; break;
+  }
+  if (const char* tmpl = llama_model_chat_template(model, nullptr)) in.chat_template = tmpl;
   SpecialTokens& sp = in.special;
   sp.bos = llama_vocab_bos(tm->vocab_);
   sp.eos = llama_vocab_eos(tm->vocab_);

@@ -29,6 +29,9 @@ struct TextModelInfo {
   std::string arch, name;
   int n_embd = 0, n_vocab = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ctx_train = 0;
   uint64_t n_params = 0, size_bytes = 0;
+  // What libllama made of the file, so nothing above parses the GGUF again for it:
+  // "norm" | "neox" | "mrope" | "imrope" | "vision" | "none", and the default chat template ("" when none).
+  std::string rope_type, chat_template;
   SpecialTokens special;
 };
 

@@ -103,6 +103,17 @@ VisionHparams read_hparams(const GgufFile& f) {
   if (hp.scale_factor != 2) throw Error(ErrorCode::Unsupported, f.path() + ": only pixel-shuffle scale factor 2 is supported");
   if (hp.grid() % hp.scale_factor != 0) throw Error(ErrorCode::ModelLoad, f.path() + ": patch grid is not divisible by the scale factor");
   if (hp.n_embd % hp.n_head != 0) throw Error(ErrorCode::ModelLoad, f.path() + ": embedding_length is not divisible by head_count");
+  // The InternViT variants llama.cpp's converter writes under projector 'internvl'. We run the 300M
+  // tower (InternVL2, and InternVL2.5 / 3 up to 8B: layer norm, GELU, no qk norm, layer scale). The
+  // 6B tower (InternVL2.5 / 3 26B+) has RMS norm, which llama.cpp infers from its shape
+  // (tools/mtmd/models/internvl.cpp: n_embd 3200, 45 layers), and qk norm tensors.
+  if (f.get_bool("clip.use_silu", false)) throw Error(ErrorCode::Unsupported, f.path() + ": a SiLU vision tower is not supported (InternViT uses GELU)");
+  if (hp.n_embd == 3200 && hp.n_layer == 45) {
+    throw Error(ErrorCode::Unsupported, f.path() + ": the InternViT-6B tower (RMS norm, qk norm; InternVL2.5 / 3 26B and larger) is not supported, only the 300M one");
+  }
+  if (f.find_tensor("v.blk.0.attn_q_norm.weight") || f.find_tensor("v.blk.0.attn_k_norm.weight")) {
+    throw Error(ErrorCode::Unsupported, f.path() + ": a vision tower with qk normalisation (InternViT-6B style) is not supported");
+  }
 
   const std::array<float, 3> imagenet_mean{0.485f, 0.456f, 0.406f}, imagenet_std{0.229f, 0.224f, 0.225f};
   hp.image_mean = imagenet_mean;

@@ -11,6 +11,8 @@ export interface GgufEdits {
   kv?: Record<string, GgufKV | null>;
   /** Per tensor: a new type for the same bytes (types of equal size, e.g. f32 → i32). */
   tensorType?: Record<string, GgmlType>;
+  /** Tensors added after the file's own (f32 values). */
+  addTensors?: { name: string; ne: number[]; values: Float32Array }[];
 }
 
 export async function rewriteGguf(src: string, dst: string, edits: GgufEdits): Promise<void> {
@@ -35,6 +37,10 @@ export async function rewriteGguf(src: string, dst: string, edits: GgufEdits): P
     }
   } finally {
     fs.closeSync(fd);
+  }
+  for (const t of edits.addTensors ?? []) {
+    const bytes = new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength);
+    w.addTensor(t.name, t.ne, GgmlType.F32, () => bytes);
   }
   await w.write(dst);
 }
