@@ -28,7 +28,7 @@ bool takes(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, const ggml_t
 
 }  // namespace
 
-ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight) {
+ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight, bool allow_amx) {
   if (ggml_n_dims(weight) != 2) return nullptr;
   ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
   if (!dev) return nullptr;
@@ -41,7 +41,7 @@ ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight) {
     // Its f16 path is AVX-512 code no faster than the plain CPU matmul (234 vs 216 ms for a
     // 1024x4096 weight by 1025 rows here): only quantized weights go to AMX tiles (q8_0: 3-4x).
     if (std::strcmp(ggml_backend_buft_name(*b), "AMX") == 0 &&
-        (weight->ne[0] < 64 || weight->type == GGML_TYPE_F16 || weight->type == GGML_TYPE_BF16 || weight->type == GGML_TYPE_F32)) {
+        (!allow_amx || weight->ne[0] < 64 || weight->type == GGML_TYPE_F16 || weight->type == GGML_TYPE_BF16 || weight->type == GGML_TYPE_F32)) {
       continue;
     }
     if (takes(dev, *b, weight)) return *b;

@@ -9,7 +9,7 @@
 namespace mm {
 
 // The first extra CPU buffer type that can hold `weight` (metadata only) as the first operand of
-// a mul_mat by f32 activations, or null.
-ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight);
+// a mul_mat by f32 activations, or null. `allow_amx` false leaves AMX tiles out.
+ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight, bool allow_amx = true);
 
 }  // namespace mm
