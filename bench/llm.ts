@@ -3,6 +3,8 @@
 // threads, printed as ratios.
 //   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2] [--shape tiny]
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { packageRoot } from '../lib/native';
 import { schemaToGrammar } from '../lib/llm/json-schema';
 import { TextModel } from '../lib/llm/text-model';
 import type { NativeLlmContext } from '../lib/native';
@@ -103,6 +105,15 @@ function llamaBench(file: string, threads: number, prompt: number, gen: number, 
   return { pp: run(['-p', String(prompt), '-n', '0']), tg: run(['-p', '0', '-n', String(gen), '-d', String(prompt)]) };
 }
 
+/** node-llama-cpp 3.22.1 (npm, its own prebuilt binaries) on the same file, threads and tokens: prefill and decode t/s. */
+function nodeLlamaCpp(file: string, threads: number, prompt: number, gen: number, reps: number, vocab: number) {
+  const dir = execFileSync(process.execPath, [path.join(packageRoot, 'scripts', 'node-llama-cpp-anchor.mjs')], { encoding: 'utf8' }).trim();
+  const out = execFileSync(process.execPath, [path.join(packageRoot, 'bench', 'node-llama-cpp-llm.mjs'), dir, file, String(threads), String(prompt), String(gen), String(reps), String(vocab)], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as { pp: number; tg: number };
+}
+
 async function main(): Promise<void> {
   const types = argValue('types', 'q4_0,q8_0').split(',');
   const threads = Number(argValue('threads', String(defaultThreads())));
@@ -110,12 +121,18 @@ async function main(): Promise<void> {
   const gen = Number(argValue('gen', '32'));
   const reps = Number(argValue('reps', '2'));
   const rows = [['text model', 'threads', 'prefill t/s ours', 'llama-bench', 'ratio', 'decode t/s ours', 'llama-bench', 'ratio']];
+  const nlcRows = [['text model', 'threads', 'prefill t/s ours', 'node-llama-cpp', 'ratio', 'decode t/s ours', 'node-llama-cpp', 'ratio']];
   const grammarRows = [['text model', 'grammar', 'decode t/s', 'vs none', 'full passes']];
   for (const type of types) {
     const file = await benchFile('text', type);
     const a = await ours(file, threads, prompt, gen, reps);
     const b = llamaBench(file, threads, prompt, gen, reps);
     rows.push([type, String(threads), a.pp.toFixed(1), b.pp.toFixed(1), `${(a.pp / b.pp).toFixed(2)}x`, a.tg.toFixed(2), b.tg.toFixed(2), `${(a.tg / b.tg).toFixed(2)}x`]);
+    const model = await TextModel.load(file);
+    const vocab = model.info.vocabSize;
+    model.dispose();
+    const c = nodeLlamaCpp(file, threads, prompt, gen, reps, vocab);
+    nlcRows.push([type, String(threads), a.pp.toFixed(1), c.pp.toFixed(1), `${(a.pp / c.pp).toFixed(2)}x`, a.tg.toFixed(2), c.tg.toFixed(2), `${(a.tg / c.tg).toFixed(2)}x`]);
     process.stderr.write(`${type}: prefill ${a.pp.toFixed(1)} vs ${b.pp.toFixed(1)} t/s, decode ${a.tg.toFixed(2)} vs ${b.tg.toFixed(2)} t/s\n`);
     const none = a.constrained[0].tg;
     for (const c of a.constrained) {
@@ -123,6 +140,7 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${machineLine('the best-scoring variant (ggml_backend_load_all)')}${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n\n`);
+  process.stdout.write(`${table(nlcRows)}\n(ratio = ours / node-llama-cpp 3.22.1 with its own prebuilt binaries, same file and tokens)\n\n`);
   process.stdout.write(`${table(grammarRows)}\n(decode with a grammar, greedy; full passes = tokens whose cheap pick the grammar rejected)\n`);
 }
 

@@ -51,6 +51,12 @@ describe('minimonkey bench --shape tiny', () => {
       expect(shown).toBeGreaterThanOrEqual((a - half(ours)) / (b + half(theirs)) - 0.005);
       expect(shown).toBeLessThanOrEqual((a + half(ours)) / (b - half(theirs)) + 0.005);
     }
+    // node-llama-cpp 3.22.1 (its own prebuilt binaries) on the same file: its table follows.
+    const nlc = r.stdout.slice(r.stdout.indexOf('node-llama-cpp'));
+    const [, , ppOurs, ppNlc, , tgOurs, tgNlc] = row(nlc, 'q8_0').map((c) => c.replace(/x$/, ''));
+    expect(ppOurs).toBe(pp);
+    expect(tgOurs).toBe(tg);
+    for (const v of [ppNlc, tgNlc]) expect(Number(v)).toBeGreaterThan(0);
   });
 
   it('scm: the same question without and with SCM, which keeps half of the detail tokens', () => {

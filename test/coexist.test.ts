@@ -2,15 +2,12 @@
 // as in an Electron app that uses both. Ours are private (libmm-*.so, found by $ORIGIN) so neither
 // library can bind to the other's ggml: in both load orders, each generates exactly what it does alone.
 import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { tinyPair } from './helpers/models';
 
 const root = path.join(__dirname, '..');
-// node-llama-cpp is installed here, once, by the test itself: a dev dependency would pull its CUDA and
-// Vulkan binaries (hundreds of MB) into every install of this repo.
+// node-llama-cpp is installed once, by scripts/node-llama-cpp-anchor.mjs (shared with bench:llm).
 const nlcDir = path.join(root, 'test', '.cache', 'node-llama-cpp-3.22.1');
-const platformPackage = `@node-llama-cpp/${process.platform}-${process.arch}`;
 const supported = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'darwin-x64', 'win32-x64'].includes(`${process.platform}-${process.arch}`);
 const onSupported = supported ? test : test.skip;
 
@@ -28,17 +25,7 @@ function child(order: string): Record<string, string> {
 beforeAll(async () => {
   pair = await tinyPair('f32', 3);
   if (!supported) return;
-  if (!fs.existsSync(path.join(nlcDir, 'node_modules', platformPackage, 'package.json'))) {
-    fs.mkdirSync(nlcDir, { recursive: true });
-    fs.writeFileSync(path.join(nlcDir, 'package.json'), JSON.stringify({ name: 'nlc-anchor', private: true }));
-    // --omit=optional: only the CPU build for this platform, named explicitly; --ignore-scripts: it
-    // must use its prebuilt binaries, never build or download anything else.
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts', 'node-llama-cpp@3.22.1', `${platformPackage}@3.22.1`], {
-      cwd: nlcDir,
-      stdio: 'ignore',
-      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_'))),
-    });
-  }
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'node-llama-cpp-anchor.mjs'), nlcDir], { stdio: 'ignore' });
 }, 900_000);
 
 describe('minimonkey beside node-llama-cpp in one process', () => {
