@@ -178,8 +178,9 @@ export class MiniMonkey implements ChatHost {
 
   /** @internal */
   async prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage> {
-    const rgb = await loadImage(input, load);
     const c = crop ?? 'default';
+    // A PDF page is rendered for the crop it is asked with (pdf/dpi.ts), unless told otherwise.
+    const rgb = await loadImage(input, { ...load, pdf: { crop: c, ...load?.pdf } });
     const plan = planCrops(rgb.width, rgb.height, c);
     return { rgb, crop: c, plan, key: imageKey(rgb, c) };
   }
