@@ -17,6 +17,7 @@ export type MiniMonkeyErrorCode =
   | 'IO'
   | 'INCOMPLETE'
   | 'PDF'
+  | 'WORKER'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {

@@ -18,6 +18,9 @@ export type { PdfRenderOptions, RenderedPage, PdfSource } from './pdf/render';
 export { autoDpi } from './pdf/dpi';
 export { parsePages, expandPages } from './pdf/pages';
 export type { PageList } from './pdf/pages';
+export type { BatchOptions } from './batch/run';
+export type { BatchResult, BatchTask } from './batch/task';
+export { readJsonl, doneKeys } from './batch/jsonl';
 export { preprocess } from './vision/preprocess';
 export type { PreprocessImageOptions } from './vision/preprocess';
 

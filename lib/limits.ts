@@ -125,3 +125,11 @@ export const PDF_LIMITS = {
   /** 1-based page numbers up to this; a page list or range past it is refused before any rendering. */
   page: { min: 1, max: 100000, why: 'above any real document; bounds a page list such as 1-99999999' },
 } as const;
+
+/** The batch section (README "Batches"). */
+export const BATCH_LIMITS = {
+  /** Local worker processes (`--workers`): each loads its own model, so each costs its memory. */
+  workers: { min: 1, max: 64, why: 'each loads its own model; more processes than cores only contend' },
+  /** Times a page is given out again after its worker process died, before it is recorded as failed. */
+  maxRetries: { default: 2, why: 'a page that kills its worker three times would kill the next one too' },
+} as const;

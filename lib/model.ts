@@ -14,6 +14,8 @@ import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
 import { checkInt } from './limits';
+import { BatchOptions, runBatch } from './batch/run';
+import type { BatchResult } from './batch/task';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
@@ -133,6 +135,15 @@ export class MiniMonkey implements ChatHost {
    */
   extract<T = unknown>(image: ImageInput, schema: JsonSchema, options: ExtractOptions = {}): Promise<T> {
     return extract<T>(() => this.chat(), image, schema, options);
+  }
+
+  /**
+   * Asks every page of `inputs` (image files, PDFs, folders, globs) one question, or reads each
+   * into `json`'s schema: one result per page, in order, as they finish (README "Batches"). With
+   * `out`, results are appended to that JSONL file and pages already done there are skipped.
+   */
+  batch(inputs: string[], options: BatchOptions): AsyncIterable<BatchResult> {
+    return runBatch(this, inputs, options);
   }
 
   /** The crop plan an image would get (pure geometry; see planCrops). */

@@ -85,9 +85,9 @@ describe('PDF pages wherever an image is accepted', () => {
     expect([a.width, a.height]).toEqual([ref.width, ref.height]);
     expect(Buffer.from(a.data).equals(Buffer.from(await rgbOf(ref)))).toBe(true);
     expect(Buffer.from(b.data).equals(Buffer.from(a.data))).toBe(true);
-    expect(a.pdf).toEqual({ page: 3, pages: 5, dpi: 100 });
+    expect(a.pdfPage).toEqual({ page: 3, pages: 5, dpi: 100 });
     const first = await loadImage(mixed, { pdf: { dpi: 100 } });
-    expect(first.pdf?.page).toBe(1);
+    expect(first.pdfPage?.page).toBe(1);
     expect(first.width).toBe(pixelsAt(612, 100));
     expect(await pdfPageCount(mixed)).toBe(5);
   });

@@ -297,8 +297,8 @@ export async function loadImageChecked(input: ImageInput, options: LoadImageOpti
     return decodeEncoded(input, opts, check);
   }
   if (isUint8Array(input)) return isPdfBytes(input) ? loadPdfPage({ pdf: input }, opts, check) : decodeEncoded(input, opts, check);
-  if (typeof input === 'object' && input !== null && 'pdf' in input) return loadPdfPage(input, opts, check);
   if (typeof input === 'object' && input !== null && 'data' in input) return convertRaw(input, opts, check);
+  if (typeof input === 'object' && input !== null && 'pdf' in input) return loadPdfPage(input, opts, check);
   throw new ImageError('image must be a file path, encoded bytes (Buffer/Uint8Array), raw pixels { data, width, height, channels } or a PDF page { pdf, page }', 'unsupported');
 }
 
@@ -307,6 +307,6 @@ async function loadPdfPage(input: PdfPageInput, opts: Resolved, check?: SizeChec
   const { pdf, page = 1, dpi, password } = input;
   const rendered = await renderPdfPage(pdf, page, { ...opts.pdf, ...(dpi !== undefined ? { dpi } : {}), ...(password !== undefined ? { password } : {}) });
   const rgb = await convertRaw({ data: rendered.data, width: rendered.width, height: rendered.height, channels: 4 }, opts, check);
-  rgb.pdf = { page, pages: rendered.pages, dpi: rendered.dpi };
+  rgb.pdfPage = { page, pages: rendered.pages, dpi: rendered.dpi };
   return rgb;
 }

@@ -4,12 +4,12 @@
 // dpi.ts (or given), and goes on through the ordinary raw-pixel path of loadImage.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, PdfError, UnsupportedError } from '../errors';
 import { PDF_LIMITS } from '../limits';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions } from '../msac/types';
+import { compiledSibling } from '../util/compiled';
 import { readInputFileSync } from '../util/file-kind';
 import { autoDpi, pixelsAt } from './dpi';
 import type { InfoRequest, PageRequest, RenderReply, RenderRequest } from './protocol';
@@ -69,12 +69,6 @@ function checkRuntime(): void {
   }
 }
 
-/** The worker's compiled file: beside this one in dist/, or dist/'s copy when run from sources (ts-jest). */
-function workerFile(): string {
-  const here = path.join(__dirname, 'render-worker.js');
-  if (fs.existsSync(here)) return here;
-  return path.join(__dirname, '..', '..', 'dist', 'lib', 'pdf', 'render-worker.js');
-}
 
 type Pending = { resolve: (r: RenderReply) => void; reject: (e: unknown) => void };
 
@@ -96,7 +90,7 @@ class RendererThread {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(workerFile());
+    const w = new Worker(compiledSibling(__dirname, 'render-worker'));
     w.on('message', (reply: RenderReply) => this.settle(reply.id, (p) => p.resolve(reply)));
     // A worker that dies (out of memory on a hostile page) fails what it held; the next call starts another.
     const fail = (e: unknown) => {
