@@ -53,8 +53,10 @@ function connect(url: string): IORedis {
  */
 export async function* collectFromQueue(jobs: PageJob[], o: QueueOptions & { task: BatchTask; password?: string }): AsyncGenerator<BatchResult> {
   const name = o.name ?? 'minimonkey';
+  // Connections we make are ours to close: BullMQ leaves a connection it was given open.
   const connection = connect(o.url);
-  const events = new QueueEvents(name, { connection: connect(o.url) });
+  const eventsConnection = connect(o.url);
+  const events = new QueueEvents(name, { connection: eventsConnection });
   const queue = new Queue(name, { connection });
   const results: BatchResult[] = [];
   let wake: (() => void) | undefined;
@@ -108,6 +110,7 @@ export async function* collectFromQueue(jobs: PageJob[], o: QueueOptions & { tas
     o.signal?.removeEventListener('abort', onAbort);
     await events.close().catch(() => {});
     await queue.close().catch(() => {});
+    eventsConnection.disconnect();
     connection.disconnect();
   }
 }
@@ -126,6 +129,7 @@ export interface WorkerOptions extends QueueOptions {
 export async function runQueueWorker(model: MiniMonkey, o: WorkerOptions): Promise<void> {
   const name = o.name ?? 'minimonkey';
   const files = connect(o.url);
+  const jobs = connect(o.url);
   const cached = new Map<string, Buffer>(); // the last file, for the next page of the same PDF
   const content = async (hash: string): Promise<Buffer> => {
     const hit = cached.get(hash);
@@ -153,7 +157,7 @@ export async function runQueueWorker(model: MiniMonkey, o: WorkerOptions): Promi
       return result;
     },
     {
-      connection: connect(o.url),
+      connection: jobs,
       concurrency: 1,
       lockDuration: o.lockDuration ?? 30000,
       stalledInterval: o.stalledInterval ?? 30000,
@@ -169,6 +173,7 @@ export async function runQueueWorker(model: MiniMonkey, o: WorkerOptions): Promi
     });
   } finally {
     await worker.close(); // lets the page in hand finish, so its result is not lost
+    jobs.disconnect();
     files.disconnect();
   }
 }
