@@ -5,20 +5,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { ioError } from '../util/io-error';
 
-/** sha256 of a file's bytes, read in chunks (a PDF may be large). */
-export function fileHash(file: string): string {
+/** sha256 of a file's bytes, streamed (a PDF may be large; the event loop stays free). */
+export async function fileHash(file: string): Promise<string> {
   const h = crypto.createHash('sha256');
-  let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
   } catch (e) {
     throw ioError(e, 'read', file);
-  }
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
   }
   return h.digest('hex');
 }

@@ -40,7 +40,7 @@ export async function planBatch(inputs: string[], task: BatchTask, o: PlanOption
   const plan: BatchPlan = { jobs: [], failed: [], skipped: 0 };
   for (const p of all) {
     let hash = hashes.get(p.file);
-    if (hash === undefined) hashes.set(p.file, (hash = fileHash(p.file)));
+    if (hash === undefined) hashes.set(p.file, (hash = await fileHash(p.file)));
     const key = pageKey(hash, p.page, task);
     if (o.done?.has(key)) plan.skipped++;
     else if (p.error) plan.failed.push({ key, file: p.file, page: p.page, error: errorRecord(p.error) });

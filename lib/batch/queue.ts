@@ -10,12 +10,12 @@
 // workers need no shared file system and see exactly the bytes the key was made from (a path on a
 // share could change between enqueue and work). Redis holds files in memory: for PDFs of hundreds
 // of megabytes, put them on shared storage and run batch on each machine instead (README).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Queue, QueueEvents, Worker, Job } from 'bullmq';
 import IORedis from 'ioredis';
 import { MiniMonkeyError } from '../errors';
 import type { MiniMonkey } from '../model';
-import { fileHash } from './key';
 import { BatchResult, BatchTask, errorRecord, PageJob, runPage, workerName } from './task';
 
 /** What a queued page carries. */
@@ -72,9 +72,11 @@ export async function* collectFromQueue(jobs: PageJob[], o: QueueOptions & { tas
     const hashes = new Map<string, string>();
     for (const j of jobs) {
       if (hashes.has(j.file)) continue;
-      const hash = fileHash(j.file);
+      // Read once and hashed from the same bytes, so the stored content is what its name says.
+      const bytes = await fs.promises.readFile(j.file);
+      const hash = crypto.createHash('sha256').update(bytes).digest('hex');
       hashes.set(j.file, hash);
-      await connection.set(fileKey(name, hash), fs.readFileSync(j.file), 'EX', FILE_TTL_S, 'NX');
+      await connection.set(fileKey(name, hash), bytes, 'EX', FILE_TTL_S, 'NX');
       await connection.expire(fileKey(name, hash), FILE_TTL_S); // a re-run keeps it
     }
     const added = await queue.addBulk(
