@@ -37,6 +37,7 @@ interface Slot {
 }
 
 export async function* runPool(jobs: PageJob[], o: PoolOptions): AsyncGenerator<BatchResult> {
+  if (jobs.length === 0) return;
   const maxRetries = o.maxRetries ?? BATCH_LIMITS.maxRetries.default;
   const queue = [...jobs];
   const attempts = new Map<string, number>();
@@ -49,7 +50,7 @@ export async function* runPool(jobs: PageJob[], o: PoolOptions): AsyncGenerator<
     wake = undefined;
   };
   const file = compiledSibling(__dirname, 'pool-child');
-  const slots: Slot[] = Array.from({ length: Math.min(o.workers, Math.max(1, jobs.length)) }, (_, index) => ({ index, ready: false, loadDeaths: 0 }));
+  const slots: Slot[] = Array.from({ length: Math.min(o.workers, jobs.length) }, (_, index) => ({ index, ready: false, loadDeaths: 0 }));
   let stopping = false;
 
   const finish = (r: BatchResult) => {
