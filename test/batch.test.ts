@@ -82,6 +82,11 @@ describe('model.batch', () => {
     const pages = (await planBatch([path.join(docs, 'c.pdf')], opts, { pages: '3,1' })).jobs;
     expect(pages.map((j) => j.page)).toEqual([3, 1]);
     expect(pages[0].key).not.toBe(pages[1].key);
+    // pages past the end: one failure for the file, not one per page of the range
+    const long = await planBatch([path.join(docs, 'c.pdf')], opts, { pages: '2-99999' });
+    expect(long.jobs.map((j) => j.page)).toEqual([2, 3]);
+    expect(long.failed.map((f) => [f.page, f.error?.code])).toEqual([[4, 'PDF']]);
+    expect(long.failed[0].error!.message).toMatch(/has 3 pages: 99996 of the pages asked for \(4-99999\) not in it/);
   });
 
   it('a schema: each value validates, or the page says its JSON was incomplete', async () => {

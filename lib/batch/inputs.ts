@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import { IoError } from '../errors';
+import { IoError, PdfError } from '../errors';
 import { expandPages, PageList } from '../pdf/pages';
 import { isPdfFile, pdfPageCount } from '../pdf/render';
 
@@ -71,7 +71,14 @@ export async function expandPagesOf(files: string[], pages?: PageList, password?
       out.push({ file, page: 1, pages: null, error: e as Error });
       continue;
     }
-    for (const page of expandPages(pages, count)) out.push({ file, page, pages: count });
+    const wantedPages = expandPages(pages, count);
+    for (const page of wantedPages.filter((p) => p <= count)) out.push({ file, page, pages: count });
+    // Pages past the end are one failure per file, however long the range that asked for them.
+    const missing = wantedPages.filter((p) => p > count);
+    if (missing.length > 0) {
+      const which = missing.length === 1 ? `page ${missing[0]}` : `${missing.length} of the pages asked for (${missing[0]}-${missing[missing.length - 1]})`;
+      out.push({ file, page: missing[0], pages: count, error: new PdfError(`PDF '${file}' has ${count} page${count === 1 ? '' : 's'}: ${which} not in it`, 'page-range', { pages: count }) });
+    }
   }
   return out;
 }

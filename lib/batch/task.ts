@@ -10,7 +10,7 @@ import type { JsonSchema } from '../llm/json-schema';
 import type { AskOptions } from '../llm/session';
 import type { MiniMonkey } from '../model';
 import type { PresetName } from '../msac/presets';
-import { PDF_LIMITS } from '../limits';
+import { checkDpi } from '../pdf/render';
 
 /** What every page of a batch is asked: part of each result's key. */
 export interface BatchTask {
@@ -63,9 +63,7 @@ export function checkTask(t: BatchTask): BatchTask {
   if (t === null || typeof t !== 'object') throw new InvalidArgumentError('batch options must be an object');
   if (t.question === undefined && t.json === undefined) throw new InvalidArgumentError('a batch needs a question or a json schema');
   if (t.question !== undefined && (typeof t.question !== 'string' || t.question.trim() === '')) throw new InvalidArgumentError('question must be a non-empty string');
-  if (t.dpi !== undefined && !(typeof t.dpi === 'number' && t.dpi >= PDF_LIMITS.dpi.min && t.dpi <= PDF_LIMITS.dpi.max)) {
-    throw new InvalidArgumentError(`dpi must be a number from ${PDF_LIMITS.dpi.min} to ${PDF_LIMITS.dpi.max} (got ${String(t.dpi)})`);
-  }
+  checkDpi(t.dpi);
   return t;
 }
 

@@ -166,12 +166,17 @@ async function ask(l: Loaded, req: Request, page?: number): Promise<Extract<Rend
   return reply;
 }
 
-function checkOptions(o: PdfRenderOptions): { maxPixels: number } {
-  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('PDF options must be an object');
-  const { dpi, maxPixels = PDF_LIMITS.maxPixels.default, password } = o;
+/** A `dpi` option checked against PDF_LIMITS (undefined passes). */
+export function checkDpi(dpi: unknown): void {
   if (dpi !== undefined && !(typeof dpi === 'number' && Number.isFinite(dpi) && dpi >= PDF_LIMITS.dpi.min && dpi <= PDF_LIMITS.dpi.max)) {
     throw new InvalidArgumentError(`dpi must be a number from ${PDF_LIMITS.dpi.min} to ${PDF_LIMITS.dpi.max} (got ${String(dpi)})`);
   }
+}
+
+function checkOptions(o: PdfRenderOptions): { maxPixels: number } {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('PDF options must be an object');
+  const { dpi, maxPixels = PDF_LIMITS.maxPixels.default, password } = o;
+  checkDpi(dpi);
   if (!(typeof maxPixels === 'number' && maxPixels >= 1 && (maxPixels === Infinity || Number.isSafeInteger(maxPixels)))) {
     throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity (got ${String(maxPixels)})`);
   }
