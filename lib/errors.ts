@@ -18,6 +18,8 @@ export type MiniMonkeyErrorCode =
   | 'INCOMPLETE'
   | 'DOWNLOAD'
   | 'CHECKSUM'
+  | 'PDF'
+  | 'WORKER'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {
@@ -113,6 +115,23 @@ export class ImageError extends MiniMonkeyError {
   constructor(message: string, reason?: ImageErrorReason, options?: { cause?: unknown }) {
     super('IMAGE', message, options);
     this.reason = reason;
+  }
+}
+/** Why a PDF page could not be rendered; the message says it in words. */
+export type PdfErrorReason = 'encrypted' | 'wrong-password' | 'corrupt' | 'page-range' | 'too-large' | 'unreadable' | 'empty' | 'unsupported';
+
+/**
+ * A PDF input that cannot be rendered: a password is needed (or was wrong), the file is corrupt or
+ * not a PDF, the page is not in the document, or the page would exceed the pixel limit.
+ * `pages` is the document's page count when it is known.
+ */
+export class PdfError extends MiniMonkeyError {
+  readonly reason: PdfErrorReason;
+  readonly pages?: number;
+  constructor(message: string, reason: PdfErrorReason, options?: { cause?: unknown; pages?: number }) {
+    super('PDF', message, options);
+    this.reason = reason;
+    this.pages = options?.pages;
   }
 }
 /** The prompt (text and image tokens) does not fit the context; says how many tokens it needs. */

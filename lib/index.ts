@@ -12,7 +12,15 @@ export { encodeImage } from './vision/encode-image';
 export type { EncodedImage, EncodeImageOptions } from './vision/encode-image';
 export { resizeRGB } from './image/resize';
 export { loadImage, DEFAULT_MAX_PIXELS } from './image/load';
-export type { ImageInput, RawPixels, LoadImageOptions } from './image/load';
+export type { ImageInput, RawPixels, LoadImageOptions, PdfPageInput } from './image/load';
+export { renderPdfPage, pdfPageCount } from './pdf/render';
+export type { PdfRenderOptions, RenderedPage, PdfSource } from './pdf/render';
+export { autoDpi } from './pdf/dpi';
+export { parsePages, expandPages } from './pdf/pages';
+export type { PageList } from './pdf/pages';
+export type { BatchOptions } from './batch/run';
+export type { BatchResult, BatchTask } from './batch/task';
+export { readJsonl, doneKeys } from './batch/jsonl';
 export { preprocess } from './vision/preprocess';
 export type { PreprocessImageOptions } from './vision/preprocess';
 

@@ -104,3 +104,32 @@ export const IMAGE_LIMITS = {
     why: 'a 1x1,000,000 strip needs 1.3 GB per layer; images within maxDecodedPixels up to 1:64 need at most 99 MiB (presets) or 200 MiB (128-tile layers)',
   },
 } as const;
+
+/**
+ * The PDF section: how pages are rendered to pixels (README "PDFs"). Each has an option of the same
+ * name on the PDF input.
+ */
+export const PDF_LIMITS = {
+  /** `dpi` when given: below 18 a letter page is under 160 px; above 1200 only costs memory. */
+  dpi: { min: 18, max: 1200, why: 'a letter page is 153x198 px at 18 dpi and 10,200x13,200 at 1200' },
+  /**
+   * Floor of the automatic resolution (when `dpi` is not given), so a preset with one small detail
+   * layer still gets a legible page; the ceiling is `maxPixels`.
+   */
+  minAutoDpi: { default: 72, why: "PDF's own unit; text of 10 pt is 10 px high" },
+  /** Largest rendered page, width·height (option `maxPixels`): the automatic dpi is lowered to fit, a given dpi over it is refused. */
+  maxPixels: {
+    default: 16777216,
+    why: "4096² (64 MiB of RGBA): A4 at 400 dpi; 3.5x the largest MSAC layer of any preset (24 tiles, 4.8 MP)",
+  },
+  /** 1-based page numbers up to this; a page list or range past it is refused before any rendering. */
+  page: { min: 1, max: 100000, why: 'above any real document; bounds a page list such as 1-99999999' },
+} as const;
+
+/** The batch section (README "Batches"). */
+export const BATCH_LIMITS = {
+  /** Local worker processes (`--workers`): each loads its own model, so each costs its memory. */
+  workers: { min: 1, max: 64, why: 'each loads its own model; more processes than cores only contend' },
+  /** Times a page is given out again after its worker process died, before it is recorded as failed. */
+  maxRetries: { default: 2, why: 'a page that kills its worker three times would kill the next one too' },
+} as const;

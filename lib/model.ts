@@ -15,6 +15,8 @@ import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
 import { checkInt, LIMITS } from './limits';
 import { resolvePulledModel } from './hub/home';
+import { BatchOptions, runBatch } from './batch/run';
+import type { BatchResult } from './batch/task';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
@@ -162,6 +164,15 @@ export class MiniMonkey implements ChatHost {
     return extract<T>(() => this.chat(), image, schema, options);
   }
 
+  /**
+   * Asks every page of `inputs` (image files, PDFs, folders, globs) one question, or reads each
+   * into `json`'s schema: one result per page, in order, as they finish (README "Batches"). With
+   * `out`, results are appended to that JSONL file and pages already done there are skipped.
+   */
+  batch(inputs: string[], options: BatchOptions): AsyncIterable<BatchResult> {
+    return runBatch(this, inputs, options);
+  }
+
   /** The crop plan an image would get (pure geometry; see planCrops). */
   planCrops(width: number, height: number, crop?: PresetName | CropOptions): CropPlan {
     return planCrops(width, height, crop);
@@ -205,8 +216,9 @@ export class MiniMonkey implements ChatHost {
 
   /** @internal */
   async prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage> {
-    const rgb = await loadImage(input, load);
     const c = crop ?? this.family.defaultPreset;
+    // A PDF page is rendered for the crop it is asked with (pdf/dpi.ts), unless told otherwise.
+    const rgb = await loadImage(input, { ...load, pdf: { crop: c, ...load?.pdf } });
     const plan = planCrops(rgb.width, rgb.height, c);
     return { rgb, crop: c, plan, key: imageKey(rgb, c) };
   }

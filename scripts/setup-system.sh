@@ -5,8 +5,10 @@
 # and, on x86-64, qemu-user: the package test runs the prebuilt addon on emulated CPUs without AVX2.
 # clang + llvm (llvm-symbolizer): the libFuzzer harnesses and readable sanitizer stacks
 # (`npm run test:hardening`); libclang-rt-dev holds clang's ASan/UBSan/libFuzzer runtimes.
+# poppler-utils (pdftoppm: the reference renderer the PDF tests compare against), qpdf (encrypts a
+# test PDF) and redis-server (the queue tests start their own on loopback; no service is used).
 set -euo pipefail
-pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev)
+pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do

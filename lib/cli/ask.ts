@@ -5,7 +5,9 @@ import { MiniMonkey } from '../model';
 import type { CropPlan } from '../msac/types';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, requireFiles, requireModelFiles } from './model-args';
+import { PDF_OPTIONS, pdfArgs, PdfArgs } from './pdf-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
+import type { ImageInput } from '../image/load';
 
 const USAGE = `usage: minimonkey ask <image> "<question>" --model FILE --mmproj FILE [options]
        minimonkey ask <image> "<question>" --model hf:owner/name [options]   (a pulled model)
@@ -17,6 +19,9 @@ and timings go to stderr. Ctrl-C stops it (exit 130).
 options:
 ${LOAD_USAGE}
 ${ASK_USAGE}
+  --page N               the page of a PDF image (1-based; default 1)
+  --dpi N                render the PDF page at N dpi (default: chosen for the preset)
+  --password TEXT        the user password of an encrypted PDF
   --text-only            no image: the one argument is the question
   --json                 print one JSON object (text, finishReason, tokens, timings, crop plans,
                          token ids) and nothing else on stdout
@@ -56,6 +61,7 @@ interface Parsed {
   load: LoadArgs;
   ask: AskArgs;
   image?: string;
+  pdf: PdfArgs;
   question: string;
   json: boolean;
 }
@@ -63,7 +69,7 @@ interface Parsed {
 function parse(argv: string[]): Parsed | 'help' {
   const { values, positionals } = parseOptions(
     argv,
-    { ...LOAD_OPTIONS, ...ASK_OPTIONS, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { ...LOAD_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) return 'help';
@@ -82,7 +88,13 @@ function parse(argv: string[]): Parsed | 'help' {
     throw new UsageError('give an image and a question, or just a question');
   }
   if (question.trim() === '') throw new UsageError('the question is empty');
-  return { load: loadArgs(values), ask: askArgs(values), image, question, json: values.json === true };
+  return { load: loadArgs(values), ask: askArgs(values), image, pdf: pdfArgs(values), question, json: values.json === true };
+}
+
+/** The image argument; with --page/--dpi/--password, a PDF page (a plain PDF path is its page 1). */
+function imageInput(file: string, p: PdfArgs): ImageInput {
+  if (p.page === undefined && p.dpi === undefined && p.password === undefined) return file;
+  return { pdf: file, page: p.page ?? 1, dpi: p.dpi, password: p.password };
 }
 
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
@@ -100,7 +112,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   try {
     model = await MiniMonkey.load({ ...load, signal, onProgress: bar.onLoad });
     const session = await model.chat();
-    const content: ContentPart[] = args.image !== undefined ? [{ type: 'image', image: args.image }, args.question] : [args.question];
+    const content: ContentPart[] = args.image !== undefined ? [{ type: 'image', image: imageInput(args.image, args.pdf) }, args.question] : [args.question];
     const reply = session.ask(content, { ...askOptions(args.ask, signal), onProgress: bar.onAsk });
     let result: AskResult;
     if (args.json) {

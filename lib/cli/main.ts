@@ -21,6 +21,14 @@ const commands: Record<string, Command> = {
     summary: 'a conversation about images, one question per line (terminal or piped input)',
     load: async () => (await import('./chat')).command,
   },
+  batch: {
+    summary: 'ask every image and PDF page of files/folders/globs one question, to a resumable JSONL',
+    load: async () => (await import('./batch')).command,
+  },
+  worker: {
+    summary: "answer page jobs from a Redis queue (BullMQ) for `batch --queue`, many machines",
+    load: async () => (await import('./worker')).command,
+  },
   demo: {
     summary: 'the whole pipeline in seconds on a tiny random-weight model (no download)',
     load: async () => (await import('./demo')).command,

@@ -52,6 +52,11 @@ export function limitFlag(text: string | undefined, flag: string, name: keyof ty
   return integer(text, flag, r.min, r.max);
 }
 
+/** An integer flag from min to max (a usage error otherwise). */
+export function intFlag(text: string | undefined, flag: string, min: number, max: number): number | undefined {
+  return integer(text, flag, min, max);
+}
+
 function integer(text: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);

@@ -94,3 +94,51 @@ export function scmSummary(scm: unknown): string {
   const time = prepass !== undefined ? ` (pre-pass ${Math.round(prepass).toLocaleString('en-US')} ms)` : '';
   return `kept ${fmt(kept)} of ${fmt(detail)} detail tokens: ${fmt(before)} -> ${fmt(after)} prompt tokens${time}`;
 }
+
+/**
+ * A batch's progress on a terminal: pages done of all, the rate in pages per minute and the time
+ * left at that rate, redrawn as pages finish (nothing when stderr is not a terminal).
+ */
+export class BatchProgress {
+  private readonly bar: ProgressBar;
+  private readonly t0 = Date.now();
+  private done = 0;
+  private failed = 0;
+
+  constructor(private readonly total: number, out: NodeJS.WriteStream = process.stderr) {
+    this.bar = new ProgressBar(out);
+    this.draw();
+  }
+
+  page(failed: boolean): void {
+    this.done++;
+    if (failed) this.failed++;
+    this.draw();
+  }
+
+  clear(): void {
+    this.bar.clear();
+  }
+
+  /** Pages per minute so far (0 before the first). */
+  rate(now = Date.now()): number {
+    const min = (now - this.t0) / 60000;
+    return min > 0 ? this.done / min : 0;
+  }
+
+  private draw(): void {
+    const r = this.rate();
+    const left = this.total - this.done;
+    const eta = r > 0 ? ` ETA ${duration((left / r) * 60)}` : '';
+    const failed = this.failed > 0 ? `, ${this.failed} failed` : '';
+    this.bar.update(`${this.done}/${this.total} pages${failed} ${r.toFixed(1)}/min${eta}`, this.total > 0 ? this.done / this.total : 1);
+  }
+}
+
+/** 75 -> "1m15s", 3700 -> "1h02m". */
+export function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

@@ -7,6 +7,7 @@ import type { Metadata, OutputInfo, Sharp } from 'sharp';
 import { sharpLib } from './sharp-lib';
 import { ImageError, ImageErrorReason, InvalidArgumentError } from '../errors';
 import { IMAGE_LIMITS } from '../limits';
+import { isPdfBytes, isPdfFile, PdfRenderOptions, renderPdfPage } from '../pdf/render';
 import type { RgbImage } from '../vision/preprocess';
 
 /** Decoded pixels, interleaved and row-major: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, 8 bits each. */
@@ -18,8 +19,23 @@ export interface RawPixels {
   channels?: 1 | 2 | 3 | 4;
 }
 
-/** A file path, encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF/HEIF…), or raw pixels. */
-export type ImageInput = string | Uint8Array | RawPixels;
+/**
+ * A page of a PDF (a path or its bytes), rendered to pixels (README "PDFs"). `dpi` and `password`
+ * here override the `pdf` load options.
+ */
+export interface PdfPageInput {
+  pdf: string | Uint8Array;
+  /** 1-based (default 1). */
+  page?: number;
+  dpi?: number;
+  password?: string;
+}
+
+/**
+ * A file path, encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF/HEIF…), raw pixels, or a PDF page.
+ * A PDF given as a plain path or bytes is its first page.
+ */
+export type ImageInput = string | Uint8Array | RawPixels | PdfPageInput;
 
 export interface LoadImageOptions {
   /**
@@ -50,6 +66,8 @@ export interface LoadImageOptions {
    * ImageError with reason 'too-large', before any pixel is decoded.
    */
   oversize?: 'downscale' | 'error';
+  /** How PDF pages are rendered: dpi (default chosen for MSAC), maxPixels, password. */
+  pdf?: PdfRenderOptions;
 }
 
 /** sharp's own default for limitInputPixels (0x3FFF²). */
@@ -62,6 +80,7 @@ export const DEFAULT_MAX_DECODED_PIXELS = IMAGE_LIMITS.maxDecodedPixels.default;
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jp2', 'jxl']);
 
 interface Resolved {
+  pdf: PdfRenderOptions;
   orientation: 'exif' | 'ignore';
   alpha: 'white' | 'drop';
   maxPixels: number;
@@ -77,8 +96,9 @@ const isPixelLimit = (v: unknown): v is number => typeof v === 'number' && v >= 
 function resolveOptions(options: LoadImageOptions): Resolved {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('image options must be an object');
   const {
-    orientation = 'exif', alpha = 'white', maxPixels = DEFAULT_MAX_PIXELS, maxDecodedPixels = DEFAULT_MAX_DECODED_PIXELS, oversize = 'downscale',
+    orientation = 'exif', alpha = 'white', maxPixels = DEFAULT_MAX_PIXELS, maxDecodedPixels = DEFAULT_MAX_DECODED_PIXELS, oversize = 'downscale', pdf = {},
   } = options;
+  if (pdf === null || typeof pdf !== 'object') throw new InvalidArgumentError('pdf options must be an object');
   if (orientation !== 'exif' && orientation !== 'ignore') {
     throw new InvalidArgumentError(`orientation must be 'exif' or 'ignore', got ${String(orientation)}`);
   }
@@ -88,7 +108,7 @@ function resolveOptions(options: LoadImageOptions): Resolved {
     throw new InvalidArgumentError(`maxDecodedPixels must be an integer >= 1 or Infinity, got ${String(maxDecodedPixels)}`);
   }
   if (oversize !== 'downscale' && oversize !== 'error') throw new InvalidArgumentError(`oversize must be 'downscale' or 'error', got ${String(oversize)}`);
-  return { orientation, alpha, maxPixels, maxDecodedPixels, oversize };
+  return { orientation, alpha, maxPixels, maxDecodedPixels, oversize, pdf };
 }
 
 /**
@@ -275,9 +295,20 @@ export async function loadImageChecked(input: ImageInput, options: LoadImageOpti
   const opts = resolveOptions(options);
   if (typeof input === 'string') {
     if (input.length === 0) throw new ImageError('image path is empty', 'unreadable');
+    if (isPdfFile(input)) return loadPdfPage({ pdf: input }, opts, check);
     return decodeEncoded(input, opts, check);
   }
-  if (isUint8Array(input)) return decodeEncoded(input, opts, check);
+  if (isUint8Array(input)) return isPdfBytes(input) ? loadPdfPage({ pdf: input }, opts, check) : decodeEncoded(input, opts, check);
   if (typeof input === 'object' && input !== null && 'data' in input) return convertRaw(input, opts, check);
-  throw new ImageError('image must be a file path, encoded bytes (Buffer/Uint8Array) or raw pixels { data, width, height, channels }', 'unsupported');
+  if (typeof input === 'object' && input !== null && 'pdf' in input) return loadPdfPage(input, opts, check);
+  throw new ImageError('image must be a file path, encoded bytes (Buffer/Uint8Array), raw pixels { data, width, height, channels } or a PDF page { pdf, page }', 'unsupported');
+}
+
+/** A PDF page rendered (pdf/render.ts), then on through the raw-pixel path (alpha, size bounds). */
+async function loadPdfPage(input: PdfPageInput, opts: Resolved, check?: SizeCheck): Promise<RgbImage> {
+  const { pdf, page = 1, dpi, password } = input;
+  const rendered = await renderPdfPage(pdf, page, { ...opts.pdf, ...(dpi !== undefined ? { dpi } : {}), ...(password !== undefined ? { password } : {}) });
+  const rgb = await convertRaw({ data: rendered.data, width: rendered.width, height: rendered.height, channels: 4 }, opts, check);
+  rgb.pdfPage = { page, pages: rendered.pages, dpi: rendered.dpi };
+  return rgb;
 }

@@ -17,6 +17,8 @@ export interface RgbImage {
   height: number;
   /** Set by loadImage when the source was larger than maxDecodedPixels and was shrunk: its size. */
   downscaledFrom?: { width: number; height: number };
+  /** Set by loadImage when the source was a PDF page: which, of how many, rendered at what dpi. */
+  pdfPage?: { page: number; pages: number; dpi: number };
 }
 
 export interface PreprocessOptions {

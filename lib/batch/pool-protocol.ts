@@ -1,0 +1,11 @@
+// Messages between the local worker pool (pool.ts) and its worker processes (pool-child.ts).
+import type { BatchResult, BatchTask, PageJob } from './task';
+
+export type ParentMessage =
+  | { type: 'init'; load: { model: string; mmproj: string; threads?: number; contextSize?: number }; task: BatchTask; password?: string }
+  | { type: 'page'; job: PageJob };
+
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'fatal'; error: { code: string; message: string } }
+  | { type: 'result'; result: BatchResult };

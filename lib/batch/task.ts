@@ -1,0 +1,119 @@
+// One page of a batch, from its description to its result: the same code runs it in-process
+// (model.batch), in a local worker process (pool.ts) and in a queue worker (queue.ts), so a result
+// does not depend on where it was computed.
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { InvalidArgumentError, MiniMonkeyError } from '../errors';
+import type { ImageInput } from '../image/load';
+import { extractionQuestion } from '../llm/extract';
+import type { JsonSchema } from '../llm/json-schema';
+import type { AskOptions } from '../llm/session';
+import type { MiniMonkey } from '../model';
+import type { PresetName } from '../msac/presets';
+import { checkDpi } from '../pdf/render';
+
+/** What every page of a batch is asked: part of each result's key. */
+export interface BatchTask {
+  /** The question; with `json`, the instructions said before the schema's fields. */
+  question?: string;
+  /** Answer with JSON of this schema (the result's `value`). */
+  json?: JsonSchema;
+  crop?: PresetName;
+  maxTokens?: number;
+  temperature?: number;
+  seed?: number;
+  scm?: boolean;
+  /** PDF pages: render at this dpi (default: chosen for MSAC). */
+  dpi?: number;
+}
+
+/** One page to do: where it is, and which result it will be. */
+export interface PageJob {
+  key: string;
+  file: string;
+  /** 1-based page of a PDF; null for an image. */
+  page: number | null;
+  /** The bytes, when they travel with the job (queue jobs); else the file is read. */
+  bytes?: Uint8Array;
+}
+
+/** One line of the results file. */
+export interface BatchResult {
+  key: string;
+  file: string;
+  page: number | null;
+  /** The reply's text (with `json`, the JSON text). */
+  answer?: string;
+  /** With `json`: the parsed value. */
+  value?: unknown;
+  finishReason?: string;
+  tokens?: { prompt: number; image: number; generated: number };
+  /** Milliseconds: the ask's phases, and `total` for the page (rendering included). */
+  timings?: { decode: number; encode: number; prefill: number; generate: number; total: number };
+  /** Which process computed it (host:pid). */
+  worker?: string;
+  /** Set when the page failed; `code` is a MiniMonkeyError code. */
+  error?: { code: string; message: string };
+}
+
+export const workerName = (): string => `${os.hostname()}:${process.pid}`;
+
+/** The task's options checked, so a bad value fails before any page (and the same everywhere). */
+export function checkTask(t: BatchTask): BatchTask {
+  if (t === null || typeof t !== 'object') throw new InvalidArgumentError('batch options must be an object');
+  if (t.question === undefined && t.json === undefined) throw new InvalidArgumentError('a batch needs a question or a json schema');
+  if (t.question !== undefined && (typeof t.question !== 'string' || t.question.trim() === '')) throw new InvalidArgumentError('question must be a non-empty string');
+  checkDpi(t.dpi);
+  return t;
+}
+
+/** The error of a failed page, as it is recorded. */
+export function errorRecord(e: unknown): { code: string; message: string } {
+  if (e instanceof MiniMonkeyError) return { code: e.code, message: e.message };
+  return { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
+}
+
+function imageOf(job: PageJob, task: BatchTask, password: string | undefined): ImageInput {
+  const source = job.bytes ?? job.file;
+  if (job.page === null) return source;
+  return { pdf: source, page: job.page, ...(task.dpi !== undefined ? { dpi: task.dpi } : {}), ...(password !== undefined ? { password } : {}) };
+}
+
+/** Runs one page on `model` (a fresh conversation), never throwing for the page's own failure. */
+export async function runPage(model: MiniMonkey, job: PageJob, task: BatchTask, o: { password?: string; signal?: AbortSignal } = {}): Promise<BatchResult> {
+  const base = { key: job.key, file: job.file, page: job.page, worker: workerName() };
+  const t0 = performance.now();
+  let session;
+  try {
+    session = await model.chat();
+    const ask: AskOptions = { crop: task.crop, signal: o.signal };
+    if (task.maxTokens !== undefined) ask.maxTokens = task.maxTokens;
+    else if (task.json !== undefined) ask.maxTokens = 1024;
+    if (task.temperature !== undefined) ask.temperature = task.temperature;
+    if (task.seed !== undefined) ask.seed = task.seed;
+    if (task.scm) ask.scm = true;
+    if (task.json !== undefined) ask.json = task.json as AskOptions['json'];
+    const question = task.json !== undefined ? extractionQuestion(task.json, task.question) : task.question!;
+    const r = await session.ask([{ type: 'image', image: imageOf(job, task, o.password) }, question], ask);
+    const result: BatchResult = {
+      ...base,
+      answer: r.text,
+      finishReason: r.finishReason,
+      tokens: r.tokens,
+      timings: { ...r.timings, total: Math.round(performance.now() - t0) },
+    };
+    if (task.json !== undefined) {
+      if (r.json === undefined) {
+        result.error = { code: 'INCOMPLETE', message: `the answer stopped (${r.finishReason}) after ${r.tokens.generated} tokens, before its JSON was complete` };
+      } else {
+        result.value = r.json;
+      }
+    }
+    return result;
+  } catch (e) {
+    if (o.signal?.aborted) throw e; // a stopped batch is not a failed page
+    return { ...base, error: errorRecord(e), timings: undefined };
+  } finally {
+    session?.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+// The PDF renderer's worker thread: pdfjs-dist (Mozilla's PDF.js, the renderer of Firefox, kept by
+// Mozilla) drawing on @napi-rs/canvas (Skia, prebuilt per platform: no system library to install).
+// A thread of its own because pdfjs is JavaScript: a page of vector art or a large JPEG takes
+// tens of milliseconds to seconds, which must not stall the host's event loop (Electron's UI).
+// pdfjs-dist ships only ES modules; it is imported with a real import() (see esmImport), which a
+// plain worker thread can do whatever the test runner does on the main thread.
+import path from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import type { RenderReply, RenderRequest } from './protocol';
+
+// Only what we call of pdfjs's API (its own .d.mts cannot be imported from CommonJS typings).
+interface PdfViewport { width: number; height: number }
+interface PdfPage {
+  rotate: number;
+  view: number[];
+  getViewport(o: { scale: number; rotation?: number }): PdfViewport;
+  render(o: { canvas: unknown; viewport: PdfViewport; background?: string }): { promise: Promise<void> };
+  cleanup(): void;
+}
+interface PdfDocument { numPages: number; getPage(n: number): Promise<PdfPage>; destroy(): Promise<void> }
+interface PdfJs {
+  getDocument(o: Record<string, unknown>): { promise: Promise<PdfDocument>; destroy(): Promise<void> };
+  version: string;
+}
+interface Canvas { getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } }
+interface NapiCanvas { createCanvas(w: number, h: number): Canvas }
+
+// TypeScript compiles import() to require() under CommonJS, and require() cannot load pdfjs's
+// top-level-await ES module; a Function body keeps the real import().
+const esmImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
+
+let pdfjs: Promise<PdfJs> | undefined;
+const root = path.dirname(require.resolve('pdfjs-dist/package.json'));
+const { createCanvas } = require('@napi-rs/canvas') as NapiCanvas;
+
+function load(): Promise<PdfJs> {
+  pdfjs ??= esmImport('pdfjs-dist/legacy/build/pdf.mjs') as Promise<PdfJs>;
+  return pdfjs;
+}
+
+// The last documents opened stay open: a batch renders page after page of the same file.
+const open = new Map<string, Promise<PdfDocument>>();
+const KEEP = 2;
+
+async function documentFor(req: RenderRequest): Promise<PdfDocument> {
+  let doc = open.get(req.key);
+  if (!doc) {
+    const lib = await load();
+    doc = lib.getDocument({
+      data: req.data, // transferred to us: pdfjs may keep and detach it
+      password: req.password,
+      // Fonts a PDF names without embedding them (the 14 standard fonts) come from pdfjs's own
+      // files, so a page looks the same on every machine; no system fonts are looked up.
+      standardFontDataUrl: `${path.join(root, 'standard_fonts')}/`,
+      cMapUrl: `${path.join(root, 'cmaps')}/`,
+      cMapPacked: true,
+      wasmUrl: `${path.join(root, 'wasm')}/`,
+      useSystemFonts: false,
+      isEvalSupported: false, // no eval of PDF content (CVE-2024-4367 class)
+      disableFontFace: true,
+      verbosity: 0,
+    }).promise;
+    open.set(req.key, doc);
+    doc.catch(() => open.delete(req.key));
+    while (open.size > KEEP) {
+      const [k, d] = open.entries().next().value as [string, Promise<PdfDocument>];
+      open.delete(k);
+      d.then((x) => x.destroy(), () => {});
+    }
+  }
+  return doc;
+}
+
+async function handle(req: RenderRequest): Promise<RenderReply> {
+  const doc = await documentFor(req);
+  const n = req.kind === 'info' ? req.sizeOf : req.page;
+  if (n !== undefined && (n < 1 || n > doc.numPages)) {
+    return { id: req.id, ok: false, error: { name: 'PageRange', message: `page ${n} of ${doc.numPages}` }, pages: doc.numPages };
+  }
+  if (req.kind === 'info') {
+    if (n === undefined) return { id: req.id, ok: true, pages: doc.numPages };
+    const v = (await doc.getPage(n)).getViewport({ scale: 1 });
+    return { id: req.id, ok: true, pages: doc.numPages, size: { width: v.width, height: v.height } };
+  }
+  const page = await doc.getPage(req.page);
+  const viewport = page.getViewport({ scale: req.scale });
+  // The canvas is the viewport rounded up to whole pixels, as poppler's pdftoppm does.
+  const canvas = createCanvas(req.width, req.height);
+  await page.render({ canvas, viewport, background: 'rgb(255,255,255)' }).promise;
+  const { data } = canvas.getContext('2d').getImageData(0, 0, req.width, req.height);
+  page.cleanup();
+  return { id: req.id, ok: true, pages: doc.numPages, rgba: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+parentPort!.on('message', (req: RenderRequest) => {
+  handle(req).then(
+    (reply) => parentPort!.postMessage(reply, reply.ok && reply.rgba ? [reply.rgba.buffer as ArrayBuffer] : []),
+    (e: unknown) => {
+      const err = e as { name?: string; message?: string; code?: number };
+      parentPort!.postMessage({ id: req.id, ok: false, error: { name: String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: err?.code } });
+    },
+  );
+});

@@ -1,0 +1,213 @@
+// PDF pages to pixels, for every place an image is accepted. The rendering runs on a worker thread
+// of its own (render-worker.ts: pdfjs-dist on @napi-rs/canvas), started on first use and unref'd
+// while idle, so it never keeps a process alive. A page comes back as RGBA at the dpi chosen by
+// dpi.ts (or given), and goes on through the ordinary raw-pixel path of loadImage.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { InvalidArgumentError, PdfError, UnsupportedError } from '../errors';
+import { PDF_LIMITS } from '../limits';
+import type { PresetName } from '../msac/presets';
+import type { CropOptions } from '../msac/types';
+import { compiledSibling } from '../util/compiled';
+import { readInputFileSync } from '../util/file-kind';
+import { autoDpi, pixelsAt } from './dpi';
+import type { InfoRequest, PageRequest, RenderReply, RenderRequest } from './protocol';
+
+/** A PDF file path or its bytes. */
+export type PdfSource = string | Uint8Array;
+
+export interface PdfRenderOptions {
+  /** Render at this resolution; default: chosen for MSAC (README "PDFs"), at most maxPixels. */
+  dpi?: number;
+  /** Largest rendered width·height (default 16,777,216 = 4096²); a given dpi over it is refused. */
+  maxPixels?: number;
+  /** The user password of an encrypted PDF. */
+  password?: string;
+  /** The crop the automatic dpi is chosen for (default 'default'; ask/encode pass their own). */
+  crop?: PresetName | CropOptions;
+}
+
+export interface RenderedPage {
+  /** RGBA8, row-major. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** The resolution it was rendered at. */
+  dpi: number;
+  /** Pages in the document. */
+  pages: number;
+}
+
+/** True when `bytes` start like a PDF (the header may follow up to 1 KiB of junk, as readers allow). */
+export function isPdfBytes(bytes: Uint8Array): boolean {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 1024)).toString('latin1');
+  return head.includes('%PDF-');
+}
+
+/** True when the file at `file` is a PDF by its first bytes (false when it cannot be read). */
+export function isPdfFile(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (!fs.fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(1024);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return isPdfBytes(head.subarray(0, n));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+// pdfjs-dist 5.6 runs on Node >= 20.19 (its engines); older Nodes get a clear refusal.
+function checkRuntime(): void {
+  const [maj, min] = process.versions.node.split('.').map(Number);
+  if (maj < 20 || (maj === 20 && min < 19)) {
+    throw new UnsupportedError(`PDF input needs Node.js 20.19 or later (pdfjs-dist 5); this is ${process.versions.node}`);
+  }
+}
+
+
+type Pending = { resolve: (r: RenderReply) => void; reject: (e: unknown) => void };
+
+/** The one renderer thread of this process. */
+class RendererThread {
+  private worker: Worker | undefined;
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  request(req: Omit<RenderRequest, 'id'>, transfer: ArrayBuffer[]): Promise<RenderReply> {
+    const w = this.start();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) w.ref();
+      w.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(compiledSibling(__dirname, 'render-worker'));
+    w.on('message', (reply: RenderReply) => this.settle(reply.id, (p) => p.resolve(reply)));
+    // A worker that dies (out of memory on a hostile page) fails what it held; the next call starts another.
+    const fail = (e: unknown) => {
+      if (this.worker === w) this.worker = undefined;
+      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new PdfError(`the PDF renderer stopped: ${(e as Error)?.message ?? e}`, 'corrupt', { cause: e })));
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+
+  private settle(id: number, f: (p: Pending) => void): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+    f(p);
+  }
+}
+
+const thread = new RendererThread();
+
+interface Loaded {
+  bytes: Uint8Array;
+  key: string;
+  what: string;
+}
+
+function loadSource(source: PdfSource, password: string | undefined): Loaded {
+  let bytes: Uint8Array;
+  let what: string;
+  if (typeof source === 'string') {
+    if (source === '') throw new PdfError('PDF path is empty', 'unreadable');
+    what = `PDF '${source}'`;
+    try {
+      bytes = readInputFileSync(source, 'PDF');
+    } catch (e) {
+      throw new PdfError(`cannot read ${what}: ${(e as Error).message}`, 'unreadable', { cause: e });
+    }
+  } else if (source instanceof Uint8Array) {
+    bytes = source;
+    what = `PDF (${source.length} bytes)`;
+  } else {
+    throw new InvalidArgumentError('a PDF is a file path or its bytes (Uint8Array)');
+  }
+  if (bytes.length === 0) throw new PdfError(`${what} is empty`, 'empty');
+  if (!isPdfBytes(bytes)) throw new PdfError(`${what} is not a PDF (no %PDF- header)`, 'corrupt');
+  const key = crypto.createHash('sha256').update(bytes).update(`\0${password ?? ''}`).digest('hex');
+  return { bytes, key, what };
+}
+
+function failure(reply: Extract<RenderReply, { ok: false }>, what: string, page?: number): PdfError {
+  const { name, message, code } = reply.error;
+  const pages = reply.pages;
+  if (name === 'PageRange') return new PdfError(`${what} has ${pages} page${pages === 1 ? '' : 's'}: no page ${page}`, 'page-range', { pages });
+  if (name === 'PasswordException') {
+    return code === 2
+      ? new PdfError(`${what}: the password is wrong`, 'wrong-password')
+      : new PdfError(`${what} is encrypted: give its password (option password, CLI --password)`, 'encrypted');
+  }
+  return new PdfError(`${what}: corrupt or unreadable PDF (${name}: ${message})`, 'corrupt', { pages });
+}
+
+type Request = Omit<InfoRequest, 'id' | 'key' | 'data'> | Omit<PageRequest, 'id' | 'key' | 'data'>;
+
+async function ask(l: Loaded, req: Request, page?: number): Promise<Extract<RenderReply, { ok: true }>> {
+  // A copy goes to the worker (transferred), so the caller's bytes stay theirs.
+  const data = new Uint8Array(l.bytes); // a copy (Buffer.slice would be a view of a shared pool)
+  const reply = await thread.request({ ...req, key: l.key, data } as Omit<RenderRequest, 'id'>, [data.buffer as ArrayBuffer]);
+  if (!reply.ok) throw failure(reply, l.what, page);
+  return reply;
+}
+
+/** A `dpi` option checked against PDF_LIMITS (undefined passes). */
+export function checkDpi(dpi: unknown): void {
+  if (dpi !== undefined && !(typeof dpi === 'number' && Number.isFinite(dpi) && dpi >= PDF_LIMITS.dpi.min && dpi <= PDF_LIMITS.dpi.max)) {
+    throw new InvalidArgumentError(`dpi must be a number from ${PDF_LIMITS.dpi.min} to ${PDF_LIMITS.dpi.max} (got ${String(dpi)})`);
+  }
+}
+
+function checkOptions(o: PdfRenderOptions): { maxPixels: number } {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('PDF options must be an object');
+  const { dpi, maxPixels = PDF_LIMITS.maxPixels.default, password } = o;
+  checkDpi(dpi);
+  if (!(typeof maxPixels === 'number' && maxPixels >= 1 && (maxPixels === Infinity || Number.isSafeInteger(maxPixels)))) {
+    throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity (got ${String(maxPixels)})`);
+  }
+  if (password !== undefined && typeof password !== 'string') throw new InvalidArgumentError('password must be a string');
+  return { maxPixels };
+}
+
+/** Pages in the PDF. Throws PdfError when it cannot be opened (encrypted, corrupt). */
+export async function pdfPageCount(source: PdfSource, options: { password?: string } = {}): Promise<number> {
+  checkRuntime();
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('PDF options must be an object');
+  const l = loadSource(source, options.password);
+  return (await ask(l, { kind: 'info', password: options.password })).pages;
+}
+
+/** Page `page` (1-based) of a PDF as RGBA pixels. Throws PdfError for what cannot be rendered. */
+export async function renderPdfPage(source: PdfSource, page: number, options: PdfRenderOptions = {}): Promise<RenderedPage> {
+  checkRuntime();
+  const { maxPixels } = checkOptions(options);
+  if (!Number.isSafeInteger(page) || page < PDF_LIMITS.page.min || page > PDF_LIMITS.page.max) {
+    throw new InvalidArgumentError(`page must be an integer from ${PDF_LIMITS.page.min} to ${PDF_LIMITS.page.max} (got ${String(page)})`);
+  }
+  const l = loadSource(source, options.password);
+  const info = await ask(l, { kind: 'info', password: options.password, sizeOf: page }, page);
+  const size = info.size!;
+  const dpi = options.dpi ?? autoDpi(size.width, size.height, options.crop ?? 'default', maxPixels);
+  const width = pixelsAt(size.width, dpi);
+  const height = pixelsAt(size.height, dpi);
+  if (width * height > maxPixels) {
+    throw new PdfError(`${l.what} page ${page}: ${width}x${height} px at ${dpi} dpi is over the limit of ${maxPixels} pixels (option maxPixels)`, 'too-large', { pages: info.pages });
+  }
+  const r = await ask(l, { kind: 'page', password: options.password, page, scale: dpi / 72, width, height }, page);
+  return { data: r.rgba!, width, height, dpi, pages: r.pages };
+}
