@@ -1,6 +1,6 @@
 // npm run bench:vision — ms per tile of our InternViT encoder beside llama.cpp's own clip encoder
 // (libmtmd from the same pinned source), on the same full-size synthetic mmproj, same threads.
-//   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,q8_0] [--shape tiny]
+//   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,bf16,q8_0,q4_0] [--shape tiny]
 import { VisionEncoder } from '../lib/vision/encoder';
 import { defaultThreads } from '../lib/vision/encoder';
 import { argValue, benchFile, machineLine, runJsonTool, table } from './common';
@@ -24,7 +24,7 @@ function tiles(count: number, size: number): Float32Array {
 async function main(): Promise<void> {
   const n = Number(argValue('tiles', '2'));
   const threads = Number(argValue('threads', String(defaultThreads())));
-  const types = argValue('types', 'f16,q8_0').split(',');
+  const types = argValue('types', 'f16,bf16,q8_0,q4_0').split(',');
   const rows = [['mmproj', 'tiles', 'threads', 'weights in', 'minimonkey ms/tile', 'llama.cpp ms/tile', 'speedup (llama.cpp / ours)']];
   let theirsVariant = '';
   for (const type of types) {

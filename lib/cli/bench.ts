@@ -14,7 +14,7 @@ Runs the benchmarks beside llama.cpp built from the same pinned source (build th
 npm run build:tools -- mm-clip-bench llama-bench llama-mtmd-cli). With no target, all run in this order.
 
   vision   ms per tile of our vision tower vs llama.cpp's clip encoder
-           options: --tiles 2 --threads N --types f16,q8_0
+           options: --tiles 2 --threads N --types f16,bf16,q8_0,q4_0
   llm      prefill and decode tokens/s of our chat path vs llama-bench
            options: --types q4_0,q8_0 --threads N --prompt 512 --gen 32 --reps 2
   scm      time to first token with and without SCM on a 1344x896 page (ocr preset)
