@@ -6,7 +6,7 @@ import path from 'node:path';
 import { convertCheckpoint } from '../lib/convert/convert';
 import { fallbackType, textTensorType, useMoreBits, visionTensorType } from '../lib/convert/quant-rules';
 import { GgmlType } from '../lib/gguf/constants';
-import { readGgufHeader } from '../lib/gguf/reader';
+import { readGgufHeader, readTensorF32 } from '../lib/gguf/reader';
 import { VisionEncoder } from '../lib/vision/encoder';
 import { HfCheckpoint, TINY, writeHfCheckpoint } from './helpers/hf-checkpoint';
 import { hfToRefWeights } from './helpers/hf-ref-weights';
@@ -207,5 +207,23 @@ describe('quantization rules (llama.cpp llama_tensor_get_type)', () => {
     const enc = await VisionEncoder.load(o.mmproj, { threads: 1 });
     expect(enc.info.weightType).toBe('q8_0');
     enc.dispose();
+  });
+});
+
+describe('convert to bf16: the checkpoint\'s own dtype, so the pair is lossless', () => {
+  it('every bf16 tensor of both files holds exactly the values of the f32 conversion', async () => {
+    const ckpt = writeHfCheckpoint(path.join(tempDir(), 'hf-bf16', 'Mini-Monkey'), { seed: 9 });
+    const f32 = await convertCheckpoint({ checkpointDir: ckpt.dir, outDir: path.join(tempDir(), 'conv-bf16-ref'), textType: 'f32', visionType: 'f32' });
+    const bf16 = await convertCheckpoint({ checkpointDir: ckpt.dir, outDir: path.join(tempDir(), 'conv-bf16'), textType: 'bf16', visionType: 'bf16' });
+    for (const part of ['mmproj', 'model'] as const) {
+      const [a, b] = await Promise.all([readGgufHeader(f32[part]), readGgufHeader(bf16[part])]);
+      const halves = b.tensors.filter((t) => t.type === GgmlType.BF16);
+      expect(halves.length).toBeGreaterThan(part === 'mmproj' ? 10 : 5); // the weight matrices
+      for (const t of halves) {
+        const ref = a.tensors.find((x) => x.name === t.name)!;
+        const [x, y] = await Promise.all([readTensorF32(f32[part], ref), readTensorF32(bf16[part], t)]);
+        expect([t.name, Buffer.from(y.buffer).equals(Buffer.from(x.buffer))]).toEqual([t.name, true]);
+      }
+    }
   });
 });
