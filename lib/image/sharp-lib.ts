@@ -11,7 +11,13 @@ let loaded: typeof sharpType | undefined;
 function cpuRunsSharp(): boolean {
   if (process.arch !== 'x64') return true;
   const { runtimeInfo } = require('../runtime') as typeof import('../runtime');
-  const sse42 = runtimeInfo().cpu.variants.find((v) => v.name === 'sse42');
+  let variants: { name: string; score: number }[];
+  try {
+    variants = runtimeInfo().cpu.variants;
+  } catch {
+    return true; // no addon to ask (or it refused to load): nothing says the CPU lacks SSE4.2
+  }
+  const sse42 = variants.find((v) => v.name === 'sse42');
   return sse42 === undefined || sse42.score > 0; // a static build has no variants: its level was checked at build
 }
 
