@@ -68,6 +68,22 @@ describe('MINIMONKEY_CPU_VARIANT', () => {
     expect(r.info.cpu).toMatchObject({ variant: worst.name, chosenBy: 'MINIMONKEY_CPU_VARIANT' });
   });
 
+  it('an install without the CPU modules is MODEL_LOAD saying so, not a crash and not ggml searching elsewhere', () => {
+    if (process.platform !== 'linux') return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-nomodules-'));
+    try {
+      const built = path.join(packageRoot, 'build', 'Release');
+      for (const f of fs.readdirSync(built).filter((f) => f === 'minimonkey.node' || f.startsWith('libmm-'))) fs.copyFileSync(path.join(built, f), path.join(dir, f));
+      const r = runtimeIn({ MINIMONKEY_ADDON_PATH: path.join(dir, 'minimonkey.node') });
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('[MODEL_LOAD]');
+      expect(r.stderr).toContain(`modules (libggml-cpu-*.so) are missing from ${fs.realpathSync(dir)}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a name no variant has is INVALID_ARGUMENT that lists the variants', () => {
     const r = runtimeIn({ MINIMONKEY_CPU_VARIANT: 'pentium-mmx' });
     expect(r.signal).toBeNull();

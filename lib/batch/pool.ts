@@ -3,6 +3,7 @@
 // and the page given out again, up to `maxRetries` times; after that it is recorded as failed
 // (code WORKER). Results come in the order pages finish.
 import { ChildProcess, fork } from 'node:child_process';
+import type { FamilyName } from '../family';
 import { MiniMonkeyError } from '../errors';
 import { BATCH_LIMITS } from '../limits';
 import { compiledSibling } from '../util/compiled';
@@ -12,7 +13,7 @@ import type { BatchResult, BatchTask, PageJob } from './task';
 export interface PoolOptions {
   workers: number;
   /** How each worker loads the pair; `threads` is per worker. */
-  load: { model: string; mmproj: string; threads?: number; contextSize?: number };
+  load: { model: string; mmproj: string; threads?: number; contextSize?: number; family?: FamilyName };
   task: BatchTask;
   password?: string;
   /** Times a page is given out again after its worker died (default 2). */
