@@ -14,6 +14,7 @@ import { planCrops } from './msac/plan';
 import type { PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
 import { checkInt, LIMITS } from './limits';
+import type { DeviceOption } from './devices';
 import { resolvePulledModel } from './hub/home';
 import { BatchOptions, runBatch } from './batch/run';
 import type { BatchResult } from './batch/task';
@@ -45,7 +46,13 @@ export interface MiniMonkeyLoadSettings {
   contextSize?: number;
   /** Tokens per libllama decode call in prefill (default 512). */
   batchSize?: number;
-  /** Text-model layers offloaded to a GPU backend, when the build has one (default 0; -1 all). */
+  /**
+   * Where the vision tower, SCM's pre-pass and the language model run (default 'auto': the first
+   * GPU ggml finds, else the CPU; 'cpu'; or a device name from runtimeInfo().devices, e.g. 'Vulkan0').
+   * A GPU that fails to initialise leaves the model on the CPU, saying why in `model.device.note`.
+   */
+  device?: DeviceOption;
+  /** Text-model layers on that device when it is a GPU (default -1: all; the rest stay on the CPU). */
   gpuLayers?: number;
   /** Memory for image embeddings kept for follow-up questions (default 512 MiB; 0 disables). */
   imageCacheBytes?: number;
@@ -102,11 +109,11 @@ export class MiniMonkey implements ChatHost {
     const report = (phase: 'text' | 'vision', fraction: number) => {
       if (o.onProgress) safeCall(o.onProgress, { phase, fraction });
     };
-    const text = await TextModel.load(o.model, { gpuLayers: o.gpuLayers, signal: o.signal, onProgress: (f) => report('text', f) });
+    const text = await TextModel.load(o.model, { device: o.device, gpuLayers: o.gpuLayers, signal: o.signal, onProgress: (f) => report('text', f) });
     let vision: VisionEncoder;
     try {
       report('vision', 0);
-      vision = await VisionEncoder.load(o.mmproj, { threads, signal: o.signal });
+      vision = await VisionEncoder.load(o.mmproj, { threads, device: o.device, signal: o.signal });
       report('vision', 1);
     } catch (e) {
       text.dispose();
@@ -123,6 +130,15 @@ export class MiniMonkey implements ChatHost {
       throw e;
     }
     return new MiniMonkey(text, vision, family, o, threads);
+  }
+
+  /**
+   * Where the pair runs: the vision tower's device, the language model's (SCM's pre-pass runs there
+   * too) with how many layers it holds, and why it is the CPU when a GPU was asked for or found.
+   */
+  get device(): { vision: string; text: string; gpuLayers: number; note?: string } {
+    const note = [this.vision.info.deviceNote, this.text.info.deviceNote].filter((n, i, all) => n && all.indexOf(n) === i).join('; ');
+    return { vision: this.vision.info.device, text: this.text.info.device, gpuLayers: this.text.info.gpuLayers, ...(note ? { note } : {}) };
   }
 
   /** A new conversation with its own context. */

@@ -1,6 +1,7 @@
 // The native addon's interface, and the addon itself, loaded on first use (lib/addon-loader.ts
 // chooses the binary).
 import { loadAddon } from './addon-loader';
+import { backendDirs } from './devices';
 import type { SamplingOptions } from './llm/sampling';
 
 export interface NativeCancelToken {
@@ -15,8 +16,12 @@ export interface NativeVisionInfo {
   visionWidth: number;
   layers: number;
   weightType: string;
-  /** Where ggml keeps the block matrices: CPU, or a repacked layout of the CPU variant (CPU_REPACK, AMX). */
+  /** Where ggml keeps the block matrices: CPU, a repacked layout of the CPU variant (CPU_REPACK, AMX), or a GPU's memory (Vulkan0). */
   weightBuffer: string;
+  /** The device the tower runs on ("CPU", "Vulkan0", ...). */
+  device: string;
+  /** Why it is the CPU when a GPU was asked for or found ('' otherwise). */
+  deviceNote: string;
   imageMean: number[];
   imageStd: number[];
 }
@@ -57,6 +62,12 @@ export interface NativeTextModelInfo {
   sizeBytes: number;
   /** Ids of the prompt's special tokens; -1 where the vocabulary lacks one. */
   special: NativeSpecialTokens;
+  /** The device libllama offloads layers to ("CPU": none) and SCM's pre-pass runs on. */
+  device: string;
+  /** Why it is the CPU when a GPU was asked for or found ('' otherwise). */
+  deviceNote: string;
+  /** Layers on that device (the output layer counts as one; 0 on the CPU). */
+  gpuLayers: number;
 }
 
 export interface NativeTextModel {
@@ -123,10 +134,34 @@ export interface NativeCpuBackendInfo {
   features: Record<string, string>;
 }
 
+export interface NativeDeviceInfo {
+  /** ggml's name, what the `device` option takes: "CPU", "Vulkan0", "CUDA0". */
+  name: string;
+  description: string;
+  /** The backend: "CPU", "Vulkan", "CUDA", "MTL". */
+  backend: string;
+  type: 'cpu' | 'gpu' | 'igpu' | 'accel' | 'other';
+  memoryFree: number;
+  memoryTotal: number;
+}
+
+export interface NativeBackendModule {
+  /** "vulkan", "cuda", ... */
+  name: string;
+  path: string;
+  loaded: boolean;
+  /** Why it did not load (missing driver or runtime libraries). */
+  error?: string;
+}
+
 export interface NativeRuntimeInfo {
   llamaRelease: string;
   ggmlSystemInfo: string;
   cpu: NativeCpuBackendInfo;
+  /** Every device ggml registered, the CPU first. */
+  devices: NativeDeviceInfo[];
+  /** Every GPU backend module found beside the addon or in an optional package, loaded or not. */
+  backendModules: NativeBackendModule[];
   napiVersion: number;
   /** The bounds the addon re-checks (native/core/mm_limits.h), equal to lib/limits.ts. */
   limits: {
@@ -137,6 +172,7 @@ export interface NativeRuntimeInfo {
     maxTopK: number;
     maxRepeatLastN: number;
     maxGpuLayers: number;
+    maxDeviceName: number;
   };
 }
 
@@ -144,10 +180,13 @@ export interface NativeAddon {
   runtimeInfo(): NativeRuntimeInfo;
   quantize(type: string, data: Float32Array, rowLength: number): Promise<Uint8Array>;
   CancelToken: new () => NativeCancelToken;
-  loadVisionEncoder(path: string, threads: number): Promise<NativeVisionEncoder>;
+  loadVisionEncoder(path: string, threads: number, device?: string): Promise<NativeVisionEncoder>;
   loadTextModel(
     path: string, gpuLayers: number, useMmap: boolean, token?: NativeCancelToken, onProgress?: (done: number, total: number) => void,
+    device?: string,
   ): Promise<NativeTextModel>;
+  /** Folders of optional GPU backend packages; effective before the first device use. */
+  addBackendDirs(dirs: string[]): void;
   createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeLlmContext>;
   /** llama.cpp's JSON Schema to GBNF converter (the schema as JSON text). */
   jsonSchemaToGrammar(schemaJson: string): string;
@@ -164,7 +203,12 @@ export { packageRoot } from './addon-loader';
 let cached: { addon: NativeAddon; path: string } | undefined;
 
 function load(): { addon: NativeAddon; path: string } {
-  cached ??= loadAddon<NativeAddon>();
+  if (!cached) {
+    const loaded = loadAddon<NativeAddon>();
+    // Before anything asks for a device: the GPU modules are looked for once.
+    loaded.addon.addBackendDirs?.(backendDirs());
+    cached = loaded;
+  }
   return cached;
 }
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromNative } from './errors';
-import { native, NativeCpuBackendInfo, NativeRuntimeInfo, nativePath, packageRoot } from './native';
+import { native, NativeBackendModule, NativeCpuBackendInfo, NativeDeviceInfo, NativeRuntimeInfo, nativePath, packageRoot } from './native';
 
 export interface RuntimeInfo {
   /** minimonkey's own version. */
@@ -21,6 +21,10 @@ export interface RuntimeInfo {
    * MINIMONKEY_CPU_VARIANT), every variant of the build with its score, and what the loaded one uses.
    */
   cpu: NativeCpuBackendInfo;
+  /** Every device ggml found, the CPU first, with its memory: what the `device` option takes. */
+  devices: NativeDeviceInfo[];
+  /** The GPU backend modules found (beside the addon or in @minimonkey/<backend>-<platform>-<arch>), loaded or why not. */
+  backendModules: NativeBackendModule[];
   /** ggml's own one-line system summary. */
   ggmlSystemInfo: string;
   napiVersion: number;
@@ -46,6 +50,8 @@ export function runtimeInfo(): RuntimeInfo {
     prebuilt: addonPath.split(path.sep).includes('prebuilds'),
     cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
     cpu: info.cpu,
+    devices: info.devices ?? [],
+    backendModules: info.backendModules ?? [],
     ggmlSystemInfo: info.ggmlSystemInfo.trim(),
     napiVersion: info.napiVersion,
   };

@@ -11,6 +11,7 @@ import { checkInputFile } from '../util/file-kind';
 import { OptionSpec, UsageError } from './command';
 import { parseRepoRef, resolvePulledModel } from '../hub/home';
 import { FAMILY_NAMES, FamilyName, isFamilyName } from '../family';
+import { checkDevice, DeviceOption } from '../devices';
 
 export const LOAD_OPTIONS = {
   model: { type: 'string', short: 'm' },
@@ -18,6 +19,8 @@ export const LOAD_OPTIONS = {
   threads: { type: 'string', short: 't' },
   context: { type: 'string' },
   family: { type: 'string' },
+  device: { type: 'string' },
+  'gpu-layers': { type: 'string' },
 } as const satisfies OptionSpec;
 
 export const ASK_OPTIONS = {
@@ -36,7 +39,10 @@ export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:o
   --context N            tokens of context per conversation (default: what each turn's crop plan
                          and --max-tokens need, up to the model's trained context)
   --family NAME          ${FAMILY_NAMES.join(' | ')}: prompt template and system message
-                         (default: detected from the text model's chat template)`;
+                         (default: detected from the text model's chat template)
+  --device NAME          auto | cpu | a ggml device (Vulkan0, CUDA0: \`minimonkey runtime\` lists them);
+                         default auto: the first GPU found, else the CPU
+  --gpu-layers N         text-model layers on that GPU (default -1: all)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
   -n, --max-tokens N     most tokens to generate (default 512)
@@ -45,6 +51,14 @@ export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.j
   --scm                  scale compression (SCM): fewer detail tokens, faster prefill
   --json-schema FILE     answer with JSON that validates against this JSON Schema file
   --grammar FILE         answer following this GBNF grammar file (start rule: root)`;
+
+function deviceFlag(text: string): DeviceOption {
+  try {
+    return checkDevice(text);
+  } catch (e) {
+    throw new UsageError(`--device: ${(e as Error).message}`);
+  }
+}
 
 /** A flag whose range is the API's own (lib/limits.ts): the CLI says the same numbers. */
 export function limitFlag(text: string | undefined, flag: string, name: keyof typeof LIMITS): number | undefined {
@@ -73,10 +87,14 @@ export interface LoadArgs {
   threads?: number;
   contextSize?: number;
   family?: FamilyName;
+  device?: DeviceOption;
+  gpuLayers?: number;
 }
 
-/** --model/--mmproj/--threads/--context/--family, checked. */
-export function loadArgs(values: { model?: string; mmproj?: string; threads?: string; context?: string; family?: string }): LoadArgs {
+/** --model/--mmproj/--threads/--context/--family/--device/--gpu-layers, checked. */
+export function loadArgs(values: {
+  model?: string; mmproj?: string; threads?: string; context?: string; family?: string; device?: string; 'gpu-layers'?: string;
+}): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
   if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
   if (values.model.startsWith('hf:')) parseHfRef(values.model);
@@ -86,6 +104,8 @@ export function loadArgs(values: { model?: string; mmproj?: string; threads?: st
     threads: limitFlag(values.threads, '--threads', 'threads'),
     contextSize: limitFlag(values.context, '--context', 'contextSize'),
     ...(values.family !== undefined ? { family: familyFlag(values.family) } : {}),
+    ...(values.device !== undefined ? { device: deviceFlag(values.device) } : {}),
+    ...(values['gpu-layers'] !== undefined ? { gpuLayers: limitFlag(values['gpu-layers'], '--gpu-layers', 'gpuLayers') } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { CliCommand, parseOptions, UsageError } from './command';
 
 const USAGE =
   'usage: minimonkey runtime [--json]\n\nShows the version, the loaded addon, the CPU and the variant of ggml\'s CPU backend it runs\n' +
-  '(MINIMONKEY_CPU_VARIANT=<name> forces one; `--json` lists them all).\n';
+  '(MINIMONKEY_CPU_VARIANT=<name> forces one; `--json` lists them all), and the devices ggml found (what --device takes).\n';
 
 function parse(argv: string[]): { json: boolean } | 'help' {
   const { values, positionals } = parseOptions(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
@@ -12,6 +12,8 @@ function parse(argv: string[]): { json: boolean } | 'help' {
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   return { json: values.json === true };
 }
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20).toLocaleString('en-US');
 
 async function run(args: { json: boolean }): Promise<number> {
   const info = runtimeInfo();
@@ -26,7 +28,9 @@ async function run(args: { json: boolean }): Promise<number> {
       `addon: ${info.addonPath}${info.prebuilt ? ' (prebuilt)' : ' (built from source)'}\n` +
       `cpu: ${info.cpuModel}\n` +
       `ggml cpu variant: ${info.cpu.variant} (chosen by ${info.cpu.chosenBy}); uses: ${on.join(' ') || 'no SIMD extensions'}\n` +
-      (runnable.length ? `variants this cpu runs: ${runnable.join(', ')}\n` : ''),
+      (runnable.length ? `variants this cpu runs: ${runnable.join(', ')}\n` : '') +
+      info.devices.map((d) => `device ${d.name}: ${d.description} (${d.type}${d.memoryTotal ? `, ${mib(d.memoryFree)} of ${mib(d.memoryTotal)} MiB free` : ''})\n`).join('') +
+      info.backendModules.filter((m) => !m.loaded).map((m) => `gpu backend ${m.name}: not loaded (${m.error ?? 'unknown'}) from ${m.path}\n`).join(''),
   );
   return 0;
 }

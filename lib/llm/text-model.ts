@@ -1,6 +1,7 @@
 // The language model on its own (libllama): load, tokenize, and a one-shot forward pass for tests
 // and tools. Chat goes through MiniMonkey / ChatSession, which add the prompt format and images.
 import fs from 'node:fs';
+import { checkDevice, DeviceOption } from '../devices';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '../native';
 import { checkInt, LIMITS } from '../limits';
@@ -11,7 +12,12 @@ import { checkThreads } from '../vision/encoder';
 export type TextModelInfo = NativeTextModelInfo;
 
 export interface TextModelLoadOptions {
-  /** Layers to offload to a GPU backend when the build has one (-1: all). Default 0. */
+  /**
+   * Where libllama puts the layers (default 'auto': the first GPU ggml finds, else the CPU). A GPU
+   * that fails to initialise leaves the model on the CPU, with the reason in `info.deviceNote`.
+   */
+  device?: DeviceOption;
+  /** Layers on that device when it is a GPU (-1, the default: all; the rest stay on the CPU). */
   gpuLayers?: number;
   /** Memory-map the weights (default true): fast loads, pages shared between processes. */
   useMmap?: boolean;
@@ -48,7 +54,8 @@ export class TextModel {
   static async load(path: string, options: TextModelLoadOptions = {}): Promise<TextModel> {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('model path must be a non-empty string');
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-    const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? 0;
+    const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? -1;
+    const device = checkDevice(options.device);
     checkSignal(options.signal);
     checkCallback(options.onProgress, 'onProgress');
     throwIfAborted(options.signal);
@@ -56,7 +63,9 @@ export class TextModel {
     const cancel = cancelTokenFor(options.signal);
     const onProgress = options.onProgress;
     try {
-      const handle = await native().loadTextModel(path, gpuLayers, options.useMmap ?? true, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d / t) : undefined);
+      const handle = await native().loadTextModel(
+        path, gpuLayers, options.useMmap ?? true, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d / t) : undefined, device,
+      );
       return new TextModel(handle);
     } catch (e) {
       throw fromNative(e);

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { isFloat32Array } from 'node:util/types';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
+import { checkDevice, DeviceOption } from '../devices';
 import { checkInt, machineCores } from '../limits';
 import { native, NativeVisionEncoder } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
@@ -10,6 +11,11 @@ import { SerialQueue } from '../util/serial-queue';
 export interface VisionEncoderLoadOptions {
   /** CPU threads for the encoder (default: the machine's available parallelism). */
   threads?: number;
+  /**
+   * Where the tower runs (default 'auto': the first GPU ggml finds, else the CPU). A GPU that fails
+   * to initialise leaves it on the CPU, with the reason in `info.deviceNote`.
+   */
+  device?: DeviceOption;
   signal?: AbortSignal;
 }
 
@@ -27,10 +33,15 @@ export interface VisionEncoderInfo {
   /** ggml type of the ViT weight matrices, e.g. "f16" or "q8_0". */
   weightType: string;
   /**
-   * Where ggml keeps those matrices: "CPU", or a layout the loaded CPU variant multiplies faster
-   * ("CPU_REPACK": ggml's interleaved blocks; "AMX": Sapphire Rapids tiles), as libllama does for text.
+   * Where ggml keeps those matrices: "CPU", a layout the loaded CPU variant multiplies faster
+   * ("CPU_REPACK": ggml's interleaved blocks; "AMX": Sapphire Rapids tiles), as libllama does for
+   * text, or the GPU's memory ("Vulkan0", "CUDA0").
    */
   weightBuffer: string;
+  /** The device the tower runs on: "CPU", "Vulkan0", ... */
+  device: string;
+  /** Why it runs on the CPU when a GPU was asked for or found ('' otherwise). */
+  deviceNote: string;
   imageMean: [number, number, number];
   imageStd: [number, number, number];
 }
@@ -63,11 +74,12 @@ export class VisionEncoder {
   static async load(mmprojPath: string, options: VisionEncoderLoadOptions = {}): Promise<VisionEncoder> {
     if (typeof mmprojPath !== 'string' || mmprojPath.length === 0) throw new InvalidArgumentError('mmprojPath must be a non-empty string');
     const threads = checkThreads(options.threads);
+    const device = checkDevice(options.device);
     throwIfAborted(options.signal);
     if (!fs.existsSync(mmprojPath)) throw new ModelLoadError(`${mmprojPath}: file not found`);
     let handle: NativeVisionEncoder;
     try {
-      handle = await native().loadVisionEncoder(mmprojPath, threads);
+      handle = await native().loadVisionEncoder(mmprojPath, threads, device);
     } catch (e) {
       throw fromNative(e);
     }

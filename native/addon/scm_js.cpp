@@ -102,7 +102,8 @@ Napi::Value CreateScm(const Napi::CallbackInfo& info) {
   const int threads = int_in_range(env, info[1], "threads", 1, mm::limits::kMaxThreads);
   auto holder = std::make_shared<std::shared_ptr<mm::ScmPrepass>>();
   return PromiseWorker::Run(
-      env, [model, threads, holder] { *holder = mm::ScmPrepass::create(model->path(), threads); },
+      // On the text model's device (its resolved name: the same GPU, or the CPU with the same reason).
+      env, [model, threads, holder] { *holder = mm::ScmPrepass::create(model->path(), threads, model->info().device); },
       [holder](Napi::Env env) -> Napi::Value {
         Napi::Object obj = addon_data(env).scm.New({});
         ScmHandle::Unwrap(obj)->Attach(std::move(*holder));

@@ -15,6 +15,7 @@
 #include "progress_callback.h"
 #include "promise_worker.h"
 #include "text_model_js.h"
+#include "devices.h"
 
 namespace mm_addon {
 
@@ -66,6 +67,9 @@ Napi::Value TextModelHandle::Info(const Napi::CallbackInfo& info) {
   sp.Set("imgContext", in.special.img_context);
   sp.Set("addBos", in.special.add_bos);
   o.Set("special", sp);
+  o.Set("device", in.device);
+  o.Set("deviceNote", in.device_note);
+  o.Set("gpuLayers", in.gpu_layers);
   return o;
 }
 
@@ -108,16 +112,19 @@ Napi::Value TextModelHandle::Dispose(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// loadTextModel(path: string, gpuLayers: number, useMmap: boolean, token?, onProgress?): Promise<TextModelHandle>
+// loadTextModel(path: string, gpuLayers: number, useMmap: boolean, token?, onProgress?, device?: string): Promise<TextModelHandle>
 Napi::Value LoadTextModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean()) {
-    throw Napi::TypeError::New(env, "loadTextModel(path: string, gpuLayers: number, useMmap: boolean, token?, onProgress?)");
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean() ||
+      (info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsString())) {
+    throw Napi::TypeError::New(env, "loadTextModel(path: string, gpuLayers: number, useMmap: boolean, token?, onProgress?, device?: string)");
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   mm::TextModelOptions opts;
   opts.gpu_layers = int_in_range(env, info[1], "gpuLayers", -1, mm::limits::kMaxGpuLayers);
   opts.use_mmap = info[2].As<Napi::Boolean>();
+  if (info.Length() > 5 && info[5].IsString()) opts.device = info[5].As<Napi::String>().Utf8Value();
+  mm::check_device_spec(opts.device);
   auto cancel = CancelToken::From(info, 3);
   auto progress = ProgressCallback::From(info, 4);
   auto holder = std::make_shared<std::shared_ptr<mm::TextModel>>();

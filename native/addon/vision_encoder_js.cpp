@@ -16,6 +16,7 @@
 #include "mm_limits.h"
 #include "promise_worker.h"
 #include "vision_encoder.h"
+#include "devices.h"
 
 namespace mm_addon {
 
@@ -91,6 +92,8 @@ class VisionEncoderHandle : public GuardedWrap<VisionEncoderHandle> {
     o.Set("layers", vi.layers);
     o.Set("weightType", vi.weight_type);
     o.Set("weightBuffer", vi.weight_buffer);
+    o.Set("device", vi.device);
+    o.Set("deviceNote", vi.device_note);
     Napi::Array mean = Napi::Array::New(env, 3), stdv = Napi::Array::New(env, 3);
     for (uint32_t c = 0; c < 3; ++c) {
       mean.Set(c, Napi::Number::New(env, vi.image_mean[c]));
@@ -109,15 +112,18 @@ class VisionEncoderHandle : public GuardedWrap<VisionEncoderHandle> {
   std::shared_ptr<mm::VisionEncoder> enc_;
 };
 
-// loadVisionEncoder(path: string, threads: number): Promise<VisionEncoderHandle>
+// loadVisionEncoder(path: string, threads: number, device?: string): Promise<VisionEncoderHandle>
 Napi::Value LoadVisionEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
-    throw Napi::TypeError::New(env, "loadVisionEncoder(path: string, threads: number)");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber() ||
+      (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsString())) {
+    throw Napi::TypeError::New(env, "loadVisionEncoder(path: string, threads: number, device?: string)");
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   mm::VisionEncoderOptions opts;
   opts.threads = int_in_range(env, info[1], "threads", 1, mm::limits::kMaxThreads);
+  if (info.Length() > 2 && info[2].IsString()) opts.device = info[2].As<Napi::String>().Utf8Value();
+  mm::check_device_spec(opts.device);
   auto holder = std::make_shared<std::shared_ptr<mm::VisionEncoder>>();
   return PromiseWorker::Run(
       env, [path, opts, holder] { *holder = mm::VisionEncoder::load(path, opts); },

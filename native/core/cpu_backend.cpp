@@ -166,6 +166,14 @@ Fn cpu_proc(const char* name) {
 
 }  // namespace
 
+std::string module_folder() {
+#ifdef MINIMONKEY_BACKEND_DL
+  return module_dir().string();
+#else
+  return std::string();
+#endif
+}
+
 const CpuBackendInfo& ensure_cpu_backend() {
   LoadOnce& s = state();
   std::call_once(s.once, [&s] {

@@ -37,6 +37,9 @@ struct CpuBackendInfo {
  */
 const CpuBackendInfo& ensure_cpu_backend();
 
+/** The folder of the binary this code is linked into (the addon or a tool); "" when unknown. */
+std::string module_folder();
+
 /** The CPU device (ensure_cpu_backend first). */
 ggml_backend_dev_t cpu_device();
 

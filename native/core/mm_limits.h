@@ -14,5 +14,6 @@ constexpr int kMaxBatch = 8192;
 constexpr int kMaxTopK = 1 << 20;
 constexpr int kMaxRepeatLastN = kMaxContext;
 constexpr int kMaxGpuLayers = 1024;
+constexpr int kMaxDeviceName = 64;  // a ggml device name ("Vulkan0", "CUDA1"), or auto / cpu
 
 }  // namespace mm::limits

@@ -11,6 +11,7 @@ namespace mm {
 RuntimeInfo runtime_info() {
   RuntimeInfo info;
   info.cpu = ensure_cpu_backend();
+  info.devices = ensure_devices();
   info.llama_release = MINIMONKEY_LLAMA_RELEASE;
   info.ggml_system = llama_print_system_info();
   return info;

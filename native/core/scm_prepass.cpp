@@ -19,19 +19,11 @@ namespace {
 constexpr int kMaxTokens = 1 << 20;
 constexpr size_t kMaxBlocks = 256;
 
-bool abort_requested(void* data) {
-  const auto* flag = static_cast<const std::atomic<bool>*>(data);
-  return flag != nullptr && flag->load(std::memory_order_relaxed);
-}
-
 struct BufferFree {
   void operator()(ggml_backend_buffer* b) const { ggml_backend_buffer_free(b); }
 };
 struct CtxFree {
   void operator()(ggml_context* c) const { ggml_free(c); }
-};
-struct GallocFree {
-  void operator()(ggml_gallocr* g) const { ggml_gallocr_free(g); }
 };
 
 // The K positions of a block with the highest scores (ties: the earlier token), ascending.
@@ -47,17 +39,17 @@ std::vector<int32_t> top_k(const std::vector<float>& score, int start, int k) {
 
 }  // namespace
 
-std::unique_ptr<ScmPrepass> ScmPrepass::create(const std::string& text_model_path, int threads) {
+std::unique_ptr<ScmPrepass> ScmPrepass::create(const std::string& text_model_path, int threads, const std::string& device) {
   if (threads < 1 || threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<ScmPrepass> p(new ScmPrepass());
-  p->backend_ = new_cpu_backend(threads);
-  p->weights_ = ScmWeights::load(text_model_path, p->backend_);
+  p->runner_ = std::make_unique<GraphRunner>(choose_device(device), threads);
+  p->weights_ = ScmWeights::load(text_model_path, *p->runner_);
   return p;
 }
 
 ScmPrepass::~ScmPrepass() {
-  weights_.reset();  // their buffer before the backend
-  if (backend_) ggml_backend_free(backend_);
+  runner_.reset();  // the scheduler's graph memory, then the weights
+  weights_.reset();
 }
 
 // The prompt as f32 rows [N, n_embd]: token embeddings looked up, image rows copied.
@@ -122,21 +114,18 @@ ScmResult ScmPrepass::run(const ScmRequest& req, const std::atomic<bool>* cancel
   caches.k0 = ggml_new_tensor_3d(cctx.get(), GGML_TYPE_F32, hd, kv, N);
   caches.v0 = ggml_new_tensor_3d(cctx.get(), GGML_TYPE_F32, hd, kv, N);
   caches.k1 = ggml_new_tensor_3d(cctx.get(), GGML_TYPE_F32, hd, kv, N);
-  std::unique_ptr<ggml_backend_buffer, BufferFree> cbuf(ggml_backend_alloc_ctx_tensors(cctx.get(), backend_));
+  std::unique_ptr<ggml_backend_buffer, BufferFree> cbuf(ggml_backend_alloc_ctx_tensors_from_buft(cctx.get(), runner_->state_buffer_type()));
   if (!cbuf) throw Error(ErrorCode::OutOfMemory, "cannot allocate SCM caches for " + std::to_string(N) + " tokens");
 
   // Graph memory sized once by the largest chunk: the last one, which sees every key.
   const int chunk = std::min(req.chunk, N);
-  std::unique_ptr<ggml_gallocr, GallocFree> galloc(ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_)));
+  size_t graph_bytes = 0;
   {
     const int a = std::max(0, N - chunk);
     ScmChunkGraph worst = build_scm_chunk(*weights_, caches, a, N - a, req.blocks);
-    if (!ggml_gallocr_reserve(galloc.get(), worst.gf)) {
-      throw Error(ErrorCode::OutOfMemory, "cannot allocate SCM compute memory for " + std::to_string(N) + " tokens");
-    }
+    graph_bytes = runner_->reserve(worst.gf);
   }
-  res.peak_bytes = weights_->bytes() + ggml_backend_buffer_get_size(cbuf.get()) + ggml_gallocr_get_buffer_size(galloc.get(), 0) +
-                   x.size() * sizeof(float);
+  res.peak_bytes = weights_->bytes() + ggml_backend_buffer_get_size(cbuf.get()) + graph_bytes + x.size() * sizeof(float);
 
   std::vector<std::vector<double>> sums(req.blocks.size());  // [head][token] per block
   std::vector<int64_t> rows(req.blocks.size(), 0);
@@ -149,7 +138,7 @@ ScmResult ScmPrepass::run(const ScmRequest& req, const std::atomic<bool>* cancel
     if (cancel && cancel->load()) throw Error(ErrorCode::Aborted, "aborted");
     const int n = std::min(chunk, N - a), b = a + n;
     ScmChunkGraph g = build_scm_chunk(*weights_, caches, a, n, req.blocks);
-    if (!ggml_gallocr_alloc_graph(galloc.get(), g.gf)) throw Error(ErrorCode::OutOfMemory, "cannot allocate SCM compute memory");
+    runner_->alloc(g.gf, "the SCM pre-pass");
     pos.resize(n);
     std::iota(pos.begin(), pos.end(), a);
     mask.assign(static_cast<size_t>(b) * n, 0.0f);
@@ -161,12 +150,7 @@ ScmResult ScmPrepass::run(const ScmRequest& req, const std::atomic<bool>* cancel
     ggml_backend_tensor_set(g.pos, pos.data(), 0, ggml_nbytes(g.pos));
     ggml_backend_tensor_set(g.mask, mask.data(), 0, ggml_nbytes(g.mask));
 
-    set_cpu_abort_callback(backend_, abort_requested, const_cast<std::atomic<bool>*>(cancel));
-    take_last_log_error();
-    const ggml_status status = ggml_backend_graph_compute(backend_, g.gf);
-    set_cpu_abort_callback(backend_, nullptr, nullptr);
-    if (status == GGML_STATUS_ABORTED) throw Error(ErrorCode::Aborted, "aborted");
-    if (status != GGML_STATUS_SUCCESS) throw Error(ErrorCode::Internal, "SCM graph failed: " + take_last_log_error());
+    runner_->compute(g.gf, cancel, "the SCM pre-pass");
 
     if (req.want_layer0) ggml_backend_tensor_get(g.out0, res.layer0.data() + static_cast<size_t>(a) * E, 0, ggml_nbytes(g.out0));
     for (size_t i = 0; i < req.blocks.size(); ++i) {

@@ -14,8 +14,8 @@
 #include <mutex>
 #include <vector>
 
-#include "ggml-alloc.h"
 #include "ggml-backend.h"
+#include "graph_runner.h"
 #include "prompt_part.h"
 #include "scm_graph.h"
 #include "scm_weights.h"
@@ -42,12 +42,14 @@ class ScmPrepass {
  public:
   using Progress = std::function<void(size_t done, size_t total)>;
 
-  static std::unique_ptr<ScmPrepass> create(const std::string& text_model_path, int threads);
+  // `device`: "auto" | "cpu" | a ggml device name (devices.h).
+  static std::unique_ptr<ScmPrepass> create(const std::string& text_model_path, int threads, const std::string& device = "auto");
   ~ScmPrepass();
   ScmPrepass(const ScmPrepass&) = delete;
   ScmPrepass& operator=(const ScmPrepass&) = delete;
 
   const ScmHparams& hp() const { return weights_->hp(); }
+  const DeviceChoice& device() const { return runner_->device(); }
 
   // Validates the request (ids, widths, blocks, keep) before any graph is built.
   ScmResult run(const ScmRequest& req, const std::atomic<bool>* cancel, const Progress& progress);
@@ -56,9 +58,9 @@ class ScmPrepass {
   ScmPrepass() = default;
   std::vector<float> input_rows(const ScmRequest& req, int n) const;
 
-  ggml_backend_t backend_ = nullptr;
+  std::unique_ptr<GraphRunner> runner_;
   std::unique_ptr<ScmWeights> weights_;
-  std::mutex mu_;  // one run at a time: the backend's thread count and abort hook are shared
+  std::mutex mu_;  // one run at a time: the runner's scheduler and abort hook are shared
 };
 
 }  // namespace mm

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "cpu_weight_buffer.h"
 #include "errors.h"
 #include "weight_types.h"
 
@@ -59,11 +58,11 @@ ScmHparams read_hparams(const GgufFile& f) {
   return hp;
 }
 
-// Creates weight tensors (no data yet) after checking shape and type against the file.
+// Creates weight tensors (no data yet) after checking shape and type against the file, each in
+// the buffer type the runner picks for it.
 class Loader {
  public:
-  // Matrices a repacked CPU buffer type takes go to `packed` (when `packed_buft` is set).
-  Loader(const GgufFile& f, ggml_context* ctx, ggml_context* packed) : f_(f), ctx_(ctx), packed_(packed) {}
+  Loader(const GgufFile& f, const GraphRunner& runner, WeightGroups& groups) : f_(f), runner_(runner), groups_(groups) {}
 
   ggml_tensor* take(const std::string& name, int64_t ne0, int64_t ne1, bool required, bool matrix) {
     ggml_tensor* meta = f_.find_tensor(name.c_str());
@@ -79,31 +78,20 @@ class Loader {
     if (matrix ? !matrix_type_ok(meta->type) : meta->type != GGML_TYPE_F32) {
       throw Error(ErrorCode::Unsupported, f_.path() + ": tensor '" + name + "' has unsupported type " + ggml_type_name(meta->type));
     }
-    ggml_context* home = ctx_;
-    if (matrix) {
-      // Not AMX yet: with its q8_0 weights in AMX tiles the pre-pass's layer 0 drifted to 3.6e-3 of
-      // libllama's l_out-0 (2e-3 without), unexplained while each AMX matmul alone matches the plain
-      // kernel to 1e-7; CPU_REPACK (q4_0) is proven and kept.
-      ggml_backend_buffer_type_t buft = cpu_weight_buffer_type(meta, /*allow_amx=*/false);
-      if (buft && (!packed_buft_ || packed_buft_ == buft)) {
-        packed_buft_ = buft;
-        home = packed_;
-      }
-    }
-    ggml_tensor* t = ggml_dup_tensor(home, meta);
-    ggml_set_name(t, name.c_str());
+    // Not AMX yet: with its q8_0 weights in AMX tiles the pre-pass's layer 0 drifted to 3.6e-3 of
+    // libllama's l_out-0 (2e-3 without), unexplained while each AMX matmul alone matches the plain
+    // kernel to 1e-7; CPU_REPACK (q4_0) is proven and kept.
+    ggml_tensor* t = groups_.add(meta, name, runner_.weight_buffer_type(meta, matrix, /*allow_amx=*/false));
     tensors_.push_back(t);
     return t;
   }
 
   const std::vector<ggml_tensor*>& tensors() const { return tensors_; }
-  ggml_backend_buffer_type_t packed_buft() const { return packed_buft_; }
 
  private:
   const GgufFile& f_;
-  ggml_context* ctx_;
-  ggml_context* packed_;
-  ggml_backend_buffer_type_t packed_buft_ = nullptr;
+  const GraphRunner& runner_;
+  WeightGroups& groups_;
   std::vector<ggml_tensor*> tensors_;
 };
 
@@ -140,7 +128,7 @@ ScmLayer take_layer(Loader& L, const ScmHparams& hp, int il) {
 
 }  // namespace
 
-std::unique_ptr<ScmWeights> ScmWeights::load(const std::string& path, ggml_backend_t backend) {
+std::unique_ptr<ScmWeights> ScmWeights::load(const std::string& path, const GraphRunner& runner) {
   std::unique_ptr<ScmWeights> w(new ScmWeights());
   w->file_.reset(new GgufFile(path));
   const GgufFile& f = *w->file_;
@@ -156,39 +144,17 @@ std::unique_ptr<ScmWeights> ScmWeights::load(const std::string& path, ggml_backe
   }
   hp.n_vocab = static_cast<int>(emb->ne[1]);
 
-  ggml_init_params ip{ggml_tensor_overhead() * 40, nullptr, /*no_alloc=*/true};
-  w->ctx_ = ggml_init(ip);
-  w->ctx_packed_ = ggml_init(ip);
-  if (!w->ctx_ || !w->ctx_packed_) throw Error(ErrorCode::OutOfMemory, "cannot create the SCM weight context");
-  Loader L(f, w->ctx_, w->ctx_packed_);
+  w->weights_ = std::make_unique<WeightGroups>(40);
+  Loader L(f, runner, *w->weights_);
   w->layers_[0] = take_layer(L, hp, 0);
   w->layers_[1] = take_layer(L, hp, 1);
   w->rope_freqs_ = L.take("rope_freqs.weight", hp.head_dim / 2, 1, false, false);
-
-  w->buffer_ = ggml_backend_alloc_ctx_tensors(w->ctx_, backend);
-  if (!w->buffer_) throw Error(ErrorCode::OutOfMemory, path + ": cannot allocate memory for the SCM weights");
-  if (L.packed_buft()) {
-    w->buffer_packed_ = ggml_backend_alloc_ctx_tensors_from_buft(w->ctx_packed_, L.packed_buft());
-    if (!w->buffer_packed_) throw Error(ErrorCode::OutOfMemory, path + ": cannot allocate memory for the SCM weights");
-  }
-  for (ggml_backend_buffer_t b : {w->buffer_, w->buffer_packed_}) {
-    if (b) ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-  }
-  std::vector<uint8_t> staging;
-  for (ggml_tensor* t : L.tensors()) {
-    staging.resize(ggml_nbytes(t));
-    f.read_tensor(ggml_get_name(t), staging.data(), staging.size());
-    ggml_backend_tensor_set(t, staging.data(), 0, staging.size());  // a repacked buffer converts here
-  }
+  w->weights_->allocate(path + ": the SCM weights");
+  read_weights(f, L.tensors());
   return w;
 }
 
-ScmWeights::~ScmWeights() {
-  if (buffer_) ggml_backend_buffer_free(buffer_);
-  if (buffer_packed_) ggml_backend_buffer_free(buffer_packed_);
-  if (ctx_) ggml_free(ctx_);
-  if (ctx_packed_) ggml_free(ctx_packed_);
-}
+ScmWeights::~ScmWeights() = default;
 
 void ScmWeights::embed_tokens(const std::vector<int32_t>& ids, float* dst) const {
   if (ids.empty()) return;
@@ -205,8 +171,6 @@ void ScmWeights::embed_tokens(const std::vector<int32_t>& ids, float* dst) const
   for (size_t i = 0; i < rows.size(); ++i) to_float(raw.data() + i * row_bytes, dst + i * hp_.n_embd, hp_.n_embd);
 }
 
-size_t ScmWeights::bytes() const {
-  return (buffer_ ? ggml_backend_buffer_get_size(buffer_) : 0) + (buffer_packed_ ? ggml_backend_buffer_get_size(buffer_packed_) : 0);
-}
+size_t ScmWeights::bytes() const { return weights_->bytes(); }
 
 }  // namespace mm

@@ -9,6 +9,8 @@
 #include "ggml-backend.h"
 #include "ggml.h"
 #include "gguf_file.h"
+#include "graph_runner.h"
+#include "weight_groups.h"
 
 namespace mm {
 
@@ -30,7 +32,7 @@ struct ScmLayer {
 class ScmWeights {
  public:
   // Throws Unsupported for architectures or rope variants the pre-pass does not implement.
-  static std::unique_ptr<ScmWeights> load(const std::string& path, ggml_backend_t backend);
+  static std::unique_ptr<ScmWeights> load(const std::string& path, const GraphRunner& runner);
   ~ScmWeights();
   ScmWeights(const ScmWeights&) = delete;
   ScmWeights& operator=(const ScmWeights&) = delete;
@@ -49,9 +51,7 @@ class ScmWeights {
   std::unique_ptr<GgufFile> file_;
   ScmLayer layers_[2];
   ggml_tensor* rope_freqs_ = nullptr;
-  ggml_context* ctx_ = nullptr;         // weights in the default CPU buffer
-  ggml_context* ctx_packed_ = nullptr;  // matrices in a repacked CPU buffer (see cpu_weight_buffer.h)
-  ggml_backend_buffer_t buffer_ = nullptr, buffer_packed_ = nullptr;
+  std::unique_ptr<WeightGroups> weights_;  // where the runner placed them (device, repacked or plain CPU)
 };
 
 }  // namespace mm

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "cpu_backend.h"
+#include "devices.h"
 #include "errors.h"
 #include "ggml_log.h"
 #include "llama.h"
@@ -30,15 +31,20 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
                                            const std::atomic<bool>* cancel, const Progress& progress) {
   install_log_sink();
   static std::once_flag backend_once;
-  // Our CPU variant first: llama_backend_init loads ggml's backends itself, from the executable's
-  // folder and the working directory, when none is registered yet.
+  // Our CPU variant and GPU modules first: llama_backend_init loads ggml's backends itself, from the
+  // executable's folder and the working directory, when none is registered yet.
   ensure_cpu_backend();
+  const DeviceChoice device = choose_device(opts.device);
   std::call_once(backend_once, [] { llama_backend_init(); });
   if (opts.gpu_layers < -1) throw Error(ErrorCode::InvalidArgument, "gpuLayers must be -1 (all) or >= 0");
   check_text_gguf(path);  // libllama would assert on some malformed files
 
   llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = opts.gpu_layers;
+  // libllama's device list, never its default (every GPU): the CPU alone gets an empty list, so a
+  // GPU in the machine takes no part (not even libllama's offload of large CPU batches).
+  ggml_backend_dev_t devices[2] = {device.dev, nullptr};
+  mp.devices = devices;
+  mp.n_gpu_layers = device.dev ? opts.gpu_layers : 0;
   mp.load_mode = opts.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
   LoadState st{cancel, &progress};
   mp.progress_callback = on_progress;
@@ -57,6 +63,9 @@ std::shared_ptr<TextModel> TextModel::load(const std::string& path, const TextMo
   tm->vocab_ = llama_model_get_vocab(model);
 
   TextModelInfo& in = tm->info_;
+  in.device = device.name;
+  in.device_note = device.note;
+  in.gpu_layers = device.dev ? (opts.gpu_layers < 0 ? llama_model_n_layer(model) + 1 : opts.gpu_layers) : 0;
   char buf[256];
   if (llama_model_meta_val_str(model, "general.architecture", buf, sizeof buf) >= 0) in.arch = buf;
   if (llama_model_meta_val_str(model, "general.name", buf, sizeof buf) >= 0) in.name = buf;

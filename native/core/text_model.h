@@ -14,8 +14,9 @@ struct llama_vocab;
 namespace mm {
 
 struct TextModelOptions {
-  int gpu_layers = 0;   // layers offloaded to a GPU backend, when the build has one
+  int gpu_layers = -1;           // layers on the device (-1: all); none when the device is the CPU
   bool use_mmap = true;
+  std::string device = "auto";   // "auto" | "cpu" | a ggml device name (devices.h)
 };
 
 // Ids of the InternVL prompt tokens (facts §1.6), or -1 where the vocabulary lacks one.
@@ -33,6 +34,10 @@ struct TextModelInfo {
   // "norm" | "neox" | "mrope" | "imrope" | "vision" | "none", and the default chat template ("" when none).
   std::string rope_type, chat_template;
   SpecialTokens special;
+  // The device libllama offloads layers to ("CPU" when none), how many it holds, and why the CPU is
+  // used when a GPU was asked for or found ("" otherwise). SCM's pre-pass runs on the same device.
+  std::string device = "CPU", device_note;
+  int gpu_layers = 0;
 };
 
 class TextModel {

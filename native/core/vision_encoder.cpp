@@ -16,11 +16,6 @@ namespace {
 // capped; callers split larger batches. Mini-Monkey's largest preset uses 30 tiles.
 constexpr int kMaxTilesPerEncode = 64;
 
-bool abort_requested(void* data) {
-  auto* flag = static_cast<const std::atomic<bool>*>(data);
-  return flag != nullptr && flag->load(std::memory_order_relaxed);
-}
-
 }  // namespace
 
 struct VisionEncoder::Graph {
@@ -37,24 +32,21 @@ std::unique_ptr<VisionEncoder> VisionEncoder::load(const std::string& mmproj_pat
   install_log_sink();
   if (opts.threads < 1 || opts.threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
   std::unique_ptr<VisionEncoder> enc(new VisionEncoder());
-  enc->threads_ = opts.threads;
-  enc->backend_ = new_cpu_backend(opts.threads);
-  enc->model_ = VisionModel::load(mmproj_path, enc->backend_);
-  enc->galloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(enc->backend_));
-  if (!enc->galloc_) throw Error(ErrorCode::OutOfMemory, "cannot create the compute allocator");
+  enc->runner_ = std::make_unique<GraphRunner>(choose_device(opts.device), opts.threads);
+  enc->model_ = VisionModel::load(mmproj_path, *enc->runner_);
   return enc;
 }
 
 VisionEncoder::~VisionEncoder() {
-  model_.reset();  // weights before the backend that owns their buffer type
-  if (galloc_) ggml_gallocr_free(galloc_);
-  if (backend_) ggml_backend_free(backend_);
+  runner_.reset();  // the scheduler holds graph memory of the backends; weights are freed after it
+  model_.reset();
 }
 
 VisionEncoderInfo VisionEncoder::info() const {
   const VisionHparams& hp = model_->hp;
-  return VisionEncoderInfo{hp.image_size, hp.patch_size, hp.tokens_per_tile(), hp.proj_dim, hp.n_embd, hp.n_layer,
-                           model_->weight_type, model_->weight_buffer, hp.image_mean, hp.image_std};
+  return VisionEncoderInfo{hp.image_size,         hp.patch_size,           hp.tokens_per_tile(),    hp.proj_dim,
+                           hp.n_embd,             hp.n_layer,              model_->weight_type,     model_->weight_buffer,
+                           runner_->device().name, runner_->device().note, hp.image_mean,           hp.image_std};
 }
 
 std::unique_ptr<VisionEncoder::Graph> VisionEncoder::build(int count) {
@@ -77,11 +69,7 @@ size_t VisionEncoder::compute_bytes(int count) {
   if (count < 1 || count > kMaxTilesPerEncode) throw Error(ErrorCode::InvalidArgument, "tile count out of range");
   std::lock_guard<std::mutex> lock(mu_);
   auto g = build(count);
-  ggml_gallocr_t probe = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
-  size_t sizes[1] = {0};
-  ggml_gallocr_reserve_n_size(probe, g->gf, nullptr, nullptr, sizes);
-  ggml_gallocr_free(probe);
-  return sizes[0];
+  return runner_->measure(g->gf);
 }
 
 void VisionEncoder::encode(const float* tiles, size_t n_floats, int count, std::vector<float>& out,
@@ -101,17 +89,9 @@ void VisionEncoder::encode(const float* tiles, size_t n_floats, int count, std::
 
   std::lock_guard<std::mutex> lock(mu_);
   auto g = build(count);
-  take_last_log_error();
-  if (!ggml_gallocr_alloc_graph(galloc_, g->gf)) {
-    throw Error(ErrorCode::OutOfMemory, "cannot allocate compute memory for " + std::to_string(count) + " tiles");
-  }
+  runner_->alloc(g->gf, (std::to_string(count) + " tiles").c_str());
   ggml_backend_tensor_set(g->tiles, tiles, 0, n_floats * sizeof(float));
-
-  set_cpu_abort_callback(backend_, abort_requested, const_cast<std::atomic<bool>*>(cancel));
-  const ggml_status status = ggml_backend_graph_compute(backend_, g->gf);
-  set_cpu_abort_callback(backend_, nullptr, nullptr);
-  if (status == GGML_STATUS_ABORTED) throw Error(ErrorCode::Aborted, "encode aborted");
-  if (status != GGML_STATUS_SUCCESS) throw Error(ErrorCode::Internal, "vision graph failed: " + take_last_log_error());
+  runner_->compute(g->gf, cancel, "encode");
 
   out.resize(ggml_nelements(g->out));
   ggml_backend_tensor_get(g->out, out.data(), 0, out.size() * sizeof(float));

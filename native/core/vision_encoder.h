@@ -7,20 +7,23 @@
 #include <string>
 #include <vector>
 
-#include "ggml-alloc.h"
 #include "ggml-backend.h"
+#include "graph_runner.h"
 #include "vision_model.h"
 
 namespace mm {
 
 struct VisionEncoderOptions {
   int threads = 4;
+  std::string device = "auto";  // "auto" | "cpu" | a ggml device name (devices.h)
 };
 
 struct VisionEncoderInfo {
   int image_size, patch_size, tokens_per_tile, embedding_width, vision_width, layers;
   std::string weight_type;
-  std::string weight_buffer;  // CPU, CPU_REPACK or AMX: where ggml keeps the block matrices
+  std::string weight_buffer;  // CPU, CPU_REPACK, AMX or the GPU's (Vulkan0, CUDA0): where ggml keeps the block matrices
+  std::string device;         // the device the graph runs on: "CPU", "Vulkan0", ...
+  std::string device_note;    // why the CPU is used when a GPU was asked for or found ("" otherwise)
   std::array<float, 3> image_mean, image_std;
 };
 
@@ -46,10 +49,8 @@ class VisionEncoder {
   struct Graph;
   std::unique_ptr<Graph> build(int count);
 
-  ggml_backend_t backend_ = nullptr;
+  std::unique_ptr<GraphRunner> runner_;
   std::unique_ptr<VisionModel> model_;
-  ggml_gallocr_t galloc_ = nullptr;
-  int threads_ = 1;
   std::mutex mu_;
 };
 

@@ -3,7 +3,6 @@
 #include <cstring>
 #include <vector>
 
-#include "cpu_weight_buffer.h"
 #include "errors.h"
 #include "gguf_file.h"
 #include "weight_types.h"
@@ -19,11 +18,11 @@ std::string shape_str(const int64_t* ne) {
          std::to_string(ne[3]) + "]";
 }
 
-// Matrices a repacked CPU buffer type takes (ggml's CPU_REPACK layouts, AMX tiles: what libllama
-// does for the text model) go to `packed`, the rest to `ctx`.
+// Creates weight tensors (no data yet) after checking shape and type against the file, each in
+// the buffer type the runner picks for it.
 class Loader {
  public:
-  Loader(const GgufFile& file, ggml_context* ctx, ggml_context* packed) : file_(file), ctx_(ctx), packed_(packed) {}
+  Loader(const GgufFile& file, const GraphRunner& runner, WeightGroups& groups) : file_(file), runner_(runner), groups_(groups) {}
 
   ggml_tensor* take(const std::string& name, Kind kind, std::initializer_list<int64_t> shape) {
     ggml_tensor* meta = file_.find_tensor(name.c_str());
@@ -45,28 +44,24 @@ class Loader {
       throw Error(ErrorCode::Unsupported, file_.path() + ": tensor '" + name + "' has unsupported type " +
                                               ggml_type_name(t));
     }
-    ggml_context* home = ctx_;
-    if (kind == Kind::Matrix) {
-      ggml_backend_buffer_type_t buft = cpu_weight_buffer_type(meta);
-      if (buft && (!packed_buft_ || packed_buft_ == buft)) {
-        packed_buft_ = buft;
-        home = packed_;
-      }
-    }
-    ggml_tensor* t_new = ggml_dup_tensor(home, meta);
-    ggml_set_name(t_new, name.c_str());
+    // The patch kernel is multiplied as a [3*P*P, H] matrix: on a GPU it is placed as one, on the
+    // CPU it stays out of the repacked layouts (im2col reads it as a 4-D kernel).
+    const bool matrix = kind == Kind::Matrix || (kind == Kind::Patch && runner_.on_gpu());
+    ggml_backend_buffer_type_t buft = runner_.weight_buffer_type(meta, matrix, /*allow_amx=*/true);
+    if (kind == Kind::Matrix) matrix_buft_ = buft;
+    ggml_tensor* t_new = groups_.add(meta, name, buft);
     tensors_.push_back(t_new);
     return t_new;
   }
 
   const std::vector<ggml_tensor*>& tensors() const { return tensors_; }
-  ggml_backend_buffer_type_t packed_buft() const { return packed_buft_; }
+  ggml_backend_buffer_type_t matrix_buft() const { return matrix_buft_; }
 
  private:
   const GgufFile& file_;
-  ggml_context* ctx_;
-  ggml_context* packed_;
-  ggml_backend_buffer_type_t packed_buft_ = nullptr;
+  const GraphRunner& runner_;
+  WeightGroups& groups_;
+  ggml_backend_buffer_type_t matrix_buft_ = nullptr;
   std::vector<ggml_tensor*> tensors_;
 };
 
@@ -133,19 +128,15 @@ VisionHparams read_hparams(const GgufFile& f) {
 
 }  // namespace
 
-std::unique_ptr<VisionModel> VisionModel::load(const std::string& path, ggml_backend_t backend) {
+std::unique_ptr<VisionModel> VisionModel::load(const std::string& path, const GraphRunner& runner) {
   GgufFile file(path);
   std::unique_ptr<VisionModel> m(new VisionModel());
   m->hp = read_hparams(file);
   const VisionHparams& hp = m->hp;
 
   const size_t n_tensors = 10 + static_cast<size_t>(hp.n_layer) * 18;  // exactly what Loader::take creates below
-  ggml_init_params ip{ggml_tensor_overhead() * (n_tensors + 1), nullptr, /*no_alloc=*/true};
-  m->ctx_ = ggml_init(ip);
-  m->ctx_packed_ = ggml_init(ip);
-  if (!m->ctx_ || !m->ctx_packed_) throw Error(ErrorCode::OutOfMemory, "cannot create the weight context");
-
-  Loader L(file, m->ctx_, m->ctx_packed_);
+  m->weights_ = std::make_unique<WeightGroups>(n_tensors);
+  Loader L(file, runner, *m->weights_);
   const int64_t H = hp.n_embd, P = hp.patch_size, F = hp.n_ff, E = hp.proj_dim;
   m->patch_w = L.take("v.patch_embd.weight", Kind::Patch, {P, P, 3, H});
   m->patch_b = L.take("v.patch_embd.bias", Kind::Vector, {H});
@@ -183,36 +174,12 @@ std::unique_ptr<VisionModel> VisionModel::load(const std::string& path, ggml_bac
   m->mlp3_b = L.take("mm.model.mlp.3.bias", Kind::Vector, {E});
   m->weight_type = hp.n_layer > 0 ? ggml_type_name(m->layers[0].q_w->type) : ggml_type_name(m->mlp1_w->type);
 
-  m->buffer_ = ggml_backend_alloc_ctx_tensors(m->ctx_, backend);
-  if (!m->buffer_) throw Error(ErrorCode::OutOfMemory, path + ": cannot allocate memory for the vision weights");
-  m->weight_buffer = ggml_backend_buffer_name(m->buffer_);
-  if (L.packed_buft()) {
-    m->buffer_packed_ = ggml_backend_alloc_ctx_tensors_from_buft(m->ctx_packed_, L.packed_buft());
-    if (!m->buffer_packed_) throw Error(ErrorCode::OutOfMemory, path + ": cannot allocate memory for the vision weights");
-    m->weight_buffer = ggml_backend_buffer_name(m->buffer_packed_);
-  }
-  for (ggml_backend_buffer_t b : {m->buffer_, m->buffer_packed_}) {
-    if (b) ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-  }
-  std::vector<uint8_t> staging;
-  for (ggml_tensor* t : L.tensors()) {
-    const size_t nbytes = ggml_nbytes(t);
-    if (t->buffer && ggml_backend_buffer_is_host(t->buffer) && t->buffer != m->buffer_packed_) {
-      file.read_tensor(ggml_get_name(t), t->data, nbytes);
-    } else {
-      staging.resize(nbytes);
-      file.read_tensor(ggml_get_name(t), staging.data(), nbytes);
-      ggml_backend_tensor_set(t, staging.data(), 0, nbytes);  // a repacked buffer converts here
-    }
-  }
+  m->weights_->allocate(path + ": the vision weights");
+  m->weight_buffer = ggml_backend_buft_name(L.matrix_buft());
+  read_weights(file, L.tensors());
   return m;
 }
 
-VisionModel::~VisionModel() {
-  if (buffer_packed_) ggml_backend_buffer_free(buffer_packed_);
-  if (buffer_) ggml_backend_buffer_free(buffer_);
-  if (ctx_packed_) ggml_free(ctx_packed_);
-  if (ctx_) ggml_free(ctx_);
-}
+VisionModel::~VisionModel() = default;
 
 }  // namespace mm

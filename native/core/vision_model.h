@@ -8,6 +8,8 @@
 
 #include "ggml-backend.h"
 #include "ggml.h"
+#include "graph_runner.h"
+#include "weight_groups.h"
 
 namespace mm {
 
@@ -40,7 +42,8 @@ struct VisionLayer {
 class VisionModel {
  public:
   // Throws mm::Error(ModelLoad | Unsupported) on anything unexpected.
-  static std::unique_ptr<VisionModel> load(const std::string& path, ggml_backend_t backend);
+  // Weights go where `runner` places them (its device, or the CPU's fastest layouts).
+  static std::unique_ptr<VisionModel> load(const std::string& path, const GraphRunner& runner);
   ~VisionModel();
   VisionModel(const VisionModel&) = delete;
   VisionModel& operator=(const VisionModel&) = delete;
@@ -51,14 +54,11 @@ class VisionModel {
   ggml_tensor *mlp0_w = nullptr, *mlp0_b = nullptr, *mlp1_w = nullptr, *mlp1_b = nullptr,
               *mlp3_w = nullptr, *mlp3_b = nullptr;
   std::string weight_type;    // type of the block matrices, for info
-  std::string weight_buffer;  // where the block matrices live: CPU, CPU_REPACK, AMX (ggml's buffer names)
+  std::string weight_buffer;  // where the block matrices live: CPU, CPU_REPACK, AMX, Vulkan0, CUDA0 (ggml's names)
 
  private:
   VisionModel() = default;
-  ggml_context* ctx_ = nullptr;
-  ggml_context* ctx_packed_ = nullptr;
-  ggml_backend_buffer_t buffer_ = nullptr;
-  ggml_backend_buffer_t buffer_packed_ = nullptr;
+  std::unique_ptr<WeightGroups> weights_;
 };
 
 }  // namespace mm

@@ -1,0 +1,56 @@
+// Which ggml device a model runs on, and where GPU backends come from.
+//
+// The main package carries the CPU backend only. A GPU backend is one loadable ggml module
+// (libggml-vulkan.so, libggml-cuda.so) in an optional npm package per backend and platform, the way
+// sharp and node-llama-cpp ship theirs: `npm install @minimonkey/vulkan-linux-x64` puts it where the
+// loader finds it. A source build (`npm run build:gpu -- vulkan`) leaves it beside the addon instead.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { InvalidArgumentError } from './errors';
+import { LIMITS } from './limits';
+
+/** 'auto': the first GPU ggml finds, else the CPU. 'cpu': the CPU only. Else a ggml device name: 'Vulkan0', 'CUDA0', 'MTL0'. */
+export type DeviceOption = 'auto' | 'cpu' | (string & {});
+
+/** The GPU backends published as optional packages (README "GPUs"). */
+export const GPU_BACKEND_PACKAGES = ['cuda', 'vulkan'] as const;
+
+/** `@minimonkey/<backend>-<platform>-<arch>`: the optional package of one GPU backend. */
+export function backendPackageName(backend: string, platform: string = process.platform, arch: string = process.arch): string {
+  return `@minimonkey/${backend}-${platform}-${arch}`;
+}
+
+/**
+ * Folders that may hold GPU backend modules, besides the addon's own: MINIMONKEY_BACKEND_PATH
+ * (path-delimiter separated), then every installed optional backend package.
+ */
+export function backendDirs(from: string = __dirname): string[] {
+  const out: string[] = [];
+  for (const d of (process.env.MINIMONKEY_BACKEND_PATH ?? '').split(path.delimiter)) {
+    if (d) out.push(path.resolve(d));
+  }
+  const req = createRequire(path.join(from, 'index.js'));
+  for (const backend of GPU_BACKEND_PACKAGES) {
+    try {
+      const dir = path.dirname(req.resolve(`${backendPackageName(backend)}/package.json`));
+      const lib = path.join(dir, 'lib');
+      out.push(fs.existsSync(lib) ? lib : dir);
+    } catch {
+      // not installed: the CPU, or another backend
+    }
+  }
+  return out;
+}
+
+/** The device option checked at the edge (the addon checks it again): 'auto' when undefined. */
+export function checkDevice(device: unknown): DeviceOption {
+  if (device === undefined) return 'auto';
+  const { min, max } = LIMITS.deviceName;
+  if (typeof device !== 'string' || device.length < min || device.length > max || !/^[A-Za-z0-9_.:-]+$/.test(device)) {
+    throw new InvalidArgumentError(
+      `device must be 'auto', 'cpu' or a ggml device name (${min} to ${max} letters, digits, _ . : -; runtimeInfo().devices lists them), got ${JSON.stringify(device)}`,
+    );
+  }
+  return device;
+}
