@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { outsideAsar, packageRoot } from './addon-loader';
 import { InvalidArgumentError } from './errors';
 import { LIMITS } from './limits';
 
@@ -23,13 +24,16 @@ export function backendPackageName(backend: string, platform: string = process.p
 
 /**
  * Folders that may hold GPU backend modules, besides the addon's own: MINIMONKEY_BACKEND_PATH
- * (path-delimiter separated), then every installed optional backend package.
+ * (path-delimiter separated), a source checkout's build/backends (`npm run build:gpu`), then every
+ * installed optional backend package. The first module found for a backend is the one loaded.
  */
 export function backendDirs(from: string = __dirname): string[] {
   const out: string[] = [];
   for (const d of (process.env.MINIMONKEY_BACKEND_PATH ?? '').split(path.delimiter)) {
     if (d) out.push(path.resolve(d));
   }
+  const built = outsideAsar(path.join(packageRoot, 'build', 'backends'));
+  if (fs.existsSync(built)) out.push(built);
   const req = createRequire(path.join(from, 'index.js'));
   for (const backend of GPU_BACKEND_PACKAGES) {
     try {
