@@ -24,27 +24,39 @@ export function backendPackageName(backend: string, platform: string = process.p
 
 /**
  * Folders that may hold GPU backend modules, besides the addon's own: MINIMONKEY_BACKEND_PATH
- * (path-delimiter separated), a source checkout's build/backends (`npm run build:gpu`), then every
- * installed optional backend package. The first module found for a backend is the one loaded.
+ * (path-delimiter separated), every installed optional backend package, then a source checkout's
+ * build/backends (`npm run build:gpu`). The first module found for a backend is the one loaded.
  */
 export function backendDirs(from: string = __dirname): string[] {
   const out: string[] = [];
   for (const d of (process.env.MINIMONKEY_BACKEND_PATH ?? '').split(path.delimiter)) {
     if (d) out.push(path.resolve(d));
   }
-  const built = outsideAsar(path.join(packageRoot, 'build', 'backends'));
-  if (fs.existsSync(built)) out.push(built);
   const req = createRequire(path.join(from, 'index.js'));
   for (const backend of GPU_BACKEND_PACKAGES) {
+    let manifest: string;
     try {
-      const dir = path.dirname(req.resolve(`${backendPackageName(backend)}/package.json`));
-      const lib = path.join(dir, 'lib');
-      out.push(fs.existsSync(lib) ? lib : dir);
+      manifest = req.resolve(`${backendPackageName(backend)}/package.json`);
     } catch {
-      // not installed: the CPU, or another backend
+      continue; // not installed: the CPU, or another backend
     }
+    // A module is built against one release of ggml's base library, ours: another version's could
+    // disagree on ggml's structures and crash, so it is left out, with a warning.
+    const version = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version?: string }).version;
+    if (version !== ownVersion()) {
+      process.emitWarning(`${backendPackageName(backend)}@${version} is not built for minimonkey ${ownVersion()}; install the same version`, { code: 'MINIMONKEY_BACKEND_VERSION' });
+      continue;
+    }
+    // Electron: the module is a native file, unpacked beside the asar archive.
+    out.push(outsideAsar(path.join(path.dirname(manifest), 'lib')));
   }
+  const built = outsideAsar(path.join(packageRoot, 'build', 'backends'));
+  if (fs.existsSync(built)) out.push(built);
   return out;
+}
+
+function ownVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The device option checked at the edge (the addon checks it again): 'auto' when undefined. */

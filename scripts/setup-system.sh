@@ -7,8 +7,10 @@
 # (`npm run test:hardening`); libclang-rt-dev holds clang's ASan/UBSan/libFuzzer runtimes.
 # poppler-utils (pdftoppm: the reference renderer the PDF tests compare against), qpdf (encrypts a
 # test PDF) and redis-server (the queue tests start their own on loopback; no service is used).
+# libvulkan-dev, glslc and spirv-headers build ggml's Vulkan backend (`npm run build:gpu -- vulkan`);
+# mesa-vulkan-drivers is Mesa's software Vulkan driver (lavapipe) the GPU tests run it on.
 set -euo pipefail
-pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server)
+pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server libvulkan-dev glslc spirv-headers mesa-vulkan-drivers)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,11 +1,14 @@
-// The llama.cpp source a Vulkan build compiles: deps/llama.cpp as pinned, or, when this machine's
-// glslc cannot compile GL_KHR_cooperative_matrix shaders (Debian 12's shaderc 2023.2), a view of it
-// with ggml-vulkan adapted. The pinned release compiles its Intel Xe flash-attention decode shaders
-// (cooperative matrices) whatever glslc supports, while every other cooperative-matrix shader is
-// already behind GGML_VULKAN_COOPMAT_GLSLC_SUPPORT; the adaptation puts those two behind the same
-// define and, without it, leaves that Intel-only path unused (ggml falls back to its generic flash
-// attention there). deps/llama.cpp itself is never modified: the view is symlinks to it, with the
-// ggml-vulkan folder copied and edited under build/.
+// The llama.cpp source a Vulkan build compiles: a view of deps/llama.cpp (symlinks) whose ggml-vulkan
+// folder is a copy with two adaptations for older toolchains such as Debian 12's, each behind a
+// check of what the toolchain has, so a newer toolchain compiles exactly the pinned code:
+//  - glslc without GL_KHR_cooperative_matrix (shaderc 2023.2): the pinned release compiles its
+//    Intel Xe flash-attention decode shaders (cooperative matrices) whatever glslc supports, while
+//    every other cooperative-matrix shader is behind GGML_VULKAN_COOPMAT_GLSLC_SUPPORT. Those two go
+//    behind the same define, and without it that Intel-only path is unused (ggml's generic flash
+//    attention runs there instead).
+//  - Vulkan headers without VK_EXT_layer_settings (1.3.239): the instance is created without the
+//    layer-settings chain, which only the validation build (GGML_VULKAN_VALIDATE) uses.
+// deps/llama.cpp itself is never modified.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,6 +54,15 @@ function adapt(vkDir) {
   fs.writeFileSync(vk, `${text.slice(0, start)}#if defined(${GUARD})\n${text.slice(start, end + 10)}\n#endif\n${text.slice(end + 10)}`);
   edit(vk, '    std::pair<vk_pipeline, vk_pipeline> xe_fa_pipeline_dual_phases = { nullptr , nullptr };\n',
     `    std::pair<vk_pipeline, vk_pipeline> xe_fa_pipeline_dual_phases = { nullptr , nullptr };\n#if !defined(${GUARD})\n    xe_fa_supported_platform = false;\n#endif\n`);
+
+  const settings = '    VkBool32 enable_best_practice = layer_settings;\n';
+  const create = '    vk::InstanceCreateInfo instance_create_info(vk::InstanceCreateFlags{}, &app_info, layers, extensions, &layer_setting_info);\n';
+  const t2 = fs.readFileSync(vk, 'utf8');
+  const s0 = t2.indexOf(settings);
+  const s1 = t2.indexOf(create);
+  if (s0 < 0 || s1 < s0 || t2.indexOf(settings, s0 + 1) >= 0) throw new Error(`vulkan-source: the instance creation is not in ${vk} as expected`);
+  fs.writeFileSync(vk, `${t2.slice(0, s0)}#ifdef VK_EXT_layer_settings\n${t2.slice(s0, s1 + create.length)}#else\n` +
+    `    vk::InstanceCreateInfo instance_create_info(vk::InstanceCreateFlags{}, &app_info, layers, extensions);\n#endif\n${t2.slice(s1 + create.length)}`);
 }
 
 // A folder of symlinks to `src`'s entries, except `keep`, which the caller fills itself.
@@ -63,15 +75,12 @@ function linkAllBut(src, dst, keep) {
   }
 }
 
-/**
- * The llama.cpp folder to configure the Vulkan build with: `pinned` when glslc is new enough, else a
- * view under `workDir` (remade whenever the pinned source is newer than it).
- */
+/** The llama.cpp folder to configure the Vulkan build with: the view under `workDir` (remade when the pinned source changes). */
 export function vulkanLlamaDir(pinned, workDir) {
-  if (glslcHasCoopmat()) return pinned;
   const view = path.join(workDir, 'llama.cpp-vulkan');
   const stamp = path.join(view, '.adapted-from');
-  const from = `${fs.statSync(path.join(pinned, 'CMakeLists.txt')).mtimeMs}`;
+  // The pinned source and this script: either changing remakes the view.
+  const from = `${fs.statSync(path.join(pinned, 'CMakeLists.txt')).mtimeMs} ${fs.statSync(new URL(import.meta.url)).mtimeMs}`;
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === from) return view;
   fs.rmSync(view, { recursive: true, force: true });
   linkAllBut(pinned, view, 'ggml');
@@ -80,6 +89,8 @@ export function vulkanLlamaDir(pinned, workDir) {
   fs.cpSync(path.join(pinned, 'ggml', 'src', 'ggml-vulkan'), path.join(view, 'ggml', 'src', 'ggml-vulkan'), { recursive: true });
   adapt(path.join(view, 'ggml', 'src', 'ggml-vulkan'));
   fs.writeFileSync(stamp, from);
-  process.stderr.write('[build-gpu] this glslc has no GL_KHR_cooperative_matrix: ggml-vulkan is built without its Intel Xe cooperative-matrix flash-attention decode\n');
+  if (!glslcHasCoopmat()) {
+    process.stderr.write('[build-gpu] this glslc has no GL_KHR_cooperative_matrix: ggml-vulkan is built without its Intel Xe cooperative-matrix flash-attention decode\n');
+  }
   return view;
 }
