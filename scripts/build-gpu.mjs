@@ -38,6 +38,16 @@ if (backend === 'metal' && process.platform !== 'darwin') {
 const outArg = process.argv.indexOf('--out');
 const outDir = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join(root, 'build', 'backends');
 
+// ggml's CUDA backend links cuBLAS; a toolkit installed without it (nvcc and the runtime only) fails
+// deep in cmake, so it is said here first.
+if (backend === 'cuda') {
+  const cudaHome = process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda';
+  if (!fs.existsSync(path.join(cudaHome, 'include', 'cublas_v2.h'))) {
+    process.stderr.write(`build-gpu: ${cudaHome} has no cuBLAS (include/cublas_v2.h), which ggml's CUDA backend links; install the toolkit's cuBLAS (e.g. the libcublas-dev-13-0 package) or set CUDA_HOME\n`);
+    process.exit(1);
+  }
+}
+
 fetchLlama();
 const dir = path.join('build', `gpu-${backend}`);
 const pinned = path.join(root, 'deps', 'llama.cpp');

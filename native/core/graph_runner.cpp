@@ -79,8 +79,10 @@ ggml_backend_sched_t GraphRunner::new_sched(size_t graph_size) const {
 void GraphRunner::fit(ggml_cgraph* gf) {
   const size_t need = 2 * static_cast<size_t>(ggml_graph_size(gf));
   if (sched_ && graph_size_ >= need) return;
+  if (gpu_ && computed_) renew_gpu_backend();  // a new scheduler is new compute memory (see above)
   if (sched_) ggml_backend_sched_free(sched_);
   sched_ = nullptr;
+  capacity_.clear();
   sched_ = new_sched(need);
   graph_size_ = need;
 }
@@ -117,16 +119,51 @@ size_t GraphRunner::measure(ggml_cgraph* gf) {
   return total;
 }
 
-size_t GraphRunner::reserve(ggml_cgraph* gf) {
-  check_preallocated(gf);
-  fit(gf);
-  ggml_backend_sched_reset(sched_);
-  if (!ggml_backend_sched_reserve(sched_, gf)) throw Error(ErrorCode::OutOfMemory, "cannot reserve compute memory on " + device_.name);
+bool GraphRunner::fits(const std::vector<int64_t>& shape) const {
+  if (!sched_ || capacity_.size() != shape.size()) return false;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] > capacity_[i]) return false;
+  }
+  return true;
+}
+
+size_t GraphRunner::reserved_bytes() const {
+  if (!sched_) return 0;
   size_t total = 0;
   for (int i = 0; i < ggml_backend_sched_get_n_backends(sched_); ++i) {
     total += ggml_backend_sched_get_buffer_size(sched_, ggml_backend_sched_get_backend(sched_, i));
   }
   return total;
+}
+
+// A fresh GPU backend (and scheduler) before compute memory grows. Measured on Vulkan (lavapipe,
+// pinned release): replacing the compute memory under a backend that has already computed (our
+// vision graph for 2 tiles, then 4) corrupts the heap, while a backend that has not computed yet,
+// or a new one, is clean. Weights live in the device's buffers and stay.
+void GraphRunner::renew_gpu_backend() {
+  if (sched_) ggml_backend_sched_free(sched_);
+  sched_ = nullptr;
+  graph_size_ = 0;
+  ggml_backend_free(gpu_);
+  gpu_ = nullptr;
+  take_last_log_error();
+  gpu_ = ggml_backend_dev_init(device_.dev, nullptr);
+  if (!gpu_) throw Error(ErrorCode::Internal, device_.name + " could not be started again: " + take_last_log_error());
+  computed_ = false;
+}
+
+size_t GraphRunner::reserve(ggml_cgraph* gf, const std::vector<int64_t>& shape) {
+  check_preallocated(gf);
+  if (gpu_ && computed_) renew_gpu_backend();
+  fit(gf);
+  ggml_backend_sched_reset(sched_);
+  take_last_log_error();
+  if (!ggml_backend_sched_reserve(sched_, gf)) {
+    capacity_.clear();
+    throw Error(ErrorCode::OutOfMemory, "cannot reserve compute memory on " + device_.name + ": " + take_last_log_error());
+  }
+  capacity_ = shape;
+  return reserved_bytes();
 }
 
 // ggml_backend_sched aborts the process on a node that writes into an allocated tensor (a view of
@@ -147,8 +184,9 @@ void GraphRunner::check_preallocated(ggml_cgraph* gf) const {
   }
 }
 
-void GraphRunner::alloc(ggml_cgraph* gf, const char* what) {
+void GraphRunner::alloc(ggml_cgraph* gf, const std::vector<int64_t>& shape, const char* what) {
   check_preallocated(gf);
+  if (!fits(shape)) throw Error(ErrorCode::Internal, std::string("compute memory for ") + what + " was not reserved");
   fit(gf);
   ggml_backend_sched_reset(sched_);
   take_last_log_error();
@@ -172,6 +210,7 @@ void GraphRunner::compute(ggml_cgraph* gf, const std::atomic<bool>* cancel, cons
   // alone the abort callback above is read between nodes and the graph runs whole.
   cancel_ = cancel;
   since_sync_ = 0;
+  computed_ = true;
   ggml_backend_sched_set_eval_callback(sched_, gpu_ && cancel ? observe : nullptr, this);
   take_last_log_error();
   ggml_status status = GGML_STATUS_FAILED;

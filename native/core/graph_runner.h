@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "devices.h"
 #include "ggml-backend.h"
@@ -37,13 +38,19 @@ class GraphRunner {
   // Bytes of compute memory `gf` needs on every backend together (a measurement; nothing kept).
   size_t measure(ggml_cgraph* gf);
 
-  // Sizes the compute memory for `gf` and keeps it, so smaller graphs that follow (SCM's chunks,
-  // which grow towards the last) never reallocate; returns the bytes.
-  size_t reserve(ggml_cgraph* gf);
+  // Compute memory is sized for a graph and kept, with the graph's `shape` (the sizes its memory
+  // grows with: tiles; tokens and rows per chunk) as the capacity: a graph of no larger shape
+  // never reallocates. reserve() sizes it for `gf`, whose shape it is; returns the bytes. The
+  // reserved graph is a throwaway: the scheduler may reorder its nodes for the backend (ggml-vulkan
+  // does), so the graph that is computed is built again (as libllama builds its reserve graph).
+  size_t reserve(ggml_cgraph* gf, const std::vector<int64_t>& shape);
+  bool fits(const std::vector<int64_t>& shape) const;
+  size_t reserved_bytes() const;
 
-  // Assigns every node a backend and allocates the graph's memory; then inputs can be set.
-  // Throws OutOfMemory, or Unsupported for a graph that writes into a tensor no backend can.
-  void alloc(ggml_cgraph* gf, const char* what);
+  // Assigns every node a backend and allocates the graph's memory, within what was reserved for a
+  // `shape` at least this large; then inputs can be set. Throws OutOfMemory, or Unsupported for a
+  // graph that writes into a tensor no backend can.
+  void alloc(ggml_cgraph* gf, const std::vector<int64_t>& shape, const char* what);
 
   // Computes an allocated graph. `cancel` is polled between nodes on the CPU and between groups
   // of nodes on a GPU (a GPU kernel in flight finishes); when set, throws Aborted.
@@ -52,6 +59,7 @@ class GraphRunner {
  private:
   ggml_backend_sched_t new_sched(size_t graph_size) const;
   void fit(ggml_cgraph* gf);  // a scheduler large enough for gf
+  void renew_gpu_backend();
   void check_preallocated(ggml_cgraph* gf) const;
   static bool observe(ggml_tensor* t, bool ask, void* data);
 
@@ -60,6 +68,8 @@ class GraphRunner {
   ggml_backend_t cpu_ = nullptr;
   ggml_backend_sched_t sched_ = nullptr;
   size_t graph_size_ = 0;
+  std::vector<int64_t> capacity_;  // the shape the compute memory is reserved for (empty: none)
+  bool computed_ = false;          // since the GPU backend was made
   // The GPU's eval callback: a sync point every kObserveEvery nodes, where the cancel flag is read.
   const std::atomic<bool>* cancel_ = nullptr;
   int since_sync_ = 0;

@@ -119,12 +119,14 @@ ScmResult ScmPrepass::run(const ScmRequest& req, const std::atomic<bool>* cancel
 
   // Graph memory sized once by the largest chunk: the last one, which sees every key.
   const int chunk = std::min(req.chunk, N);
-  size_t graph_bytes = 0;
-  {
+  // The last chunk sees every key: the largest graph of the run, reserved first so no chunk reallocates.
+  const std::vector<int64_t> shape{N, chunk, static_cast<int64_t>(req.blocks.size())};
+  if (!runner_->fits(shape)) {
     const int a = std::max(0, N - chunk);
     ScmChunkGraph worst = build_scm_chunk(*weights_, caches, a, N - a, req.blocks);
-    graph_bytes = runner_->reserve(worst.gf);
+    runner_->reserve(worst.gf, shape);
   }
+  const size_t graph_bytes = runner_->reserved_bytes();
   res.peak_bytes = weights_->bytes() + ggml_backend_buffer_get_size(cbuf.get()) + graph_bytes + x.size() * sizeof(float);
 
   std::vector<std::vector<double>> sums(req.blocks.size());  // [head][token] per block
@@ -138,7 +140,7 @@ ScmResult ScmPrepass::run(const ScmRequest& req, const std::atomic<bool>* cancel
     if (cancel && cancel->load()) throw Error(ErrorCode::Aborted, "aborted");
     const int n = std::min(chunk, N - a), b = a + n;
     ScmChunkGraph g = build_scm_chunk(*weights_, caches, a, n, req.blocks);
-    runner_->alloc(g.gf, "the SCM pre-pass");
+    runner_->alloc(g.gf, shape, "the SCM pre-pass");
     pos.resize(n);
     std::iota(pos.begin(), pos.end(), a);
     mask.assign(static_cast<size_t>(b) * n, 0.0f);

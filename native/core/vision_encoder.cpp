@@ -88,8 +88,9 @@ void VisionEncoder::encode(const float* tiles, size_t n_floats, int count, std::
   }
 
   std::lock_guard<std::mutex> lock(mu_);
+  if (!runner_->fits({count})) runner_->reserve(build(count)->gf, {count});
   auto g = build(count);
-  runner_->alloc(g->gf, (std::to_string(count) + " tiles").c_str());
+  runner_->alloc(g->gf, {count}, (std::to_string(count) + " tiles").c_str());
   ggml_backend_tensor_set(g->tiles, tiles, 0, n_floats * sizeof(float));
   runner_->compute(g->gf, cancel, "encode");
 

@@ -29,12 +29,36 @@ function noiseImage(w, h, seed) {
 }
 const list = (a) => Array.from(a, (v) => Math.fround(v));
 
-const result = { device, runtime: runtimeInfo().devices };
+const info = runtimeInfo();
+const result = { device, runtime: info.devices, modules: info.backendModules };
 const enc = await VisionEncoder.load(mmproj, { threads: 2, device });
 const tiles = new Float32Array(2 * enc.floatsPerTile);
 const r = lcg(7);
 for (let i = 0; i < tiles.length; i++) tiles[i] = r() * 2;
 result.vision = { device: enc.info.device, note: enc.info.deviceNote, weightBuffer: enc.info.weightBuffer, out: list(await enc.encode(tiles, 2)) };
+// A larger batch after a smaller one (compute memory grows): the same two tiles first, two more after.
+const four = new Float32Array(4 * enc.floatsPerTile);
+four.set(tiles);
+four.set(tiles.subarray(0, enc.floatsPerTile), 2 * enc.floatsPerTile);
+four.set(tiles.subarray(enc.floatsPerTile), 3 * enc.floatsPerTile);
+const grown = await enc.encode(four, 4);
+result.vision.grown = list(grown.subarray(0, result.vision.out.length));
+if (mode === 'abort') {
+  // One graph of 48 tiles: on a GPU only the scheduler's sync points between node groups can stop it.
+  const many = new Float32Array(48 * enc.floatsPerTile).map((_, i) => Math.sin(i));
+  let t0 = Date.now();
+  await enc.encode(many, 48);
+  const whole = Date.now() - t0;
+  const ac = new AbortController();
+  t0 = Date.now();
+  setTimeout(() => ac.abort(), Math.max(1, Math.floor(whole / 10)));
+  try {
+    await enc.encode(many, 48, { signal: ac.signal });
+    result.abortVision = { code: 'none', whole, ms: Date.now() - t0 };
+  } catch (e) {
+    result.abortVision = { code: e.code, whole, ms: Date.now() - t0 };
+  }
+}
 enc.dispose();
 
 const text = await TextModel.load(model, { device });
@@ -58,6 +82,8 @@ if (mode === 'abort') {
     result.abort = { code: e.code, ms: Date.now() - t0 };
   }
 } else {
+  // A shorter prompt first: the second run needs more memory than the first.
+  await pre.run([prefix, rows.subarray(0, 100 * width), parts[2]], [{ start: prefix.length, length: 50 }]);
   const s = await pre.run(parts, [{ start: prefix.length, length: 200 }], { layer0: true });
   result.scm = { kept: Array.from(s.kept[0]), scores: list(s.scores[0]), layer0: list(s.layer0.subarray(0, 64 * width)) };
   result.text = { device: text.info.device, note: text.info.deviceNote, gpuLayers: text.info.gpuLayers, logits: list(await text.logits(parts, { threads: 2 })) };
