@@ -8,7 +8,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { MiniMonkey } from '../model';
 import { SERVER_LIMITS } from '../limits';
-import { isPresetName } from '../msac/presets';
+import { isPresetName, PRESET_NAMES } from '../msac/presets';
 import { ApiError, badRequest, toApiError } from './api-error';
 import { complete, CompletionWriter } from './completions';
 import { pageAsset } from './page-assets';
@@ -158,6 +158,11 @@ export class MiniMonkeyServer {
     if (path === '/v1/models') {
       allow(req, 'GET');
       sendJson(res, 200, { object: 'list', data: [{ id: this.o.modelName, object: 'model', created: 0, owned_by: 'minimonkey' }] });
+      return { status: 200 };
+    }
+    if (path === '/v1/minimonkey/presets') {
+      allow(req, 'GET');
+      sendJson(res, 200, { presets: PRESET_NAMES, default: this.pool.model.family.defaultPreset });
       return { status: 200 };
     }
     if (path === '/v1/minimonkey/plan') {
