@@ -7,8 +7,10 @@
 # (`npm run test:hardening`); libclang-rt-dev holds clang's ASan/UBSan/libFuzzer runtimes.
 # poppler-utils (pdftoppm: the reference renderer the PDF tests compare against), qpdf (encrypts a
 # test PDF) and redis-server (the queue tests start their own on loopback; no service is used).
+# chromium (the page test drives Debian's browser with playwright-core: no browser download) and
+# curl (the server tests speak to `minimonkey serve` with it).
 set -euo pipefail
-pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server)
+pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server chromium curl)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
