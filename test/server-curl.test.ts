@@ -47,7 +47,13 @@ describe('errors, auth and limits', () => {
   });
 
   it('error shapes: bad JSON 400, wrong method 405, unknown route 404, bad messages and parameters 400 naming the field', async () => {
-    expectError(await curl(['-X', 'POST', ...key, '--data-binary', '{not json', api()]), 400, 'invalid_json');
+    expectError(await curl(['-X', 'POST', ...key, '-H', 'Content-Type: application/json', '--data-binary', '{not json', api()]), 400, 'invalid_json');
+    // What another site's page could send without a CORS preflight is refused.
+    expectError(await curl(['-X', 'POST', ...key, '--data-binary', JSON.stringify(hello), api()]), 415, 'unsupported_media_type');
+    expectError(await curl(['-X', 'POST', ...key, '-H', 'Content-Type: text/plain', '--data-binary', JSON.stringify(hello), api()]), 415, 'unsupported_media_type');
+    // A rebound DNS name pointing at 127.0.0.1 is not a loopback host.
+    expectError(await curl(['-H', 'Host: evil.example:80', `${srv.url}/health`]), 403, 'forbidden_host');
+    expect((await curl(['-H', `Host: localhost:${srv.server.address.port}`, `${srv.url}/health`])).status).toBe(200);
     const get = await curl([...key, api()]);
     expectError(get, 405, 'method_not_allowed');
     expect(get.headers.allow).toBe('POST');

@@ -15,6 +15,8 @@ import { pageAsset } from './page-assets';
 import { parseChatRequest, RequestPolicy } from './request';
 import { SlotPool } from './slots';
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
 export interface ServeOptions {
   host?: string;
   port?: number;
@@ -67,7 +69,9 @@ export class MiniMonkeyServer {
     const self = new MiniMonkeyServer(server, pool, o);
     server.on('request', (req, res) => void self.handle(req, res));
     server.headersTimeout = 30_000;
-    server.requestTimeout = 0;  // a long reply is not a slow client
+    // Receiving the request is bounded (a client trickling its body holds nothing forever);
+    // sending a long reply is not.
+    server.requestTimeout = 120_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, o.host, () => {
@@ -142,6 +146,7 @@ export class MiniMonkeyServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (this.draining) throw new ApiError(503, 'server_error', 'the server is shutting down', 'shutting_down', null, { Connection: 'close' });
+    this.checkHost(req);
     if (req.method === 'GET' && (path === '/' || path.startsWith('/page/'))) {
       const asset = pageAsset(path === '/' ? 'index.html' : path.slice('/page/'.length));
       if (!asset) throw new ApiError(404, 'not_found_error', `no such page file: ${path}`, 'not_found');
@@ -177,6 +182,18 @@ export class MiniMonkeyServer {
     throw new ApiError(404, 'not_found_error', `no route ${req.method} ${path}`, 'not_found');
   }
 
+  /**
+   * On loopback, only requests addressed to a loopback name: a web page the user visits cannot
+   * reach the server by pointing its own domain at 127.0.0.1 (DNS rebinding).
+   */
+  private checkHost(req: http.IncomingMessage): void {
+    if (!LOOPBACK.has(this.o.host)) return;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (!LOOPBACK.has(host) && host !== '[::1]') {
+      throw new ApiError(403, 'invalid_request_error', `this server on ${this.o.host} answers only requests to a loopback host (got Host: ${host || 'none'})`, 'forbidden_host');
+    }
+  }
+
   private authorize(req: http.IncomingMessage): void {
     if (this.o.apiKey === undefined) return;
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
@@ -202,6 +219,12 @@ export class MiniMonkeyServer {
   }
 
   private async completions(req: http.IncomingMessage, res: http.ServerResponse, signal: AbortSignal): Promise<{ status: number; note: string }> {
+    // JSON only: a form or text/plain POST is what another site's page can send without asking
+    // (no CORS preflight); application/json from another origin is preflighted, and refused.
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      req.resume();
+      throw new ApiError(415, 'invalid_request_error', 'send the body as Content-Type: application/json', 'unsupported_media_type');
+    }
     const body = await readJson(req, this.o.maxBodyBytes);
     const policy: RequestPolicy = { allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes, maxTokens: this.o.maxTokens };
     const chat = await parseChatRequest(body, policy, signal);
