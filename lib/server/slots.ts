@@ -22,7 +22,6 @@ export class Slot {
 }
 
 interface Waiter {
-  keys: string[];
   resolve(slot: Slot): void;
   reject(e: unknown): void;
 }
@@ -60,7 +59,7 @@ export class SlotPool {
       );
     }
     return new Promise<Slot>((resolve, reject) => {
-      const w: Waiter = { keys, resolve, reject };
+      const w: Waiter = { resolve, reject };
       this.waiting.push(w);
       signal.addEventListener('abort', () => {
         const i = this.waiting.indexOf(w);
