@@ -2,6 +2,7 @@
 // stream_options, response_format) is answered as the library answers the same ask on the same
 // model, streamed and not, and what it parses (usage, finish reasons, errors) is in OpenAI's shape.
 import OpenAI from 'openai';
+import { literalGrammar } from '../lib/server/completions';
 import { pageImage, startServer, TestServer } from './helpers/server';
 
 let srv: TestServer;
@@ -94,6 +95,11 @@ describe('openai client', () => {
     });
     expect(other.usage!.prompt_tokens).toBeGreaterThan(r1.usage!.prompt_tokens);
     expect((other.usage as any).prompt_tokens_details.cached_tokens).toBe(0);
+    // ... exactly as a library chat whose first reply was that text: the replay prefilled the same.
+    const replayed = await srv.model.chat();
+    const forced = await replayed.ask('Hi', { grammar: literalGrammar('Hello "there"\n'), maxTokens: 40 });
+    expect(forced.text).toBe('Hello "there"\n');
+    expect(other.choices[0].message.content).toBe((await replayed.ask('Go on', { maxTokens: 4 })).text);
 
     const cut = first.text.slice(2, 4);
     const stopped = await client.chat.completions.create({ model: 'm', messages: [sys, { role: 'user', content: 'Hello' }], max_tokens: 8, stop: [cut] });
