@@ -5,9 +5,10 @@
 import { curl, openStream, pageImage, postJson, startServer, TestServer, waitHealth } from './helpers/server';
 
 const hello = { messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8 };
-// A reply that runs until it is cut: the tiny model does not stop on its own for this prompt,
-// and the context is large enough for tens of thousands of tokens.
-const long = { messages: [{ role: 'user', content: 'Hello' }], max_tokens: 60000 };
+// A reply that runs until it is cut: greedy on the tiny pair (seed 4), this prompt goes on for
+// 17,320 tokens (minutes), in a context large enough for them.
+const LONG_PROMPT = 'Write a very long story about the sea';
+const long = { messages: [{ role: 'user', content: LONG_PROMPT }], max_tokens: 60000 };
 
 function expectError(r: { status: number; json(): any }, status: number, code: string, param?: string) {
   expect(r.status).toBe(status);
@@ -100,6 +101,7 @@ describe('busy, queue and disconnects', () => {
     expect(refused.headers['retry-after']).toBe('2');
 
     expect(held.received()).toContain('data: ');
+    expect(held.received()).not.toContain('[DONE]'); // still generating when cut
     held.cut();
     const served = await queued;
     expect(served.status).toBe(200);
