@@ -191,4 +191,6 @@ $('preset').addEventListener('change', () => image && drawPlan());
 $('show-heatmap').addEventListener('change', () => { $('heatmap').hidden = !$('show-heatmap').checked; });
 $('ask').addEventListener('submit', ask);
 $('stop').addEventListener('click', () => controller && controller.abort());
+// With --api-key the first load fails until the key is typed: load again when it changes.
+$('api-key').addEventListener('change', () => loadPresets().then(() => image && drawPlan()).catch((e) => status(`presets: ${e.message}`)));
 loadPresets().catch((e) => status(`presets: ${e.message}`));
