@@ -137,9 +137,19 @@ function openStreamQueued(url: string) {
 describe('concurrency', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer({ parallel: 2, queue: 8 });
+    srv = await startServer({ parallel: 2, queue: 8, allowFiles: true });
   });
   afterAll(() => srv?.close());
+
+  it('--allow-files: an absolute path is read as the image, answered as its data: URL is', async () => {
+    const img = await pageImage(640, 480, 6);
+    const ask = (url: string) => postJson(`${srv.url}/v1/chat/completions`, { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }, { type: 'text', text: 'Total?' }] }], max_tokens: 6, minimonkey: { crop: 'fast' } });
+    const byData = (await ask(img.dataUrl)).json();
+    const byFile = (await ask(img.file)).json();
+    expect(byFile.choices[0].message.content).toBe(byData.choices[0].message.content);
+    expect(byFile.minimonkey.image_cache_hits).toBe(1); // the same bytes: the embedding cache across requests
+    expectError(await ask(`${img.file}.missing`), 400, 'image_unreadable');
+  });
 
   it('N concurrent requests (over 2 slots, the rest queued) each get the greedy answer they get alone', async () => {
     const img = await pageImage(640, 480, 5);
