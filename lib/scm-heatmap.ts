@@ -83,7 +83,7 @@ export async function renderScmHeatmap(image: ImageInput, plan: CropPlan, report
       return `<rect x="${(c.x * scale).toFixed(2)}" y="${(c.y * scale).toFixed(2)}" width="${(c.width * scale).toFixed(2)}" height="${(c.height * scale).toFixed(2)}" fill="${fill}" fill-opacity="${opacity}"/>`;
     })
     .join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${rects}</svg>`;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" shape-rendering="crispEdges">${rects}</svg>`;
   return sharpLib()(img.data, { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false })
     .resize(w, h, { fit: 'fill', kernel: 'lanczos3' })
     .composite([{ input: Buffer.from(svg), left: 0, top: 0 }])

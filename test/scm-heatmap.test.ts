@@ -74,7 +74,7 @@ test('the cells: 256 a detail tile, tiling the image exactly, kept as the report
   expect(() => scmHeatmapCells(plan, { ...b, scores: b.scores.slice(1) })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
 });
 
-test('ask --scm-heatmap: a PNG of the image with kept tokens coloured by score and dropped ones greyed', async () => {
+test('ask --scm-heatmap (and crops --scm-heatmap): a PNG of the image with kept tokens coloured by score and dropped ones greyed', async () => {
   const dir = fs.mkdtempSync(path.join(tempDir(), 'heatmap-'));
   const out = path.join(dir, 'heat.png');
   const r = await run(['ask', img.file, 'Total?', '--model', pair.model, '--mmproj', pair.mmproj, '-t', '2', '--context', '4096', '-n', '2', '--scm-heatmap', out, '--json']);
@@ -83,6 +83,12 @@ test('ask --scm-heatmap: a PNG of the image with kept tokens coloured by score a
   const res = JSON.parse(r.stdout);
   const b = res.scm.images[0];
   const cells = scmHeatmapCells(mm.planCrops(800, 600, 'default'), b); // the plan the CLI used (its --json prints a summary)
+  // crops --scm-heatmap with the same question draws the same picture, byte for byte.
+  const viaCrops = path.join(dir, 'crops-heat.png');
+  const c = await run(['crops', img.file, '--scm-heatmap', viaCrops, '--question', 'Total?', '--model', pair.model, '--mmproj', pair.mmproj, '-t', '2']);
+  expect(c.status).toBe(0);
+  expect(c.stdout).toContain(`scm: kept ${res.scm.detailKept} of ${res.scm.detailTokens} detail tokens\nwrote ${viaCrops}`);
+  expect(fs.readFileSync(viaCrops).equals(fs.readFileSync(out))).toBe(true);
   const png = await sharp(out).raw().toBuffer({ resolveWithObject: true });
   expect([png.info.width, png.info.height]).toEqual([800, 600]);
   const orig = await loadImage(img.file);
@@ -103,6 +109,9 @@ test('ask --scm-heatmap needs an image (exit 2); a plan without detail tiles has
   const dir = fs.mkdtempSync(path.join(tempDir(), 'heatmap-'));
   const out = path.join(dir, 'heat.png');
   const args = ['--model', pair.model, '--mmproj', pair.mmproj, '-t', '2', '-n', '1', '--scm-heatmap', out];
+  const stray = await run(['crops', img.file, '--model', pair.model]);
+  expect(stray.status).toBe(2);
+  expect(stray.stderr).toContain('go with --scm-heatmap');
   const noImage = await run(['ask', '--text-only', 'hi', ...args]);
   expect(noImage.status).toBe(2);
   expect(noImage.stderr).toContain('--scm-heatmap needs an image');
