@@ -7,11 +7,12 @@
 # (`npm run test:hardening`); libclang-rt-dev holds clang's ASan/UBSan/libFuzzer runtimes.
 # poppler-utils (pdftoppm: the reference renderer the PDF tests compare against), qpdf (encrypts a
 # test PDF) and redis-server (the queue tests start their own on loopback; no service is used).
-# chromium (the page test drives Debian's browser with playwright-core: no browser download) and
-# curl (the server tests speak to `minimonkey serve` with it).
 set -euo pipefail
-pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server chromium curl)
+pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
+# chromium: the page test drives Debian's browser with playwright-core (no browser download);
+# curl: the server tests speak to `minimonkey serve` with it.
+pkgs+=(chromium curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
