@@ -40,7 +40,11 @@ export type { TextModelInfo, TextModelLoadOptions, TokenizeOptions } from './llm
 export { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
 export { ScmPrepass } from './llm/scm-prepass';
 export type { ScmBlock, ScmRunOptions, ScmScores } from './llm/scm-prepass';
-export type { ScmOptions, ScmReport } from './llm/scm';
+export type { ScmOptions, ScmReport, ScmImageReport } from './llm/scm';
+export { renderScmHeatmap, scmHeatmapCells } from './scm-heatmap';
+export type { ScmHeatmapCell, RenderScmHeatmapOptions } from './scm-heatmap';
+export { MiniMonkeyServer } from './server/server';
+export type { ServeOptions } from './server/server';
 
 // MSAC crop planning (pure functions).
 export { planCrops, PRESETS, PRESET_NAMES, isPresetName, candidateRatios, CropOptionsError } from './msac';

@@ -134,3 +134,28 @@ export const BATCH_LIMITS = {
   /** Times a page is given out again after its worker process died, before it is recorded as failed. */
   maxRetries: { default: 2, why: 'a page that kills its worker three times would kill the next one too' },
 } as const;
+
+/**
+ * The server section (`minimonkey serve`, README "Server"): what one request may cost, so a
+ * client on the network cannot make the server hold unbounded memory or time.
+ */
+export const SERVER_LIMITS = {
+  /** Conversations answered at once (`--parallel`): each is a chat session with its own context. */
+  parallel: { min: 1, max: 64, why: 'each slot holds a context (up to GiBs of KV cache); more than cores only contend' },
+  /** Requests that wait for a slot (`--queue`); one more gets 503 with Retry-After. */
+  queue: { default: 16, min: 0, max: 4096, why: 'a bounded wait, so a burst is told to come back instead of piling up memory' },
+  /** Request body bytes (`--max-body`): a JSON body with base64 images. */
+  bodyBytes: { default: 32 * 1024 * 1024, why: '32 MiB: a few document scans as base64 data: URLs' },
+  /** Bytes of one image, decoded from its data: URL or read from a file or URL. */
+  imageBytes: { default: 20 * 1024 * 1024, why: '20 MiB: a 600-dpi A4 PNG scan; larger is refused before decoding' },
+  /** Images in one request, over all its messages. */
+  images: { default: 8, why: 'each costs up to 30 tiles of vision tower time' },
+  /** Messages in one request. */
+  messages: { default: 256, why: 'a long conversation, and still a bounded replay' },
+  /** Largest `max_tokens` a request may ask for (`--max-tokens-limit`); the default when absent is 512. */
+  maxTokens: { default: 4096, why: "a reply a person reads; the library's own bound is the context" },
+  /** Seconds a 503 tells the client to wait (Retry-After). */
+  retryAfter: { default: 2, why: 'a short answer is a few seconds of CPU' },
+  /** Milliseconds SIGTERM waits for requests in flight before it closes their connections. */
+  drainMs: { default: 30_000, why: 'long enough for a reply of a few hundred tokens on a laptop CPU' },
+} as const;

@@ -12,6 +12,9 @@
 set -euo pipefail
 pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server libvulkan-dev glslc spirv-headers mesa-vulkan-drivers)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
+# chromium: the page test drives Debian's browser with playwright-core (no browser download);
+# curl: the server tests speak to `minimonkey serve` with it.
+pkgs+=(chromium curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

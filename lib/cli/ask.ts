@@ -8,6 +8,10 @@ import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOA
 import { PDF_OPTIONS, pdfArgs, PdfArgs } from './pdf-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 import type { ImageInput } from '../image/load';
+import { UnsupportedError } from '../errors';
+import { renderScmHeatmap } from '../scm-heatmap';
+import { checkOutputFile } from '../util/file-kind';
+import { writeBytes } from '../util/safe-write';
 
 const USAGE = `usage: minimonkey ask <image> "<question>" --model FILE --mmproj FILE [options]
        minimonkey ask <image> "<question>" --model hf:owner/name [options]   (a pulled model)
@@ -23,6 +27,8 @@ ${ASK_USAGE}
   --dpi N                render the PDF page at N dpi (default: chosen for the preset)
   --password TEXT        the user password of an encrypted PDF
   --text-only            no image: the one argument is the question
+  --scm-heatmap FILE     implies --scm: draw which detail tokens SCM kept, coloured by their
+                         attention score, over the image into a PNG
   --json                 print one JSON object (text, finishReason, tokens, timings, crop plans,
                          token ids) and nothing else on stdout
   -h, --help             this help
@@ -64,12 +70,13 @@ interface Parsed {
   pdf: PdfArgs;
   question: string;
   json: boolean;
+  heatmap?: string;
 }
 
 function parse(argv: string[]): Parsed | 'help' {
   const { values, positionals } = parseOptions(
     argv,
-    { ...LOAD_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { ...LOAD_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, 'scm-heatmap': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) return 'help';
@@ -88,7 +95,11 @@ function parse(argv: string[]): Parsed | 'help' {
     throw new UsageError('give an image and a question, or just a question');
   }
   if (question.trim() === '') throw new UsageError('the question is empty');
-  return { load: loadArgs(values), ask: askArgs(values), image, pdf: pdfArgs(values), question, json: values.json === true };
+  const heatmap = values['scm-heatmap'];
+  if (heatmap !== undefined && image === undefined) throw new UsageError('--scm-heatmap needs an image');
+  const ask = askArgs(values);
+  if (heatmap !== undefined) ask.scm = true;
+  return { load: loadArgs(values), ask, image, pdf: pdfArgs(values), question, json: values.json === true, heatmap };
 }
 
 /** The image argument; with --page/--dpi/--password, a PDF page (a plain PDF path is its page 1). */
@@ -100,6 +111,7 @@ function imageInput(file: string, p: PdfArgs): ImageInput {
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const load = requireModelFiles(args.load);
   if (args.image !== undefined) requireFiles([['image', args.image]]);
+  if (args.heatmap !== undefined) checkOutputFile(args.heatmap); // before the model loads
 
   // Ctrl-C aborts whatever runs (load, encode, prefill or generation): ctx.signal (interrupt.ts).
   // A closed stdout (`| head`) ends the reply quietly: nobody reads the rest.
@@ -133,6 +145,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
       if (scm !== undefined) process.stderr.write(`scm: ${scmSummary(scm)}\n`);
       process.stderr.write(`${replySummary(result)}\n`);
     }
+    if (args.heatmap !== undefined) await writeHeatmap(args.heatmap, imageInput(args.image!, args.pdf), result, signal);
     return 0;
   } catch (e) {
     bar.clear();
@@ -143,6 +156,14 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
     model?.dispose();
     process.stdout.off('error', onStdoutError);
   }
+}
+
+/** The first image's SCM report drawn over it (ask has one image). */
+async function writeHeatmap(file: string, image: ImageInput, result: AskResult, signal: AbortSignal): Promise<void> {
+  const report = result.scm?.images.find((r) => r.image === 0);
+  if (!report) throw new UnsupportedError(`the crop plan has no detail tiles to score (detail ${result.images[0].detail.cols}x${result.images[0].detail.rows}): no heatmap written; use a larger preset`);
+  await writeBytes(file, await renderScmHeatmap(image, result.images[0], report), signal);
+  process.stderr.write(`wrote ${file}\n`);
 }
 
 export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -29,6 +29,10 @@ const commands: Record<string, Command> = {
     summary: "answer page jobs from a Redis queue (BullMQ) for `batch --queue`, many machines",
     load: async () => (await import('./worker')).command,
   },
+  serve: {
+    summary: 'an OpenAI-compatible HTTP server (chat completions, streaming) and a page to try it at /',
+    load: async () => (await import('./serve')).command,
+  },
   demo: {
     summary: 'the whole pipeline in seconds on a tiny random-weight model (no download)',
     load: async () => (await import('./demo')).command,

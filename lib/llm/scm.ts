@@ -36,6 +36,24 @@ export interface ScmReport {
   prepassMs: number;
   /** Memory the pre-pass held at its peak. */
   peakBytes: number;
+  /** Per scored block (one per image with detail tokens): which tokens were kept and their scores. */
+  images: ScmImageReport[];
+}
+
+/**
+ * One image's scored block, in the image's own token order (facts §3.4: tile-major, 256 tokens a
+ * tile, 16x16 row-major within it), so a heatmap can put each score on the pixels it stands for.
+ */
+export interface ScmImageReport {
+  /** Which image of the turn (the index into result.images). */
+  image: number;
+  /** The block's first token, counted from the image's first token, and its length. */
+  offset: number;
+  length: number;
+  /** Offsets from the block's start of the tokens kept, ascending. */
+  kept: number[];
+  /** Each token's score: the mean attention later tokens pay it (layers 0-1, over rows and heads). */
+  scores: number[];
 }
 
 /** `scm` option → settings, or null when off. */
@@ -52,6 +70,9 @@ export function scmSettings(o: boolean | ScmOptions | undefined): ScmSettings | 
 /** A block to score, and whether the token right after it goes too (reference-exact only). */
 export interface TurnBlock extends ScmBlock {
   dropNext: boolean;
+  /** The image slot it belongs to, and that image's first absolute position. */
+  image: number;
+  imageStart: number;
 }
 
 /**
@@ -70,14 +91,26 @@ export function detailBlocks(layout: PromptLayout, plans: CropPlan[], offset: nu
     const plan = plans[p.image];
     let block: TurnBlock | null = null;
     if (s.referenceExact) {
-      if (p.image === 0) block = { start: pos, length: plan.detail.cols * plan.detail.rows * plan.tokensPerTile, dropNext: true };
+      if (p.image === 0) block = { start: pos, length: plan.detail.cols * plan.detail.rows * plan.tokensPerTile, dropNext: true, image: 0, imageStart: pos };
     } else if (plan.layers.detail.tokenCount > 0) {
-      block = { start: pos + plan.layers.detail.firstToken, length: plan.layers.detail.tokenCount, dropNext: false };
+      const start = pos + plan.layers.detail.firstToken;
+      block = { start, length: plan.layers.detail.tokenCount, dropNext: false, image: p.image, imageStart: pos };
     }
     if (block && block.start + block.length + (block.dropNext ? 1 : 0) < total) blocks.push(block);
     pos += p.tokens;
   }
   return blocks;
+}
+
+/** The pre-pass's kept positions and scores per block, as offsets within each image (for heatmaps). */
+export function imageReports(blocks: TurnBlock[], kept: Int32Array[], scores: Float32Array[]): ScmImageReport[] {
+  return blocks.map((b, i) => ({
+    image: b.image,
+    offset: b.start - b.imageStart,
+    length: b.length,
+    kept: Array.from(kept[i], (p) => p - b.start),
+    scores: Array.from(scores[i]),
+  }));
 }
 
 /** Tokens kept of a block of `length`. */

@@ -11,7 +11,7 @@ import { checkInt } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { fillImages, layoutLength, layoutPrompt, partsLength, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
 import { ReplyStream } from './reply-stream';
-import { compressParts, detailBlocks, droppedCount, keptCount, ScmOptions, ScmReport, scmSettings } from './scm';
+import { compressParts, detailBlocks, droppedCount, imageReports, keptCount, ScmImageReport, ScmOptions, ScmReport, scmSettings } from './scm';
 import { checkSampling, SamplingOptions } from './sampling';
 import { constraintGrammar, JsonSchema, parseConstrained } from './structured';
 import { StopStringMatcher } from './stop-strings';
@@ -286,12 +286,14 @@ export class ChatSession {
     if (scm) {
       t = performance.now();
       let peakBytes = 0;
+      let scored: ScmImageReport[] = [];
       if (blocks.length > 0) {
         if (this.historyLength() !== start) throw new MiniMonkeyError('INTERNAL', 'SCM: the conversation record does not match the context');
         const pre = await this.host.scmPrepass();
         const r = await pre.run([...this.history, ...parts], blocks, { keep: scm.keep, signal, onProgress: (d, n) => progress('scm', d, n) });
         parts = compressParts(parts, start, blocks, r.kept, this.host.text.info.embeddingWidth);
         peakBytes = r.peakBytes;
+        scored = imageReports(blocks, r.kept, r.scores);
       }
       const detail = blocks.reduce((n, b) => n + b.length, 0);
       const scmKeep = scm.keep;
@@ -302,6 +304,7 @@ export class ChatSession {
         detailKept: blocks.reduce((n, b) => n + keptCount(b.length, scmKeep), 0),
         prepassMs: performance.now() - t,
         peakBytes,
+        images: scored,
       };
     }
     const cancel = cancelTokenFor(signal);

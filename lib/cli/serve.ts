@@ -1,0 +1,102 @@
+// `minimonkey serve`: the model behind an OpenAI-compatible HTTP API and a page to try it
+// (lib/server). Ctrl-C / SIGTERM stop taking requests, let those in flight finish, and exit.
+import { SERVER_LIMITS } from '../limits';
+import { MiniMonkey } from '../model';
+import { MiniMonkeyServer } from '../server/server';
+import { CliCommand, CliContext, parseOptions, UsageError } from './command';
+import { intFlag, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
+
+const USAGE = `usage: minimonkey serve --model FILE --mmproj FILE [options]
+
+Serves the model over HTTP: POST /v1/chat/completions (OpenAI's API, streaming included),
+GET /v1/models, GET /health, and a page at / to try it. One line per request on stderr.
+
+options:
+${LOAD_USAGE}
+  --host H               address to bind (default 127.0.0.1: this machine only)
+  --port N               port (default 8080; 0 picks a free one)
+  --parallel N           conversations answered at once (default 1; ${SERVER_LIMITS.parallel.min}-${SERVER_LIMITS.parallel.max})
+  --queue N              requests that may wait for a slot before 503 (default ${SERVER_LIMITS.queue.default})
+  --api-key KEY          require Authorization: Bearer KEY on /v1 (default: env MINIMONKEY_API_KEY)
+  --max-body BYTES       largest request body (default ${SERVER_LIMITS.bodyBytes.default})
+  --max-image BYTES      largest image (default ${SERVER_LIMITS.imageBytes.default})
+  --max-tokens-limit N   largest max_tokens a request may ask (default ${SERVER_LIMITS.maxTokens.default})
+  --allow-files          image_url may be an absolute local file path (the server reads it)
+  --allow-urls           image_url may be an http(s) URL (the server fetches it)
+  -h, --help             this help
+`;
+
+interface Parsed {
+  load: LoadArgs;
+  host: string;
+  port: number;
+  parallel: number;
+  queue: number;
+  apiKey?: string;
+  maxBody?: number;
+  maxImage?: number;
+  maxTokens?: number;
+  allowFiles: boolean;
+  allowUrls: boolean;
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  const { values } = parseOptions(argv, {
+    ...LOAD_OPTIONS,
+    host: { type: 'string' },
+    port: { type: 'string' },
+    parallel: { type: 'string' },
+    queue: { type: 'string' },
+    'api-key': { type: 'string' },
+    'max-body': { type: 'string' },
+    'max-image': { type: 'string' },
+    'max-tokens-limit': { type: 'string' },
+    'allow-files': { type: 'boolean' },
+    'allow-urls': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
+  const apiKey = values['api-key'] ?? process.env.MINIMONKEY_API_KEY;
+  if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key is empty');
+  const P = SERVER_LIMITS.parallel;
+  const Q = SERVER_LIMITS.queue;
+  return {
+    load: loadArgs(values),
+    host: values.host ?? '127.0.0.1',
+    port: intFlag(values.port, '--port', 0, 65535) ?? 8080,
+    parallel: intFlag(values.parallel, '--parallel', P.min, P.max) ?? 1,
+    queue: intFlag(values.queue, '--queue', Q.min, Q.max) ?? Q.default,
+    apiKey,
+    maxBody: intFlag(values['max-body'], '--max-body', 1024, 1 << 30),
+    maxImage: intFlag(values['max-image'], '--max-image', 1024, 1 << 30),
+    maxTokens: intFlag(values['max-tokens-limit'], '--max-tokens-limit', 1, 131072),
+    allowFiles: values['allow-files'] === true,
+    allowUrls: values['allow-urls'] === true,
+  };
+}
+
+async function run(args: Parsed, ctx: CliContext): Promise<number> {
+  const load = requireModelFiles(args.load);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const model = await MiniMonkey.load({ ...load, signal: ctx.signal });  // `parallel: args.parallel` goes here once load takes it
+  try {
+    const server = await MiniMonkeyServer.start(model, {
+      host: args.host, port: args.port, parallel: args.parallel, queue: args.queue, apiKey: args.apiKey,
+      maxBodyBytes: args.maxBody, maxImageBytes: args.maxImage, maxTokens: args.maxTokens,
+      allowFiles: args.allowFiles, allowUrls: args.allowUrls, log,
+    });
+    if (!['127.0.0.1', '::1', 'localhost'].includes(args.host) && args.apiKey === undefined) {
+      log(`minimonkey serve: warning: listening on ${args.host} without --api-key: anyone who can reach it can use it`);
+    }
+    log(`minimonkey serve: listening on ${server.url} (${args.parallel} slot${args.parallel === 1 ? '' : 's'}; page at ${server.url}/)`);
+    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+    log('minimonkey serve: stopping: finishing requests in flight');
+    await server.close();
+    log('minimonkey serve: stopped');
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

@@ -1,0 +1,276 @@
+// `minimonkey serve`'s HTTP server on Node's own http module (a handful of routes need no
+// framework): OpenAI's chat completions and models, /health, the page at /, and a crop-plan
+// route for the page. Loopback by default, optional bearer key, bounded bodies, one log line a
+// request, and a close() that drains what is in flight.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { MiniMonkey } from '../model';
+import { SERVER_LIMITS } from '../limits';
+import { isPresetName, PRESET_NAMES } from '../msac/presets';
+import { ApiError, badRequest, toApiError } from './api-error';
+import { complete, CompletionWriter } from './completions';
+import { pageAsset } from './page-assets';
+import { parseChatRequest, RequestPolicy } from './request';
+import { SlotPool } from './slots';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  /** Conversations answered at once (default 1). */
+  parallel?: number;
+  /** When set, /v1 routes need `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Requests waiting for a slot before 503 (default SERVER_LIMITS.queue). */
+  queue?: number;
+  maxBodyBytes?: number;
+  maxImageBytes?: number;
+  maxTokens?: number;
+  /** image_url may name a local file / an http(s) URL (default false: data: URLs only). */
+  allowFiles?: boolean;
+  allowUrls?: boolean;
+  /** The id /v1/models lists (default 'minimonkey'). */
+  modelName?: string;
+  /** One line per request (default: none). */
+  log?: (line: string) => void;
+}
+
+export class MiniMonkeyServer {
+  private readonly inflight = new Set<AbortController>();
+  private draining = false;
+
+  private constructor(
+    private readonly http: http.Server,
+    private readonly pool: SlotPool,
+    private readonly o: Required<Omit<ServeOptions, 'apiKey'>> & { apiKey?: string },
+  ) {}
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(model: MiniMonkey, options: ServeOptions = {}): Promise<MiniMonkeyServer> {
+    const o = {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 8080,
+      parallel: options.parallel ?? 1,
+      queue: options.queue ?? SERVER_LIMITS.queue.default,
+      maxBodyBytes: options.maxBodyBytes ?? SERVER_LIMITS.bodyBytes.default,
+      maxImageBytes: options.maxImageBytes ?? SERVER_LIMITS.imageBytes.default,
+      maxTokens: options.maxTokens ?? SERVER_LIMITS.maxTokens.default,
+      allowFiles: options.allowFiles ?? false,
+      allowUrls: options.allowUrls ?? false,
+      modelName: options.modelName ?? 'minimonkey',
+      log: options.log ?? (() => {}),
+      apiKey: options.apiKey,
+    };
+    const pool = await SlotPool.create(model, o.parallel, o.queue, SERVER_LIMITS.retryAfter.default);
+    const server = http.createServer();
+    const self = new MiniMonkeyServer(server, pool, o);
+    server.on('request', (req, res) => void self.handle(req, res));
+    server.headersTimeout = 30_000;
+    // Receiving the request is bounded (a client trickling its body holds nothing forever);
+    // sending a long reply is not.
+    server.requestTimeout = 120_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return self;
+  }
+
+  get address(): AddressInfo {
+    return this.http.address() as AddressInfo;
+  }
+
+  get url(): string {
+    const a = this.address;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /**
+   * Stops taking requests, lets those in flight finish (up to `drainMs`, then aborts them) and
+   * frees the slots' sessions. The model stays the caller's.
+   */
+  async close(drainMs: number = SERVER_LIMITS.drainMs.default): Promise<void> {
+    this.draining = true;
+    this.pool.close();
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    const deadline = Date.now() + drainMs;
+    while (this.inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const c of this.inflight) c.abort();
+    while (this.inflight.size > 0) await new Promise((r) => setTimeout(r, 20));
+    this.http.closeAllConnections();
+    await closed;
+    for (const s of this.pool.slots) s.session.dispose();
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const abort = new AbortController();
+    // The client going away (before the response is complete) aborts its work and frees its slot.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    this.inflight.add(abort);
+    let status = 500;
+    let note = '';
+    try {
+      const r = await this.route(req, res, abort.signal);
+      status = r.status;
+      note = r.note ?? '';
+    } catch (e) {
+      const err = abort.signal.aborted && !this.draining ? new ApiError(499, 'invalid_request_error', 'the client closed the request', 'aborted') : toApiError(e);
+      status = err.status;
+      note = err.code ?? '';
+      this.sendError(res, err);
+    } finally {
+      this.inflight.delete(abort);
+    }
+    const url = (req.url ?? '').split('?')[0];
+    this.o.log(`${new Date().toISOString()} ${req.method} ${url} ${status} ${Math.round(performance.now() - t0)}ms${note ? ` ${note}` : ''}`);
+  }
+
+  private sendError(res: http.ServerResponse, err: ApiError): void {
+    const w = (res as { sse?: CompletionWriter }).sse;
+    if (w?.streaming) return void (res.writableEnded || res.destroyed ? undefined : w.fail(err.body()));
+    if (res.headersSent || res.destroyed) return void res.destroy();
+    sendJson(res, err.status, err.body(), err.headers);
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse, signal: AbortSignal): Promise<{ status: number; note?: string }> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (this.draining) throw new ApiError(503, 'server_error', 'the server is shutting down', 'shutting_down', null, { Connection: 'close' });
+    this.checkHost(req);
+    if (req.method === 'GET' && (path === '/' || path.startsWith('/page/'))) {
+      const asset = pageAsset(path === '/' ? 'index.html' : path.slice('/page/'.length));
+      if (!asset) throw new ApiError(404, 'not_found_error', `no such page file: ${path}`, 'not_found');
+      res.writeHead(200, { 'Content-Type': asset.type, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+      res.end(asset.body);
+      return { status: 200 };
+    }
+    if (req.method === 'GET' && path === '/health') {
+      sendJson(res, 200, { status: 'ok', slots: this.pool.slots.length, busy: this.pool.busy, queued: this.pool.queued });
+      return { status: 200 };
+    }
+    if (!path.startsWith('/v1/')) throw new ApiError(404, 'not_found_error', `no route ${req.method} ${path}`, 'not_found');
+    this.authorize(req);
+    if (path === '/v1/models') {
+      allow(req, 'GET');
+      sendJson(res, 200, { object: 'list', data: [{ id: this.o.modelName, object: 'model', created: 0, owned_by: 'minimonkey' }] });
+      return { status: 200 };
+    }
+    if (path === '/v1/minimonkey/presets') {
+      allow(req, 'GET');
+      sendJson(res, 200, { presets: PRESET_NAMES, default: this.pool.model.family.defaultPreset });
+      return { status: 200 };
+    }
+    if (path === '/v1/minimonkey/plan') {
+      allow(req, 'GET');
+      sendJson(res, 200, this.plan(url.searchParams));
+      return { status: 200 };
+    }
+    if (path === '/v1/chat/completions') {
+      allow(req, 'POST');
+      return this.completions(req, res, signal);
+    }
+    throw new ApiError(404, 'not_found_error', `no route ${req.method} ${path}`, 'not_found');
+  }
+
+  /**
+   * On loopback, only requests addressed to a loopback name: a web page the user visits cannot
+   * reach the server by pointing its own domain at 127.0.0.1 (DNS rebinding).
+   */
+  private checkHost(req: http.IncomingMessage): void {
+    if (!LOOPBACK.has(this.o.host)) return;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (!LOOPBACK.has(host) && host !== '[::1]') {
+      throw new ApiError(403, 'invalid_request_error', `this server on ${this.o.host} answers only requests to a loopback host (got Host: ${host || 'none'})`, 'forbidden_host');
+    }
+  }
+
+  private authorize(req: http.IncomingMessage): void {
+    if (this.o.apiKey === undefined) return;
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    // Compared as hashes: equal length, constant time, whatever the client sent.
+    const digest = (s: string) => createHash('sha256').update(s).digest();
+    if (!m || !timingSafeEqual(digest(m[1].trim()), digest(this.o.apiKey))) {
+      throw new ApiError(401, 'authentication_error', m ? 'incorrect API key' : 'missing API key: send Authorization: Bearer <key>', 'invalid_api_key', null, {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+  }
+
+  /** The crop plan of an image of this size (the page draws it before asking). */
+  private plan(q: URLSearchParams): object {
+    const int = (name: string) => {
+      const v = Number(q.get(name));
+      if (!Number.isInteger(v) || v < 1 || v > 1 << 20) throw badRequest(`${name} must be a positive integer`, name);
+      return v;
+    };
+    const crop = q.get('crop') ?? 'default';
+    if (!isPresetName(crop)) throw badRequest(`unknown crop preset '${crop}'`, 'crop');
+    return this.pool.model.planCrops(int('width'), int('height'), crop);
+  }
+
+  private async completions(req: http.IncomingMessage, res: http.ServerResponse, signal: AbortSignal): Promise<{ status: number; note: string }> {
+    // JSON only: a form or text/plain POST is what another site's page can send without asking
+    // (no CORS preflight); application/json from another origin is preflighted, and refused.
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      req.resume();
+      throw new ApiError(415, 'invalid_request_error', 'send the body as Content-Type: application/json', 'unsupported_media_type');
+    }
+    const body = await readJson(req, this.o.maxBodyBytes);
+    const policy: RequestPolicy = { allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes, maxTokens: this.o.maxTokens };
+    const chat = await parseChatRequest(body, policy, signal);
+    const writer = new CompletionWriter(res, chat, chat.model || this.o.modelName);
+    (res as { sse?: CompletionWriter }).sse = writer;
+    const c = await complete(this.pool, chat, signal, (piece) => {
+      if (chat.stream && !res.destroyed) writer.piece(piece);
+    });
+    if (chat.stream) writer.finish(c);
+    else sendJson(res, 200, writer.whole(c));
+    const t = c.result.tokens;
+    const note = `${chat.stream ? 'stream ' : ''}slot=${c.slot} prompt=${c.prompt} (${c.image} image, ${c.cached} cached) completion=${t.generated} ${c.result.finishReason}`;
+    return { status: 200, note };
+  }
+}
+
+function allow(req: http.IncomingMessage, method: string): void {
+  if (req.method !== method) throw new ApiError(405, 'invalid_request_error', `use ${method} for ${req.url}`, 'method_not_allowed', null, { Allow: method });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** The body as JSON, refused past `max` bytes (by Content-Length before reading, else while reading). */
+async function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
+  const tooLarge = () => new ApiError(413, 'invalid_request_error', `the request body is larger than ${max} bytes`, 'request_too_large');
+  if (Number(req.headers['content-length'] ?? 0) > max) {
+    req.resume();  // drain, so the 413 reaches the client instead of a reset
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > max) {
+      req.resume();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw badRequest(`the request body is not JSON: ${(e as Error).message}`, null, 'invalid_json');
+  }
+}
