@@ -14,5 +14,6 @@ constexpr int kMaxBatch = 8192;
 constexpr int kMaxTopK = 1 << 20;
 constexpr int kMaxRepeatLastN = kMaxContext;
 constexpr int kMaxGpuLayers = 1024;
+constexpr int kMaxParallel = 64;  // sequences of one context (libllama: LLAMA_MAX_SEQ, 256)
 
 }  // namespace mm::limits
