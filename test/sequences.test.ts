@@ -124,6 +124,24 @@ describe('sessions at once', () => {
     for (const s of sessions) s.dispose();
   });
 
+  test('an SCM ask (its pre-pass on the model queue) beside a plain one: both as alone, the follow-up too', async () => {
+    const scmImage: Content = [{ type: 'image', image: noiseImage(500, 300, 8) }, 'What is the total amount?']; // 512 detail tokens
+    const l = await lone.chat();
+    const e1 = await l.ask(scmImage, { crop: 'fast', scm: true, maxTokens: 8 });
+    const e2 = await l.ask('And the date?', { crop: 'fast', scm: true, maxTokens: 8 });
+    l.dispose();
+    const want = await alone(textQ, { maxTokens: 16 });
+    const [a, b] = [await shared.chat(), await shared.chat()];
+    const [r1, rb] = await Promise.all([a.ask(scmImage, { crop: 'fast', scm: true, maxTokens: 8 }), b.ask(textQ, { maxTokens: 16 })]);
+    const r2 = await a.ask('And the date?', { crop: 'fast', scm: true, maxTokens: 8 });
+    expect(r1.scm!.tokensAfter).toBeLessThan(r1.scm!.tokensBefore);
+    expect([r1.tokenIds, r2.tokenIds, rb.tokenIds]).toEqual([e1.tokenIds, e2.tokenIds, want.ids]);
+    expect(r2.scm!.tokensAfter).toBe(e2.scm!.tokensAfter);
+    expect(a.contextUsed).toBe(r1.tokens.prompt + r1.tokenIds.length + r2.tokens.prompt + r2.tokenIds.length);
+    a.dispose();
+    b.dispose();
+  });
+
   test("a long image prefill lets another session's tokens through between its chunks", async () => {
     const wantLong = await alone('Tell me a long story', { maxTokens: 60 });
     const wantImage = await alone(withImage, { crop: 'fast', maxTokens: 4 });
