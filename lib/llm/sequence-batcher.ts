@@ -40,7 +40,7 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
-/** What the batcher has done: llama_decode calls of each kind, and the tokens the steps carried. */
+/** What the batcher has done: llama_decode calls of each kind, and the tokens the steps appended. */
 export interface BatcherStats {
   steps: number;
   stepTokens: number;
@@ -278,9 +278,11 @@ export class SequenceBatcher {
     }
     job.then(
       (results) => {
-        this.stats.steps++;
-        this.stats.stepTokens += batch.length;
         const out = results as ({ token: number; eog: boolean; bytes: Uint8Array } | { code: string; message: string })[];
+        // The tokens appended: a reply's end token and a failed sequence's are not decoded.
+        const decoded = out.filter((o) => !('code' in o) && !o.eog).length;
+        if (decoded > 0) this.stats.steps++;
+        this.stats.stepTokens += decoded;
         batch.forEach((r, i) => {
           const o = out[i];
           if ('code' in o) r.reject(fromNative(Object.assign(new Error(o.message), { code: o.code })));
