@@ -216,6 +216,8 @@ export class MiniMonkey implements ChatHost {
         throw options.signal?.aborted ? new AbortError(undefined, { cause: e }) : e;
       }
     }
+    // dispose() ran while it waited: a session on a dead model must not escape.
+    if (this.isDisposed) throw new DisposedError('the model was disposed while the chat was being created');
     const session = new ChatSession(this, new SequenceSlot(batcher, seq, limit ?? batcher.size), system, undefined, true);
     this.sessions.add(session);
     return session;

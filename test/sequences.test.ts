@@ -183,6 +183,7 @@ describe('sequences are taken and given back', () => {
       const gaveUp = one.chat({ wait: true, signal: ac.signal });
       ac.abort();
       await expect(gaveUp).rejects.toBeInstanceOf(AbortError);
+      await expect(one.chat({ wait: true, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
       const waiting = one.chat({ wait: true });
       expect(one.sequences!.waiting).toBe(1);
       s1.dispose();

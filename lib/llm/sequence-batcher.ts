@@ -99,6 +99,7 @@ export class SequenceBatcher {
   /** The next sequence freed, in the order asked (first come, first served). */
   wait(signal: AbortSignal | undefined): Promise<number> {
     this.live();
+    if (signal?.aborted) return Promise.reject(new AbortError('stopped waiting for a free sequence'));
     return new Promise<number>((resolve, reject) => {
       const onAbort = () => {
         const i = this.waiters.indexOf(w);

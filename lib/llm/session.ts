@@ -92,7 +92,8 @@ export interface ChatOptions {
   /**
    * Tokens this conversation's context holds (default: the model's contextSize; when neither is
    * given the context starts at 8,192 and grows to what each turn's crop plan needs, plus
-   * maxTokens, up to the model's trained context).
+   * maxTokens, up to the model's trained context). With `parallel` at load: at most what each
+   * sequence holds, which is the default.
    */
   contextSize?: number;
   /**
