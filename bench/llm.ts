@@ -1,12 +1,17 @@
 // npm run bench:llm — prefill and decode tokens/s of our chat path on the full-size synthetic
 // InternLM2 text model, beside llama-bench built from the same pinned source, same file, same
-// threads, printed as ratios.
+// threads, printed as ratios. Then several conversations on one shared context (load option
+// `parallel`): aggregate decode tokens/s of 1, 2 and 4 sessions generating together, and the time
+// to first token of a short question while another session prefills an image.
 //   node dist/bench/llm.js [--types q4_0,q8_0] [--threads N] [--prompt 512] [--gen 32] [--reps 2] [--shape tiny]
+//                          [--sessions 1,2,4] [--image 1536] [--only sequences]
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../lib/native';
 import { schemaToGrammar } from '../lib/llm/json-schema';
 import { TextModel } from '../lib/llm/text-model';
+import { SequenceBatcher } from '../lib/llm/sequence-batcher';
+import { SequenceSlot } from '../lib/llm/sequence';
 import type { NativeLlmContext } from '../lib/native';
 import { defaultThreads } from '../lib/vision/encoder';
 import { argValue, benchFile, machineLine, table, tool } from './common';
@@ -91,6 +96,86 @@ async function decodeWith(ctx: NativeLlmContext, tokens: Int32Array, gen: number
   return variants;
 }
 
+/** Rows of image-like embeddings (deterministic, small values), as the vision tower would give. */
+function imageRows(n: number, width: number): Float32Array {
+  const out = new Float32Array(n * width);
+  let s = 4242;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 0.1;
+  }
+  return out;
+}
+
+/**
+ * Sessions on one shared context, driven as ChatSession drives them (SequenceSlot: prefill, then
+ * one step per token, each step batched with the others'). For each count: every session prefills
+ * its own `prompt`-token question, then all decode `gen` tokens together; the figure is all their
+ * tokens over the wall time of that decode. Then the time to first token of a 32-token question
+ * alone, and while another session prefills `image` embedding rows (the question's prompt waits
+ * for one chunk of the image's, not all of it; a model without `parallel` would run it after).
+ */
+async function sequences(file: string, threads: number, prompt: number, gen: number, counts: number[], image: number, reps: number) {
+  const model = await TextModel.load(file);
+  const short = 32;
+  const size = Math.max(prompt, image + short) + gen + 64;
+  const b = await SequenceBatcher.create(model, { contextSize: size, parallel: Math.max(2, ...counts), batchSize: 512, threads });
+  const slots = Array.from({ length: b.parallel }, () => new SequenceSlot(b, b.acquire()!, b.size));
+  const question = (i: number, n: number) => promptTokens(n + i, model.info.vocabSize).subarray(i);
+  const decode = async (slot: SequenceSlot) => {
+    let n = 0;
+    while (n < gen) {
+      if ((await slot.step()).eog) break;
+      n++;
+    }
+    return n;
+  };
+  // Rounds of every count in turn, the best of each kept: on a shared machine the other load comes
+  // and goes, and a round it hit says nothing about batching.
+  const best = new Map<number, number>();
+  const round = async (n: number) => {
+    const used = slots.slice(0, n);
+    for (const s of used) {
+      s.truncate(0);
+      s.setSampling({});
+    }
+    await Promise.all(used.map((s, i) => s.prefill([question(i, prompt)])));
+    const t0 = performance.now();
+    const tokens = (await Promise.all(used.map(decode))).reduce((a, c) => a + c, 0);
+    return tokens / ((performance.now() - t0) / 1000);
+  };
+  await round(1); // warm-up
+  for (let r = 0; r < reps; r++) {
+    for (const n of counts) best.set(n, Math.max(best.get(n) ?? 0, await round(n)));
+  }
+  const rows = counts.map((n) => ({ sessions: n, tps: best.get(n)! }));
+  const firstToken = async (slot: SequenceSlot) => {
+    slot.truncate(0);
+    slot.setSampling({});
+    const t0 = performance.now();
+    await slot.prefill([question(7, short)]);
+    await slot.step();
+    return performance.now() - t0;
+  };
+  const [q, img] = slots;
+  let alone = Infinity, busy = Infinity, imageMs = Infinity;
+  for (let r = 0; r < reps; r++) {
+    alone = Math.min(alone, await firstToken(q));
+    img.truncate(0);
+    const t0 = performance.now();
+    // Image rows only, so the chunk on its way when the question comes is 512 image positions.
+    const prefilling = img.prefill([imageRows(image, model.info.embeddingWidth)]);
+    await new Promise((r) => setImmediate(r)); // its first chunk is on its way
+    busy = Math.min(busy, await firstToken(q));
+    await prefilling;
+    imageMs = Math.min(imageMs, performance.now() - t0);
+  }
+  for (const s of slots) s.dispose();
+  b.dispose();
+  model.dispose();
+  return { rows, ttft: { alone, busy, imageMs, image } };
+}
+
 // Prefill from an empty cache; decode at the depth ours decodes at (right after the prompt), so
 // both sides attend over the same number of cached positions.
 function llamaBench(file: string, threads: number, prompt: number, gen: number, reps: number) {
@@ -114,17 +199,39 @@ function nodeLlamaCpp(file: string, threads: number, prompt: number, gen: number
   return JSON.parse(out.trim().split('\n').pop()!) as { pp: number; tg: number };
 }
 
+/** The shared-context tables' rows for one text model. */
+async function sequenceRows(type: string, file: string, threads: number, prompt: number, gen: number, reps: number, seqRows: string[][], ttftRows: string[][]) {
+  const sessions = argValue('sessions', '1,2,4').split(',').map(Number);
+  const image = Number(argValue('image', '1536'));
+  const sq = await sequences(file, threads, prompt, gen, sessions, image, reps);
+  const one = sq.rows.find((r) => r.sessions === 1)?.tps ?? sq.rows[0].tps;
+  for (const r of sq.rows) seqRows.push([type, String(r.sessions), r.tps.toFixed(2), (r.tps / r.sessions).toFixed(2), `${(r.tps / one).toFixed(2)}x`]);
+  const t = sq.ttft;
+  ttftRows.push([type, `${t.alone.toFixed(0)} ms`, `${t.busy.toFixed(0)} ms`, `${t.image} positions, ${t.imageMs.toFixed(0)} ms`]);
+  process.stderr.write(`${type}: ${sq.rows.map((r) => `${r.sessions} sessions ${r.tps.toFixed(2)} t/s`).join(', ')}; ` +
+    `first token ${t.alone.toFixed(0)} ms alone, ${t.busy.toFixed(0)} ms beside an image prefill\n`);
+}
+
 async function main(): Promise<void> {
   const types = argValue('types', 'q4_0,q8_0').split(',');
   const threads = Number(argValue('threads', String(defaultThreads())));
   const prompt = Number(argValue('prompt', '512'));
   const gen = Number(argValue('gen', '32'));
   const reps = Number(argValue('reps', '2'));
+  // --only sequences: just the shared-context figures (minutes less on the full-size model).
+  const only = argValue('only', '');
+  if (only !== '' && only !== 'sequences') throw new Error(`--only ${only}: expected sequences`);
+  const seqPrompt = Math.min(prompt, 128);
   const rows = [['text model', 'threads', 'prefill t/s ours', 'llama-bench', 'ratio', 'decode t/s ours', 'llama-bench', 'ratio']];
   const nlcRows = [['text model', 'threads', 'prefill t/s ours', 'node-llama-cpp', 'ratio', 'decode t/s ours', 'node-llama-cpp', 'ratio']];
   const grammarRows = [['text model', 'grammar', 'decode t/s', 'vs none', 'full passes']];
+  const seqRows = [['text model', 'sessions', 'decode t/s, all together', 'per session', 'vs 1 session']];
+  const ttftRows = [['text model', 'first token, alone', 'while another prefills an image', 'that image prefill']];
   for (const type of types) {
     const file = await benchFile('text', type);
+    // The shared-context figures for the first type only: one model says what batching buys.
+    if (type === types[0]) await sequenceRows(type, file, threads, seqPrompt, gen, reps, seqRows, ttftRows);
+    if (only === 'sequences') continue;
     const a = await ours(file, threads, prompt, gen, reps);
     const b = llamaBench(file, threads, prompt, gen, reps);
     rows.push([type, String(threads), a.pp.toFixed(1), b.pp.toFixed(1), `${(a.pp / b.pp).toFixed(2)}x`, a.tg.toFixed(2), b.tg.toFixed(2), `${(a.tg / b.tg).toFixed(2)}x`]);
@@ -139,9 +246,15 @@ async function main(): Promise<void> {
       grammarRows.push([type, c.name, c.tg.toFixed(2), `${(c.tg / none).toFixed(2)}x`, c.grammar === undefined ? '-' : `${(100 * c.passes).toFixed(0)}%`]);
     }
   }
-  process.stdout.write(`${machineLine('the best-scoring variant (ggml_backend_load_all)')}${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n\n`);
-  process.stdout.write(`${table(nlcRows)}\n(ratio = ours / node-llama-cpp 3.22.1 with its own prebuilt binaries, same file and tokens)\n\n`);
-  process.stdout.write(`${table(grammarRows)}\n(decode with a grammar, greedy; full passes = tokens whose cheap pick the grammar rejected)\n`);
+  if (only === 'sequences') {
+    process.stdout.write(machineLine());
+  } else {
+    process.stdout.write(`${machineLine('the best-scoring variant (ggml_backend_load_all)')}${table(rows)}\n(ratio = ours / llama-bench; ${prompt}-token prefill, ${gen}-token decode)\n\n`);
+    process.stdout.write(`${table(nlcRows)}\n(ratio = ours / node-llama-cpp 3.22.1 with its own prebuilt binaries, same file and tokens)\n\n`);
+    process.stdout.write(`${table(grammarRows)}\n(decode with a grammar, greedy; full passes = tokens whose cheap pick the grammar rejected)\n\n`);
+  }
+  process.stdout.write(`${table(seqRows)}\n(parallel: sessions on one shared context, their steps batched into one llama_decode; greedy, ${gen} tokens each after a ${seqPrompt}-token question; best of ${reps})\n\n`);
+  process.stdout.write(`${table(ttftRows)}\n(a 32-token question's prefill + first token, ${threads} threads; the image prefill is chunks of 512 positions that take turns with the other sessions' work)\n`);
 }
 
 main().catch((e) => {

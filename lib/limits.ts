@@ -42,6 +42,7 @@ export const LIMITS = {
   seed: { min: 0, max: 0xffffffff, why: "libllama's seed is 32-bit" },
   gpuLayers: { min: -1, max: 1024, why: "-1 is all; libllama's LLAMA_MAX_LAYERS is 512" },
   deviceName: { min: 1, max: 64, why: "characters of a device option: 'auto', 'cpu' or a ggml device name such as Vulkan0" },
+  parallel: { min: 1, max: 64, why: 'conversations of one shared context, each with its own KV cells; libllama allows 256' },
 } as const;
 
 export type LimitName = Exclude<keyof typeof LIMITS, 'threads'>;

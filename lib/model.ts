@@ -1,6 +1,6 @@
 // MiniMonkey: the text model (libllama) and the vision projector (our ggml InternViT) loaded as a
 // pair, checked to belong together, with chat sessions on top and an image-embedding cache.
-import { DisposedError, fromNative, InvalidArgumentError, ProjectorMismatchError } from './errors';
+import { AbortError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError, ProjectorMismatchError } from './errors';
 import { ImageInput, loadImage, LoadImageOptions } from './image/load';
 import type { ChatHost, PreparedImage } from './llm/chat-host';
 import { ImageEmbeddingCache, imageKey } from './llm/image-cache';
@@ -9,9 +9,11 @@ import { ChatOptions, ChatSession } from './llm/session';
 import { extract, ExtractOptions } from './llm/extract';
 import type { JsonSchema } from './llm/json-schema';
 import { ScmPrepass } from './llm/scm-prepass';
+import { BatcherStats, SequenceBatcher } from './llm/sequence-batcher';
+import { SequenceSlot } from './llm/sequence';
 import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
-import type { PresetName } from './msac/presets';
+import { PRESETS, PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
 import { checkInt, LIMITS } from './limits';
 import type { DeviceOption } from './devices';
@@ -52,6 +54,14 @@ export interface MiniMonkeyLoadSettings {
    * A GPU that fails to initialise leaves the model on the CPU, saying why in `model.device.note`.
    */
   device?: DeviceOption;
+  /**
+   * Conversations at once (README "Several conversations at once"): the model holds one context
+   * of this many sequences, each of `contextSize` tokens (default: the largest image of the
+   * family's default preset + the default maxTokens + room for the text, up to the trained
+   * context; see defaultSequenceSize), and the decodes of concurrent sessions are batched. Unset:
+   * each chat has a context of its own and asks on the model run one after another.
+   */
+  parallel?: number;
   /** Text-model layers on that device when it is a GPU (default -1: all; the rest stay on the CPU). */
   gpuLayers?: number;
   /** Memory for image embeddings kept for follow-up questions (default 512 MiB; 0 disables). */
@@ -68,6 +78,23 @@ export interface EncodeImageOptions {
 
 const DEFAULT_CONTEXT = 8192;
 
+/** libllama rounds context sizes up to this. */
+const CONTEXT_STEP = 256;
+
+/**
+ * Positions per sequence when `parallel` is given without `contextSize`. A sequence cannot grow
+ * (its cells are a fixed stream of the shared cache), so it is sized for the largest turn the
+ * defaults allow: one image at the family's default preset's most tiles (Mini-Monkey: 24 detail
+ * + 5 adaptive + 1 global = 7,680 tokens), the default maxTokens (512) and 256 for the system
+ * message and the question: 8,448 for Mini-Monkey. Never more than the trained context.
+ */
+export function defaultSequenceSize(family: ModelFamily, trainContext: number): number {
+  const p = PRESETS[family.defaultPreset];
+  const image = (p.detail.max + (p.adaptive ? p.adaptive.max : 0) + 1) * family.tokensPerTile;
+  const want = Math.ceil((image + 512 + 256) / CONTEXT_STEP) * CONTEXT_STEP;
+  return Math.max(LIMITS.contextSize.min, Math.min(want, trainContext, LIMITS.contextSize.max));
+}
+
 export class MiniMonkey implements ChatHost {
   readonly text: TextModel;
   readonly vision: VisionEncoder;
@@ -82,8 +109,13 @@ export class MiniMonkey implements ChatHost {
   private sessions = new Set<ChatSession>();
   private scm: Promise<ScmPrepass> | undefined;
   private isDisposed = false;
+  /** With `parallel`: the shared context the sessions take sequences of. */
+  private readonly batcher: SequenceBatcher | undefined;
 
-  private constructor(text: TextModel, vision: VisionEncoder, family: ModelFamily, o: MiniMonkeyLoadSettings, threads: number) {
+  private constructor(
+    text: TextModel, vision: VisionEncoder, family: ModelFamily, o: MiniMonkeyLoadSettings, threads: number, batcher: SequenceBatcher | undefined,
+  ) {
+    this.batcher = batcher;
     this.text = text;
     this.vision = vision;
     this.family = family;
@@ -100,6 +132,7 @@ export class MiniMonkey implements ChatHost {
     const threads = checkThreads(o.threads);
     checkInt('contextSize', o.contextSize);
     checkInt('batchSize', o.batchSize);
+    const parallel = checkInt('parallel', o.parallel);
     checkSignal(o.signal);
     checkCallback(o.onProgress, 'onProgress');
     if (o.family !== undefined && !isFamilyName(o.family)) throw new InvalidArgumentError(`family must be one of ${FAMILY_NAMES.join(', ')}`);
@@ -129,7 +162,17 @@ export class MiniMonkey implements ChatHost {
       vision.dispose();
       throw e;
     }
-    return new MiniMonkey(text, vision, family, o, threads);
+    let batcher: SequenceBatcher | undefined;
+    if (parallel !== undefined) {
+      try {
+        batcher = await sharedContext(text, family, parallel, o, threads);
+      } catch (e) {
+        text.dispose();
+        vision.dispose();
+        throw e;
+      }
+    }
+    return new MiniMonkey(text, vision, family, o, threads, batcher);
   }
 
   /**
@@ -141,12 +184,18 @@ export class MiniMonkey implements ChatHost {
     return { vision: this.vision.info.device, text: this.text.info.device, gpuLayers: this.text.info.gpuLayers, ...(note ? { note } : {}) };
   }
 
-  /** A new conversation with its own context. */
+  /**
+   * A new conversation: with its own context, or (loaded with `parallel`) on a free sequence of the
+   * shared one; when none is free, a `BUSY` error, or with `wait: true` the next one freed.
+   */
   async chat(options: ChatOptions = {}): Promise<ChatSession> {
     this.live();
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
     const system = options.system ?? this.family.systemMessage;
     if (typeof system !== 'string') throw new InvalidArgumentError('system must be a string');
+    if (options.wait !== undefined && typeof options.wait !== 'boolean') throw new InvalidArgumentError('wait must be a boolean');
+    checkSignal(options.signal);
+    if (this.batcher) return this.chatOnSequence(this.batcher, system, options);
     const explicit = checkInt('contextSize', options.contextSize) ?? this.contextSize;
     const make = (contextSize: number) => this.text.createContext({ contextSize, batchSize: this.batchSize, threads: this.threads });
     const ctx = await make(explicit ?? DEFAULT_CONTEXT);
@@ -165,6 +214,41 @@ export class MiniMonkey implements ChatHost {
     return session;
   }
 
+  private async chatOnSequence(batcher: SequenceBatcher, system: string, options: ChatOptions): Promise<ChatSession> {
+    const limit = checkInt('contextSize', options.contextSize);
+    if (limit !== undefined && limit > batcher.size) {
+      throw new InvalidArgumentError(
+        `contextSize ${limit} is more than the ${batcher.size} tokens each sequence holds (with parallel, contextSize is set at load)`,
+      );
+    }
+    let seq = batcher.acquire();
+    if (seq === undefined) {
+      if (!options.wait) {
+        throw new MiniMonkeyError('BUSY', `all ${batcher.parallel} sequences are taken: dispose a chat session, or chat({ wait: true })`);
+      }
+      try {
+        seq = await batcher.wait(options.signal);
+      } catch (e) {
+        throw options.signal?.aborted ? new AbortError(undefined, { cause: e }) : e;
+      }
+    }
+    // dispose() ran while it waited: a session on a dead model must not escape.
+    if (this.isDisposed) throw new DisposedError('the model was disposed while the chat was being created');
+    const session = new ChatSession(this, new SequenceSlot(batcher, seq, limit ?? batcher.size), system, undefined, true);
+    this.sessions.add(session);
+    return session;
+  }
+
+  /**
+   * With `parallel`: the shared context's sequences (each `size` tokens), how many are free and
+   * how many chat() calls wait for one, and the decodes so far (steps: batched generation steps,
+   * stepTokens: the tokens they carried, prefillChunks: prompt chunks). Undefined without.
+   */
+  get sequences(): ({ parallel: number; size: number; free: number; waiting: number } & BatcherStats) | undefined {
+    const b = this.batcher;
+    return b && { parallel: b.parallel, size: b.size, free: b.freeCount, waiting: b.waiting, ...b.stats };
+  }
+
   /** @internal A disposed session leaves the model's set, with its history and cache entries. */
   forgetSession(session: object): void {
     this.sessions.delete(session as ChatSession);
@@ -177,7 +261,7 @@ export class MiniMonkey implements ChatHost {
    * Throws IncompleteError when the answer runs out of tokens before its JSON is complete.
    */
   extract<T = unknown>(image: ImageInput, schema: JsonSchema, options: ExtractOptions = {}): Promise<T> {
-    return extract<T>(() => this.chat(), image, schema, options);
+    return extract<T>(() => this.chat(this.batcher ? { wait: true } : {}), image, schema, options);
   }
 
   /**
@@ -222,6 +306,7 @@ export class MiniMonkey implements ChatHost {
     this.cache.clear();
     this.scm?.then((p) => p.dispose(), () => {});
     this.scm = undefined;
+    this.batcher?.dispose();
     this.text.dispose();
     this.vision.dispose();
   }
@@ -270,6 +355,19 @@ export class MiniMonkey implements ChatHost {
   private live(): void {
     if (this.isDisposed) throw new DisposedError('the model has been disposed');
   }
+}
+
+/** The shared context of `parallel` sequences; all of them together are bounded as one context. */
+async function sharedContext(text: TextModel, family: ModelFamily, parallel: number, o: MiniMonkeyLoadSettings, threads: number): Promise<SequenceBatcher> {
+  const size = o.contextSize ?? defaultSequenceSize(family, text.info.trainContext);
+  const padded = Math.ceil(size / CONTEXT_STEP) * CONTEXT_STEP;
+  if (parallel * padded > LIMITS.contextSize.max) {
+    throw new InvalidArgumentError(
+      `parallel ${parallel} x ${padded} tokens per sequence is over ${LIMITS.contextSize.max} tokens of context in all ` +
+        `(${LIMITS.contextSize.why}): use fewer sequences or a smaller contextSize`,
+    );
+  }
+  return SequenceBatcher.create(text, { contextSize: size, parallel, batchSize: o.batchSize ?? 512, threads });
 }
 
 /** `hf:owner/name` → the pulled pair's paths; anything else needs both paths. */

@@ -102,6 +102,35 @@ export interface NativeLlmContext {
   dispose(): void;
 }
 
+/** A sequence's step: its token, or its own failure (the other sequences of the step went on). */
+export type NativeSequenceStep = NativeStep | { code: string; message: string };
+
+/**
+ * One libllama context holding several conversations, numbered 0..sequences()-1, each with its
+ * own KV cells, position and sampler. prefill and step are jobs on the libuv pool; a sequence
+ * with a job queued is busy, and the calls on its state throw BUSY until the job ends
+ * (lib/llm/sequence-batcher.ts runs one job at a time and never calls them then).
+ */
+export interface NativeSequenceContext {
+  /** Appends one chunk (at most batchSize() positions) to `seq`; `last`: keep its final logits. Resolves to the new position. */
+  prefill(seq: number, chunk: Int32Array | Float32Array, last: boolean, token?: NativeCancelToken): Promise<number>;
+  /** One step of each listed sequence (distinct), their tokens decoded in one llama_decode. */
+  step(seqs: Int32Array, tokens: (NativeCancelToken | undefined)[]): Promise<NativeSequenceStep[]>;
+  setSampling(seq: number, options: SamplingOptions & { grammar?: string }): void;
+  checkGrammar(grammar: string): void;
+  grammarPasses(seq: number): number;
+  /** Drops positions from `position` on (the cells go before the next job decodes). */
+  truncate(seq: number, position: number): void;
+  position(seq: number): number;
+  /** Positions each sequence holds. */
+  size(): number;
+  sequences(): number;
+  /** Positions per prefill chunk. */
+  batchSize(): number;
+  logits(seq: number): Float32Array;
+  dispose(): void;
+}
+
 export interface NativeScmResult {
   /** Positions scored (the whole prompt). */
   tokens: number;
@@ -188,6 +217,8 @@ export interface NativeAddon {
   /** Folders of optional GPU backend packages; effective before the first device use. */
   addBackendDirs(dirs: string[]): void;
   createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeLlmContext>;
+  /** A context of `parallel` sequences of `contextSize` positions each. */
+  createSequenceContext(model: NativeTextModel, contextSize: number, parallel: number, batchSize: number, threads: number): Promise<NativeSequenceContext>;
   /** llama.cpp's JSON Schema to GBNF converter (the schema as JSON text). */
   jsonSchemaToGrammar(schemaJson: string): string;
   createScm(model: NativeTextModel, threads: number): Promise<NativeScm>;

@@ -21,7 +21,10 @@ export interface ChatHost {
   readonly text: TextModel;
   /** Template, system message and special tokens of the model's family. */
   readonly family: ModelFamily;
-  /** One heavy job at a time per model (load, encode, prefill, generation). */
+  /**
+   * One heavy job at a time per model: encodes and the SCM pre-pass, and (without `parallel`) whole
+   * turns; with `parallel` the decodes go through the shared context's batcher instead.
+   */
   readonly queue: SerialQueue;
   readonly disposed: boolean;
   prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage>;

@@ -16,6 +16,7 @@ import { checkSampling, SamplingOptions } from './sampling';
 import { constraintGrammar, JsonSchema, parseConstrained } from './structured';
 import { StopStringMatcher } from './stop-strings';
 import { safeCall } from './text-model';
+import { SerialQueue } from '../util/serial-queue';
 import type { ChatHost, PreparedImage } from './chat-host';
 
 export type ContentPart = string | { type: 'text'; text: string } | { type: 'image'; image: ImageInput; crop?: PresetName | CropOptions };
@@ -91,9 +92,17 @@ export interface ChatOptions {
   /**
    * Tokens this conversation's context holds (default: the model's contextSize; when neither is
    * given the context starts at 8,192 and grows to what each turn's crop plan needs, plus
-   * maxTokens, up to the model's trained context).
+   * maxTokens, up to the model's trained context). With `parallel` at load: at most what each
+   * sequence holds, which is the default.
    */
   contextSize?: number;
+  /**
+   * With `parallel` at load, when every sequence is taken: wait for one to be freed (first come,
+   * first served) instead of failing with a `BUSY` error (default false).
+   */
+  wait?: boolean;
+  /** Gives up waiting for a free sequence (AbortError). */
+  signal?: AbortSignal;
 }
 
 /** @internal How an auto-sized conversation gets a larger context. */
@@ -110,6 +119,10 @@ const CONTEXT_STEP = 256;
 
 export class ChatSession {
   private ctx: NativeLlmContext | undefined;
+  // A session on its own context takes the model's queue for whole turns (one ask at a time per
+  // model); a sequence of a shared context queues only its own turns, and only the vision tower
+  // and the SCM pre-pass on the model's queue: its decodes are batched with the other sequences'.
+  private readonly turnQueue: SerialQueue;
   private turns = 0;
   // Everything the context holds, as prefilled (token runs, image rows, generated tokens): SCM
   // scores a new turn's images against the whole conversation, as one prompt would be.
@@ -117,9 +130,13 @@ export class ChatSession {
   readonly system: string;
 
   /** @internal use MiniMonkey.chat() */
-  constructor(private readonly host: ChatHost, ctx: NativeLlmContext, system: string, private readonly growth?: ContextGrowth) {
+  constructor(
+    private readonly host: ChatHost, ctx: NativeLlmContext, system: string, private readonly growth?: ContextGrowth,
+    private readonly sequence = false,
+  ) {
     this.ctx = ctx;
     this.system = system;
+    this.turnQueue = sequence ? new SerialQueue() : host.queue;
   }
 
   /** Tokens of context used so far / available in total. */
@@ -132,7 +149,8 @@ export class ChatSession {
 
   /**
    * Asks a question; the reply streams as text pieces (`for await`) and the returned object is
-   * also a promise of the whole result. Asks on one model run one after another.
+   * also a promise of the whole result. Asks on one session run one after another; so do asks on
+   * one model, unless it was loaded with `parallel`, where sessions generate together.
    */
   ask(content: Content, options: AskOptions = {}): ReplyStream<AskResult> {
     const stream = new ReplyStream<AskResult>();
@@ -149,7 +167,7 @@ export class ChatSession {
       stream.fail(fromNative(e));
       return stream;
     }
-    this.host.queue.run(() => this.runTurn(parts, options, stream, grammar)).then(
+    this.turnQueue.run(() => this.runTurn(parts, options, stream, grammar)).then(
       (r) => stream.end(r),
       (e) => stream.fail(fromNative(e)),
     );
@@ -158,7 +176,7 @@ export class ChatSession {
 
   /** Forgets the conversation (keeps the context's memory for the next one). */
   async reset(): Promise<void> {
-    await this.host.queue.run(async () => {
+    await this.turnQueue.run(async () => {
       this.live().truncate(0);
       this.turns = 0;
       this.history = [];
@@ -179,6 +197,11 @@ export class ChatSession {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
+  }
+
+  /** Work on the model's shared weights outside the context: inside the model's queue. */
+  private heavy<T>(job: () => Promise<T>): Promise<T> {
+    return this.sequence ? this.host.queue.run(job) : job();  // a whole turn of a lone session already is
   }
 
   private historyLength(): number {
@@ -274,7 +297,7 @@ export class ChatSession {
     let cacheHits = 0;
     const embeddings: Float32Array[] = [];
     for (let i = 0; i < images.length; i++) {
-      const enc = await this.host.encodePrepared(images[i], signal);
+      const enc = await this.heavy(() => this.host.encodePrepared(images[i], signal));
       if (enc.cached) cacheHits++;
       embeddings.push(enc.embeddings);
       progress('encode', i + 1, images.length);
@@ -290,7 +313,7 @@ export class ChatSession {
       if (blocks.length > 0) {
         if (this.historyLength() !== start) throw new MiniMonkeyError('INTERNAL', 'SCM: the conversation record does not match the context');
         const pre = await this.host.scmPrepass();
-        const r = await pre.run([...this.history, ...parts], blocks, { keep: scm.keep, signal, onProgress: (d, n) => progress('scm', d, n) });
+        const r = await this.heavy(() => pre.run([...this.history, ...parts], blocks, { keep: scm.keep, signal, onProgress: (d, n) => progress('scm', d, n) }));
         parts = compressParts(parts, start, blocks, r.kept, this.host.text.info.embeddingWidth);
         peakBytes = r.peakBytes;
         scored = imageReports(blocks, r.kept, r.scores);

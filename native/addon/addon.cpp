@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTiles(env, exports);
   RegisterTextModel(env, exports);
   RegisterLlmContext(env, exports);
+  RegisterSequenceContext(env, exports);
   RegisterScm(env, exports);
   RegisterGrammar(env, exports);
   return exports;

@@ -10,6 +10,7 @@ struct AddonData {
   Napi::FunctionReference vision_encoder;
   Napi::FunctionReference text_model;
   Napi::FunctionReference llm_context;
+  Napi::FunctionReference sequence_context;
   Napi::FunctionReference scm;
 };
 
@@ -23,6 +24,7 @@ void RegisterTiles(Napi::Env env, Napi::Object exports);
 void RegisterImageOps(Napi::Env env, Napi::Object exports);
 void RegisterTextModel(Napi::Env env, Napi::Object exports);
 void RegisterLlmContext(Napi::Env env, Napi::Object exports);
+void RegisterSequenceContext(Napi::Env env, Napi::Object exports);
 void RegisterScm(Napi::Env env, Napi::Object exports);
 void RegisterGrammar(Napi::Env env, Napi::Object exports);
 

@@ -1,7 +1,6 @@
 // JS handle of a mm::LlmContext: one conversation's KV cache. Prefill and each generation step
 // run on the libuv pool; the JS side drives generation one token per step (natural backpressure,
 // and cancellation between any two tokens).
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "progress_callback.h"
 #include "promise_worker.h"
 #include "prompt_parts_js.h"
+#include "sampling_js.h"
 #include "text_model_js.h"
 
 namespace mm_addon {
@@ -94,37 +94,11 @@ class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
         });
   }
 
-  // setSampling({temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed})
+  // setSampling({temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, grammar})
   Napi::Value SetSampling(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto ctx = live(env);
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setSampling(options: object)");
-    Napi::Object o = info[0].As<Napi::Object>();
-    auto num = [&](const char* key, double fallback) {
-      Napi::Value v = o.Get(key);
-      if (v.IsUndefined()) return fallback;
-      if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(key) + " must be a number");
-      return v.As<Napi::Number>().DoubleValue();
-    };
-    mm::SamplingOptions s;
-    s.temperature = static_cast<float>(num("temperature", s.temperature));
-    auto count = [&](const char* key, int fallback, int max) {
-      Napi::Value v = o.Get(key);
-      return v.IsUndefined() ? fallback : int_in_range(env, v, key, 0, max);
-    };
-    s.top_k = count("topK", s.top_k, mm::limits::kMaxTopK);
-    s.top_p = static_cast<float>(num("topP", s.top_p));
-    s.min_p = static_cast<float>(num("minP", s.min_p));
-    s.repeat_penalty = static_cast<float>(num("repeatPenalty", s.repeat_penalty));
-    s.repeat_last_n = count("repeatLastN", s.repeat_last_n, mm::limits::kMaxRepeatLastN);
-    const double seed = num("seed", s.seed);
-    if (!(seed >= 0 && seed <= 4294967295.0) || std::floor(seed) != seed) throw make_error(env, "INVALID_ARGUMENT", "seed must be an integer from 0 to 2^32-1");
-    s.seed = static_cast<uint32_t>(seed);
-    Napi::Value grammar = o.Get("grammar");
-    if (!grammar.IsUndefined()) {
-      if (!grammar.IsString()) throw Napi::TypeError::New(env, "grammar must be a string");
-      s.grammar = grammar.As<Napi::String>().Utf8Value();
-    }
+    const mm::SamplingOptions s = ReadSamplingOptions(env, info.Length() > 0 ? info[0] : env.Undefined(), "setSampling(options: object)");
     try {
       ctx->set_sampling(s);
     } catch (const mm::Error& e) {

@@ -11,25 +11,13 @@
 #include <vector>
 
 #include "llama.h"
+#include "llm_sequence_sampler.h"
 #include "prompt_part.h"
 #include "text_model.h"
 
 struct ggml_threadpool;
 
 namespace mm {
-
-struct SamplingOptions {
-  float temperature = 0.0f;  // <= 0: greedy (argmax), as the reference decodes
-  int top_k = 0;             // 0: off
-  float top_p = 1.0f;        // 1: off
-  float min_p = 0.0f;        // 0: off
-  float repeat_penalty = 1.0f;
-  int repeat_last_n = 64;
-  uint32_t seed = 0;
-  // GBNF text (root rule "root"); empty: unconstrained. Checked against the grammar after the
-  // cheaper samplers have picked a token; only a rejected pick pays for the full-vocabulary pass.
-  std::string grammar;
-};
 
 struct ContextOptions {
   int n_ctx = 8192;
@@ -74,7 +62,7 @@ class LlmContext {
   void check_grammar(const std::string& grammar) const;
 
   // Full grammar passes (the unconstrained pick was rejected) since the last set_sampling.
-  int grammar_passes() const { return grammar_passes_; }
+  int grammar_passes() const { return sampler_->grammar_passes(); }
 
   // Logits of the last position (n_vocab floats).
   std::vector<float> logits() const;
@@ -89,17 +77,7 @@ class LlmContext {
   // One persistent worker pool per context: without it ggml spawns threads for every decode,
   // which costs a measurable share of each generated token.
   ggml_threadpool* threadpool_ = nullptr;
-  llama_sampler* sampler_ = nullptr;
-  llama_sampler* grammar_ = nullptr;  // null: unconstrained
-  std::vector<llama_token_data> candidates_;
-  int grammar_passes_ = 0;
-  // With a grammar, the reply's bytes stay valid UTF-8 (libllama's grammar reads an invalid
-  // sequence, a surrogate or an overlong form, as some code point; the text would not hold it).
-  std::vector<uint8_t> self_contained_;  // per token: its piece is complete valid UTF-8 (or empty)
-  std::string utf8_tail_;                // an incomplete character at the end of the reply so far
-  bool keeps_utf8(int32_t token) const;
-  llama_sampler* make_grammar(const std::string& grammar) const;
-  void fill_candidates(const float* logits);
+  std::unique_ptr<ReplySampler> sampler_;
   int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
   bool has_logits_ = false;
   std::atomic<const std::atomic<bool>*> cancel_{nullptr};

@@ -15,5 +15,6 @@ constexpr int kMaxTopK = 1 << 20;
 constexpr int kMaxRepeatLastN = kMaxContext;
 constexpr int kMaxGpuLayers = 1024;
 constexpr int kMaxDeviceName = 64;  // a ggml device name ("Vulkan0", "CUDA1"), or auto / cpu
+constexpr int kMaxParallel = 64;  // sequences of one context (libllama: LLAMA_MAX_SEQ, 256)
 
 }  // namespace mm::limits

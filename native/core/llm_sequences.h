@@ -1,0 +1,110 @@
+// One libllama context that holds several conversations, one sequence each (n_seq_max, with a KV
+// stream of its own per sequence: kv_unified off, so a sequence's cells sit where they would in a
+// context of its own and its attention is computed as there). The work on it comes in two kinds,
+// each one llama_decode: a prefill chunk of one sequence (tokens or embedding rows, never both),
+// or one generation step of several sequences at once (one token each, batched). The caller
+// (lib/llm/sequence-batcher.ts) runs one such job at a time, on the libuv pool, and interleaves
+// them; the context's mutex is only ever taken by those jobs, never by the JS thread.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "llama.h"
+#include "llm_sequence_sampler.h"
+#include "prompt_part.h"
+#include "text_model.h"
+
+struct ggml_threadpool;
+
+namespace mm {
+
+struct SequenceOptions {
+  int n_seq = 2;         // conversations the context holds
+  int n_ctx_seq = 8192;  // positions per sequence (rounded up to libllama's 256)
+  int n_batch = 512;     // positions per prefill chunk
+  int threads = 4;
+};
+
+// What one sequence got from a step: its sampled token, or its own failure.
+struct StepResult {
+  int32_t token = -1;
+  bool eog = false;  // the token ends the reply: it was not appended
+  std::string bytes;
+  bool failed = false;
+  ErrorCode code = ErrorCode::Internal;
+  std::string message;
+};
+
+class SequenceContext {
+ public:
+  static std::unique_ptr<SequenceContext> create(std::shared_ptr<TextModel> model, const SequenceOptions& opts);
+  ~SequenceContext();
+  SequenceContext(const SequenceContext&) = delete;
+  SequenceContext& operator=(const SequenceContext&) = delete;
+
+  int n_seq() const { return static_cast<int>(seqs_.size()); }
+  int n_ctx_seq() const { return n_ctx_seq_; }
+  int n_batch() const { return n_batch_; }
+  const TextModel& model() const { return *model_; }
+  int n_past(int seq) const { return at(seq).n_past.load(); }
+
+  // Appends one chunk (at most n_batch positions) of a prompt to `seq`. `last`: the chunk ends the
+  // prompt, and its final position's logits are kept for the next step. Checks token ids, rows and
+  // room first; on abort or failure the chunk's cells are removed and mm::Error is thrown.
+  void prefill_chunk(int seq, const PromptPart& chunk, bool last, const std::atomic<bool>* cancel);
+
+  // One generation step of each sequence in `seqs` (distinct): each samples from its last logits,
+  // and those whose token does not end the reply are appended together in one llama_decode. One
+  // sequence's failure (aborted, full, its grammar) is its result alone; the others go on.
+  std::vector<StepResult> step(const std::vector<int>& seqs, const std::vector<const std::atomic<bool>*>& cancels);
+
+  // The calls below are the JS thread's, made only while `seq` is in no job (busy() says so); they
+  // touch that sequence's own state and atomics, never the libllama context.
+
+  // Marks a job on `seq` as queued (false: it already has one); the job clears it when it ends.
+  bool claim(int seq) { return !at(seq).busy.exchange(true); }
+  void unclaim(int seq) { at(seq).busy.store(false); }
+  bool busy(int seq) const { return at(seq).busy.load(); }
+  // Drops positions from `n_keep` on. The cells go at the start of the next job (the KV cache is
+  // only ever changed by jobs, which hold the context).
+  void truncate(int seq, int n_keep);
+  void set_sampling(int seq, const SamplingOptions& opts) { at(seq).sampler->set(opts); }
+  void check_grammar(const std::string& grammar) const { checker_->check_grammar(grammar); }
+  int grammar_passes(int seq) const { return at(seq).sampler->grammar_passes(); }
+  std::vector<float> logits(int seq) const;
+
+ private:
+  struct Sequence {
+    std::unique_ptr<ReplySampler> sampler;
+    std::vector<float> logits;  // the last computed position's, copied out of libllama's buffer
+    bool has_logits = false;    // (which the next decode, of any sequence, overwrites)
+    std::atomic<int> n_past{0};
+    std::atomic<int> rm_from{-1};  // cells from here on go before the next decode; -1: none
+    std::atomic<bool> busy{false};
+  };
+
+  SequenceContext() = default;
+  Sequence& at(int seq);
+  const Sequence& at(int seq) const;
+  void apply_truncations();
+  void keep_logits(Sequence& s, int32_t batch_index);
+  static bool abort_requested(void* self);
+
+  std::shared_ptr<TextModel> model_;
+  llama_context* ctx_ = nullptr;
+  ggml_threadpool* threadpool_ = nullptr;  // one persistent pool, as LlmContext
+  std::vector<std::unique_ptr<Sequence>> seqs_;
+  std::unique_ptr<ReplySampler> checker_;  // parses grammars for check_grammar; never samples
+  int n_ctx_seq_ = 0, n_batch_ = 0;
+  // Set only while a prefill chunk (one sequence alone) decodes: aborting a batched step would
+  // abort the other sequences' tokens too, so steps are cancelled between decodes instead.
+  std::atomic<const std::atomic<bool>*> cancel_{nullptr};
+  std::mutex mu_;  // held by a job for its whole length
+};
+
+}  // namespace mm
