@@ -141,8 +141,6 @@ export const BATCH_LIMITS = {
  * client on the network cannot make the server hold unbounded memory or time.
  */
 export const SERVER_LIMITS = {
-  /** Conversations answered at once (`--parallel`): each is a chat session with its own context. */
-  parallel: { min: 1, max: 64, why: 'each slot holds a context (up to GiBs of KV cache); more than cores only contend' },
   /** Requests that wait for a slot (`--queue`); one more gets 503 with Retry-After. */
   queue: { default: 16, min: 0, max: 4096, why: 'a bounded wait, so a burst is told to come back instead of piling up memory' },
   /** Request body bytes (`--max-body`): a JSON body with base64 images. */

@@ -202,6 +202,7 @@ export interface NativeRuntimeInfo {
     maxRepeatLastN: number;
     maxGpuLayers: number;
     maxDeviceName: number;
+    maxParallel: number;
   };
 }
 

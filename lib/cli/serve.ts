@@ -1,10 +1,10 @@
 // `minimonkey serve`: the model behind an OpenAI-compatible HTTP API and a page to try it
 // (lib/server). Ctrl-C / SIGTERM stop taking requests, let those in flight finish, and exit.
-import { SERVER_LIMITS } from '../limits';
+import { limitRange, SERVER_LIMITS } from '../limits';
 import { MiniMonkey } from '../model';
 import { MiniMonkeyServer } from '../server/server';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
-import { intFlag, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
+import { intFlag, limitFlag, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
 
 const USAGE = `usage: minimonkey serve --model FILE --mmproj FILE [options]
 
@@ -15,7 +15,8 @@ options:
 ${LOAD_USAGE}
   --host H               address to bind (default 127.0.0.1: this machine only)
   --port N               port (default 8080; 0 picks a free one)
-  --parallel N           conversations answered at once (default 1; ${SERVER_LIMITS.parallel.min}-${SERVER_LIMITS.parallel.max})
+  --parallel N           conversations answered at once, as sequences of one context with their
+                         decodes batched (default 1; ${limitRange('parallel').min}-${limitRange('parallel').max})
   --queue N              requests that may wait for a slot before 503 (default ${SERVER_LIMITS.queue.default})
   --api-key KEY          require Authorization: Bearer KEY on /v1 (default: env MINIMONKEY_API_KEY)
   --max-body BYTES       largest request body (default ${SERVER_LIMITS.bodyBytes.default})
@@ -58,13 +59,12 @@ function parse(argv: string[]): Parsed | 'help' {
   if (values.help) return 'help';
   const apiKey = values['api-key'] ?? process.env.MINIMONKEY_API_KEY;
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key is empty');
-  const P = SERVER_LIMITS.parallel;
   const Q = SERVER_LIMITS.queue;
   return {
     load: loadArgs(values),
     host: values.host ?? '127.0.0.1',
     port: intFlag(values.port, '--port', 0, 65535) ?? 8080,
-    parallel: intFlag(values.parallel, '--parallel', P.min, P.max) ?? 1,
+    parallel: limitFlag(values.parallel, '--parallel', 'parallel') ?? 1,
     queue: intFlag(values.queue, '--queue', Q.min, Q.max) ?? Q.default,
     apiKey,
     maxBody: intFlag(values['max-body'], '--max-body', 1024, 1 << 30),
@@ -78,7 +78,9 @@ function parse(argv: string[]): Parsed | 'help' {
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const load = requireModelFiles(args.load);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const model = await MiniMonkey.load({ ...load, signal: ctx.signal });  // `parallel: args.parallel` goes here once load takes it
+  // Several slots: one shared context of `parallel` sequences, their decodes batched (README
+  // "Several conversations at once"); one slot keeps a context of its own that grows per turn.
+  const model = await MiniMonkey.load({ ...load, ...(args.parallel > 1 ? { parallel: args.parallel } : {}), signal: ctx.signal });
   try {
     const server = await MiniMonkeyServer.start(model, {
       host: args.host, port: args.port, parallel: args.parallel, queue: args.queue, apiKey: args.apiKey,

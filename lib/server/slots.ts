@@ -4,6 +4,7 @@
 // is idle it waits in a bounded queue, and past the bound it is refused (503 + Retry-After).
 import type { ChatSession } from '../llm/session';
 import type { MiniMonkey } from '../model';
+import { InvalidArgumentError } from '../errors';
 import { ApiError } from './api-error';
 
 export class Slot {
@@ -34,7 +35,12 @@ export class SlotPool {
 
   static async create(model: MiniMonkey, parallel: number, queueMax: number, retryAfter: number): Promise<SlotPool> {
     const slots: Slot[] = [];
-    // One session per slot. When MiniMonkey.load takes `parallel`, these become sequences of one context.
+    // One session per slot: on a model loaded with `parallel`, a sequence of its shared context each
+    // (their decodes batched); otherwise a context each, asked one after another.
+    const sequences = model.sequences?.parallel;
+    if (sequences !== undefined && parallel > sequences) {
+      throw new InvalidArgumentError(`${parallel} slots need a model loaded with parallel >= ${parallel} (it has ${sequences})`);
+    }
     for (let i = 0; i < parallel; i++) slots.push(new Slot(i, await model.chat(), undefined));
     return new SlotPool(model, slots, queueMax, retryAfter);
   }

@@ -68,6 +68,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   limits.Set("maxRepeatLastN", mm::limits::kMaxRepeatLastN);
   limits.Set("maxGpuLayers", mm::limits::kMaxGpuLayers);
   limits.Set("maxDeviceName", mm::limits::kMaxDeviceName);
+  limits.Set("maxParallel", mm::limits::kMaxParallel);
   o.Set("limits", limits);
   return o;
 }
