@@ -2,6 +2,9 @@
 export * from './errors';
 export { runtimeInfo } from './runtime';
 export type { RuntimeInfo } from './runtime';
+export type { NativeDeviceInfo as DeviceInfo, NativeBackendModule as BackendModuleInfo } from './native';
+export type { DeviceOption } from './devices';
+export { backendPackageName } from './devices';
 
 // The vision tower and the image path into it.
 export { VisionEncoder } from './vision/encoder';
