@@ -17,6 +17,8 @@ npm run build:tools -- mm-clip-bench llama-bench llama-mtmd-cli). With no target
            options: --tiles 2 --threads N --types f16,bf16,q8_0,q4_0
   llm      prefill and decode tokens/s of our chat path vs llama-bench
            options: --types q4_0,q8_0 --threads N --prompt 512 --gen 32 --reps 2
+           concurrent sessions on one shared context: --sessions 1,2,4 --image 1536
+           (--only sequences runs just those)
   scm      time to first token with and without SCM on a 1344x896 page (ocr preset)
            options: --preset ocr --text-type q4_0 --vision-type f16 --threads N --keep 0.5
   e2e      one question about a 1344x896 page, stage by stage, without and with SCM, each stage
@@ -35,7 +37,7 @@ type Target = (typeof TARGETS)[number];
 const COMMON = ['shape', 'threads'];
 const OPTIONS: Record<Target, string[]> = {
   vision: [...COMMON, 'tiles', 'types'],
-  llm: [...COMMON, 'types', 'prompt', 'gen', 'reps'],
+  llm: [...COMMON, 'types', 'prompt', 'gen', 'reps', 'sessions', 'image', 'only'],
   scm: [...COMMON, 'preset', 'text-type', 'vision-type', 'keep'],
   e2e: [...COMMON, 'preset', 'text-type', 'vision-types', 'gen'],
 };
