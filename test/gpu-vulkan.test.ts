@@ -26,7 +26,7 @@ let n = 0;
 interface ChildResult {
   runtime: { name: string; backend: string; description: string; type: string; memoryTotal: number }[];
   modules: { name: string; path: string; loaded: boolean; error?: string }[];
-  vision: { device: string; note: string; weightBuffer: string; out: number[]; grown: number[] };
+  vision: { device: string; note: string; weightBuffer: string; out: number[]; grown: number[]; computeBytes: number };
   scm?: { kept: number[]; scores: number[]; layer0: number[] };
   text?: { device: string; note: string; gpuLayers: number; logits: number[] };
   chat?: { device: { vision: string; text: string; gpuLayers: number; note?: string }; tokenIds: number[] };
@@ -81,6 +81,9 @@ onLinux('Vulkan on lavapipe', () => {
     // corrupted the heap on Vulkan until the runner took a fresh backend for it (graph_runner.cpp).
     expect(relError(vk.vision.grown, vk.vision.out)).toBeLessThan(1e-5);
     expect(relError(cpu.vision.grown, cpu.vision.out)).toBeLessThan(1e-5);
+    // computeBytes measures on a backend of its own, on either device.
+    expect(vk.vision.computeBytes).toBeGreaterThan(0);
+    expect(cpu.vision.computeBytes).toBeGreaterThan(0);
   });
 
   test("SCM's pre-pass on Vulkan0: the same layer-0 output, scores and kept indices", () => {

@@ -64,10 +64,10 @@ GraphRunner::~GraphRunner() {
   if (cpu_) ggml_backend_free(cpu_);
 }
 
-ggml_backend_sched_t GraphRunner::new_sched(size_t graph_size) const {
+ggml_backend_sched_t GraphRunner::new_sched(size_t graph_size, ggml_backend_t gpu) const {
   ggml_backend_t backends[2];
   int n = 0;
-  if (gpu_) backends[n++] = gpu_;
+  if (gpu) backends[n++] = gpu;
   backends[n++] = cpu_;  // last: the scheduler's fallback and where graph inputs start
   ggml_backend_sched_t s = ggml_backend_sched_new(backends, nullptr, n, graph_size, /*parallel=*/false, /*op_offload=*/true);
   if (!s) throw Error(ErrorCode::OutOfMemory, "cannot create the graph scheduler");
@@ -83,7 +83,7 @@ void GraphRunner::fit(ggml_cgraph* gf) {
   if (sched_) ggml_backend_sched_free(sched_);
   sched_ = nullptr;
   capacity_.clear();
-  sched_ = new_sched(need);
+  sched_ = new_sched(need, gpu_);
   graph_size_ = need;
 }
 
@@ -106,7 +106,20 @@ ggml_backend_buffer_type_t GraphRunner::state_buffer_type() const {
 
 size_t GraphRunner::measure(ggml_cgraph* gf) {
   check_preallocated(gf);
-  ggml_backend_sched_t probe = new_sched(2 * static_cast<size_t>(ggml_graph_size(gf)));
+  // On a GPU the probe gets a backend of its own: its compute memory never touches the live one
+  // (see renew_gpu_backend).
+  ggml_backend_t probe_gpu = nullptr;
+  if (gpu_) {
+    probe_gpu = ggml_backend_dev_init(device_.dev, nullptr);
+    if (!probe_gpu) throw Error(ErrorCode::Internal, "cannot start " + device_.name + " to measure compute memory");
+  }
+  ggml_backend_sched_t probe = nullptr;
+  try {
+    probe = new_sched(2 * static_cast<size_t>(ggml_graph_size(gf)), probe_gpu);
+  } catch (...) {
+    if (probe_gpu) ggml_backend_free(probe_gpu);
+    throw;
+  }
   size_t total = 0;
   const bool ok = ggml_backend_sched_reserve(probe, gf);
   if (ok) {
@@ -115,6 +128,7 @@ size_t GraphRunner::measure(ggml_cgraph* gf) {
     }
   }
   ggml_backend_sched_free(probe);
+  if (probe_gpu) ggml_backend_free(probe_gpu);
   if (!ok) throw Error(ErrorCode::OutOfMemory, "cannot reserve compute memory");
   return total;
 }

@@ -57,7 +57,7 @@ class GraphRunner {
   void compute(ggml_cgraph* gf, const std::atomic<bool>* cancel, const char* what);
 
  private:
-  ggml_backend_sched_t new_sched(size_t graph_size) const;
+  ggml_backend_sched_t new_sched(size_t graph_size, ggml_backend_t gpu) const;
   void fit(ggml_cgraph* gf);  // a scheduler large enough for gf
   void renew_gpu_backend();
   void check_preallocated(ggml_cgraph* gf) const;
