@@ -4,16 +4,16 @@
 
 namespace mm {
 
-namespace {
-
-// Asks the device the way libllama's loader does: a throwaway mul_mat whose weight sits in a
-// zero-size buffer of the candidate type.
-bool takes(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, const ggml_tensor* weight) {
+bool runs_matmul(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, const ggml_tensor* weight) {
   ggml_init_params ip{ggml_tensor_overhead() * 4, nullptr, /*no_alloc=*/true};
   ggml_context* ctx = ggml_init(ip);
   if (!ctx) return false;
-  ggml_tensor* w = ggml_dup_tensor(ctx, weight);
-  ggml_tensor* x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, weight->ne[0], 64);
+  // As the graphs multiply it: flattened to [everything but the last dimension, last dimension]
+  // (the patch kernel [P, P, 3, H] is a [3·P·P, H] matrix), never a shape mul_mat would assert on.
+  const int64_t rows = weight->ne[ggml_n_dims(weight) - 1];
+  const int64_t cols = ggml_nelements(weight) / rows;
+  ggml_tensor* w = ggml_new_tensor_2d(ctx, weight->type, cols, rows);
+  ggml_tensor* x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, cols, 64);
   ggml_tensor* op = ggml_mul_mat(ctx, w, x);
   ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, 0);
   bool ok = false;
@@ -25,8 +25,6 @@ bool takes(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, const ggml_t
   ggml_free(ctx);
   return ok;
 }
-
-}  // namespace
 
 ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight, bool allow_amx) {
   if (ggml_n_dims(weight) != 2) return nullptr;
@@ -44,7 +42,7 @@ ggml_backend_buffer_type_t cpu_weight_buffer_type(const ggml_tensor* weight, boo
         (!allow_amx || weight->ne[0] < 64 || weight->type == GGML_TYPE_F16 || weight->type == GGML_TYPE_BF16 || weight->type == GGML_TYPE_F32)) {
       continue;
     }
-    if (takes(dev, *b, weight)) return *b;
+    if (runs_matmul(dev, *b, weight)) return *b;
   }
   return nullptr;
 }

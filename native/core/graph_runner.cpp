@@ -18,26 +18,6 @@ bool abort_requested(void* data) {
   return flag != nullptr && flag->load(std::memory_order_relaxed);
 }
 
-// Whether `dev` multiplies a weight like `weight`, held in `buft`, by f32 activations (the check
-// libllama makes before it places a weight: a throwaway op on a zero-size buffer).
-bool runs_matmul(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, const ggml_tensor* weight) {
-  ggml_init_params ip{ggml_tensor_overhead() * 4, nullptr, /*no_alloc=*/true};
-  ggml_context* ctx = ggml_init(ip);
-  if (!ctx) return false;
-  ggml_tensor* w = ggml_new_tensor_2d(ctx, weight->type, weight->ne[0], ggml_nrows(weight));
-  ggml_tensor* x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, weight->ne[0], 64);
-  ggml_tensor* op = ggml_mul_mat(ctx, w, x);
-  ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, 0);
-  bool ok = false;
-  if (buf) {
-    w->buffer = buf;
-    ok = ggml_backend_dev_supports_op(dev, op);
-    ggml_backend_buffer_free(buf);
-  }
-  ggml_free(ctx);
-  return ok;
-}
-
 }  // namespace
 
 GraphRunner::GraphRunner(const DeviceChoice& device, int threads) : device_(device) {
