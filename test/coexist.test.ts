@@ -2,6 +2,7 @@
 // as in an Electron app that uses both. Ours are private (libmm-*.so, found by $ORIGIN) so neither
 // library can bind to the other's ggml: in both load orders, each generates exactly what it does alone.
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { tinyPair } from './helpers/models';
 
@@ -49,13 +50,19 @@ describe('minimonkey beside node-llama-cpp in one process', () => {
 
   onSupported('our libraries are the ones the addon maps: private names, from its own folder', () => {
     const r = spawnSync(process.execPath, ['-e', `
-      require(${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}).runtimeInfo();
+      const info = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}).runtimeInfo();
+      process.stdout.write(JSON.stringify(info.backendModules.filter((m) => m.loaded).map((m) => m.path)) + '\\n');
       process.stdout.write(require('fs').readFileSync('/proc/self/maps', 'utf8'));`], { encoding: 'utf8' });
     if (process.platform !== 'linux') return;
     expect(r.status).toBe(0);
-    const mapped = [...new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[5]).filter((f) => f && /ggml|llama/.test(f)))];
+    const [modulesLine, ...maps] = r.stdout.split('\n');
+    // GPU backend modules (libggml-vulkan.so, ...) come from their own folders (build/backends, an
+    // optional package), each the one runtimeInfo() reports; everything else sits beside the addon.
+    const gpuModules = new Set((JSON.parse(modulesLine) as string[]).map((f) => fs.realpathSync(f)));
+    const mapped = [...new Set(maps.map((l) => l.trim().split(/\s+/)[5]).filter((f) => f && /ggml|llama/.test(f)))].filter((f) => !gpuModules.has(f));
     const addonDir = path.dirname(mapped.find((f) => f.endsWith('libmm-llama.so'))!);
     expect(mapped.every((f) => path.dirname(f) === addonDir)).toBe(true);
     expect(mapped.map((f) => path.basename(f)).filter((f) => !/^libmm-|^libggml-cpu-/.test(f))).toEqual([]);
+    for (const m of gpuModules) expect(path.basename(m)).toMatch(/^libggml-(vulkan|cuda|metal|hip|musa|sycl|opencl)\.so$/);
   });
 });
