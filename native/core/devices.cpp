@@ -146,7 +146,11 @@ DevicesInfo ensure_devices() {
   std::lock_guard<std::mutex> lock(s.mu);
   if (!s.loaded) {
     s.loaded = true;
+#ifdef MINIMONKEY_BACKEND_DL
+    // A static build (the sanitizer and fuzz builds) has ggml linked in: a module built against the
+    // shared libmm-ggml-base.so would bring a second ggml into the process.
     load_gpu_modules(s);
+#endif
   }
   DevicesInfo info;
   info.modules = s.modules;
