@@ -8,6 +8,7 @@
 #include "ggml_log.h"
 #include "cpu_backend.h"
 #include "llama.h"
+#include "llama_context_open.h"
 
 namespace mm {
 
@@ -41,29 +42,16 @@ std::unique_ptr<LlmContext> LlmContext::create(std::shared_ptr<TextModel> model,
   cp.n_batch = static_cast<uint32_t>(c->n_batch_);
   cp.n_ubatch = static_cast<uint32_t>(c->n_batch_);
   cp.n_seq_max = 1;
-  cp.n_threads = opts.threads;
-  cp.n_threads_batch = opts.threads;
-  cp.no_perf = true;
-  cp.abort_callback = &LlmContext::abort_requested;
-  cp.abort_callback_data = c.get();
-  take_last_log_error();
-  c->ctx_ = llama_init_from_model(c->model_->raw(), cp);
-  if (!c->ctx_) {
-    const std::string why = take_last_log_error();
-    throw Error(ErrorCode::OutOfMemory, "cannot create a context of " + std::to_string(opts.n_ctx) + " tokens" +
-                                            (why.empty() ? "" : " (" + why + ")"));
-  }
+  c->ctx_ = open_llama_context(c->model_->raw(), cp, opts.threads, &LlmContext::abort_requested, c.get(),
+                               "a context of " + std::to_string(opts.n_ctx) + " tokens", &c->threadpool_);
   c->n_ctx_ = static_cast<int>(llama_n_ctx(c->ctx_));
-  c->threadpool_ = new_cpu_threadpool(opts.threads);
-  if (c->threadpool_) llama_attach_threadpool(c->ctx_, c->threadpool_, c->threadpool_);  // else ggml's per-call threads
   c->sampler_ = std::make_unique<ReplySampler>(c->model_);
   return c;
 }
 
 LlmContext::~LlmContext() {
   sampler_.reset();
-  if (ctx_) llama_free(ctx_);
-  free_cpu_threadpool(threadpool_);  // after the context that uses it
+  close_llama_context(ctx_, threadpool_);
 }
 
 void LlmContext::prefill(const std::vector<PromptPart>& parts, const std::atomic<bool>* cancel, const Progress& progress) {

@@ -1,4 +1,5 @@
 #include "llm_sequences.h"
+#include "llama_context_open.h"
 
 #include <algorithm>
 #include <cstring>
@@ -61,25 +62,14 @@ std::unique_ptr<SequenceContext> SequenceContext::create(std::shared_ptr<TextMod
   // the same terms in the same order and greedy replies equal a lone session's (and libllama's
   // note: separate streams are the faster choice when sequences share no prefix).
   cp.kv_unified = false;
-  cp.n_threads = opts.threads;
-  cp.n_threads_batch = opts.threads;
-  cp.no_perf = true;
-  cp.abort_callback = &SequenceContext::abort_requested;
-  cp.abort_callback_data = c.get();
-  take_last_log_error();
-  c->ctx_ = llama_init_from_model(c->model_->raw(), cp);
-  if (!c->ctx_) {
-    const std::string why = take_last_log_error();
-    throw Error(ErrorCode::OutOfMemory, "cannot create a context of " + std::to_string(opts.n_seq) + " sequences of " +
-                                            std::to_string(per_seq) + " tokens" + (why.empty() ? "" : " (" + why + ")"));
-  }
+  c->ctx_ = open_llama_context(c->model_->raw(), cp, opts.threads, &SequenceContext::abort_requested, c.get(),
+                               "a context of " + std::to_string(opts.n_seq) + " sequences of " + std::to_string(per_seq) + " tokens",
+                               &c->threadpool_);
   c->n_ctx_seq_ = static_cast<int>(llama_n_ctx_seq(c->ctx_));
   if (c->n_ctx_seq_ != per_seq || static_cast<int>(llama_n_seq_max(c->ctx_)) != opts.n_seq) {
     throw Error(ErrorCode::Internal, "libllama made " + std::to_string(llama_n_seq_max(c->ctx_)) + " sequences of " +
                                          std::to_string(c->n_ctx_seq_) + " tokens, not the ones asked for");
   }
-  c->threadpool_ = new_cpu_threadpool(opts.threads);
-  if (c->threadpool_) llama_attach_threadpool(c->ctx_, c->threadpool_, c->threadpool_);
   c->checker_ = std::make_unique<ReplySampler>(c->model_);
   for (int i = 0; i < opts.n_seq; ++i) {
     auto s = std::make_unique<Sequence>();
@@ -92,8 +82,7 @@ std::unique_ptr<SequenceContext> SequenceContext::create(std::shared_ptr<TextMod
 SequenceContext::~SequenceContext() {
   seqs_.clear();
   checker_.reset();
-  if (ctx_) llama_free(ctx_);
-  free_cpu_threadpool(threadpool_);  // after the context that uses it
+  close_llama_context(ctx_, threadpool_);
 }
 
 SequenceContext::Sequence& SequenceContext::at(int seq) {
