@@ -221,3 +221,29 @@ describe('choosing the addon', () => {
     }
   });
 });
+
+describe('the device option', () => {
+  it('runtimeInfo lists the CPU first, with its memory', () => {
+    const { devices } = runtimeInfo();
+    expect(devices[0]).toMatchObject({ name: 'CPU', type: 'cpu' });
+    expect(devices[0].memoryTotal).toBeGreaterThan(0);
+  });
+
+  it('a malformed device is INVALID_ARGUMENT at the edge and again in the addon, before any file is read', async () => {
+    const { VisionEncoder } = await import('../lib/vision/encoder');
+    const { TextModel } = await import('../lib/llm/text-model');
+    const { native } = await import('../lib/native');
+    for (const device of ['', 'a b', '../x', 'x'.repeat(65), 5]) {
+      await expect(VisionEncoder.load('/nonexistent.gguf', { device: device as string })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(TextModel.load('/nonexistent.gguf', { device: device as string })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect(() => native().loadVisionEncoder('/nonexistent.gguf', 1, 'x'.repeat(65))).toThrow(/at most 64 characters/);
+    expect(() => native().loadVisionEncoder('/nonexistent.gguf', 1, 'a/b')).toThrow(/letters, digits/);
+  });
+
+  it('the CLI refuses a malformed --device as a usage error (exit 2)', () => {
+    const r = spawnSync(process.execPath, [path.join(packageRoot, 'dist', 'lib', 'cli', 'main.js'), 'ask', 'x.png', 'q', '--model', 'm.gguf', '--mmproj', 'p.gguf', '--device', 'a b'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--device/);
+  });
+});
