@@ -11,6 +11,7 @@ import { AbortError, ChecksumError, DownloadError } from '../errors';
 import { ioError } from '../util/io-error';
 import { beginOutput } from '../util/safe-write';
 import { HubClient, hubError, RangeIgnored } from './client';
+import { hubLib } from './hub-lib';
 
 export interface RemoteFile {
   path: string;
@@ -32,8 +33,6 @@ export interface FileDownload {
   onBytes?: (bytes: number) => void;
 }
 
-/** @huggingface/hub, loaded on first use (require('minimonkey') stays light). */
-export const hubLib = () => import('@huggingface/hub');
 
 /** Attempts per file: a connection cut costs one, and the next resumes where the last stopped. */
 const ATTEMPTS = 5;

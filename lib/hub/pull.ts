@@ -14,7 +14,8 @@ import { checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { ioError } from '../util/io-error';
 import { writeBytes } from '../util/safe-write';
 import { HubClient, hubClient, hubError, HubOptions } from './client';
-import { downloadOne, hubLib, partialPath, RemoteFile } from './download';
+import { downloadOne, partialPath, RemoteFile } from './download';
+import { hubLib } from './hub-lib';
 import { manifestPath, minimonkeyHome, modelDir, parseRepoRef, PulledModel, repoFolder } from './home';
 
 export interface PullOptions extends HubOptions {
