@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { documentPixels } from '../lib/demo/document-image';
 import { MiniMonkey } from '../lib/model';
 import type { PresetName } from '../lib/msac/presets';
-import { defaultThreads } from '../lib/vision/encoder';
+import { defaultThreads } from '../lib/threads';
 import { argValue, benchFile, cacheDir, machineLine, runJsonTool, table, tool } from './common';
 
 interface Run {

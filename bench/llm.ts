@@ -13,7 +13,7 @@ import { TextModel } from '../lib/llm/text-model';
 import { SequenceBatcher } from '../lib/llm/sequence-batcher';
 import { SequenceSlot } from '../lib/llm/sequence';
 import type { NativeLlmContext } from '../lib/native';
-import { defaultThreads } from '../lib/vision/encoder';
+import { defaultThreads } from '../lib/threads';
 import { argValue, benchFile, machineLine, table, tool } from './common';
 
 function promptTokens(n: number, vocab: number): Int32Array {

@@ -6,7 +6,7 @@
 import { documentPixels } from '../lib/demo/document-image';
 import { MiniMonkey } from '../lib/model';
 import type { PresetName } from '../lib/msac/presets';
-import { defaultThreads } from '../lib/vision/encoder';
+import { defaultThreads } from '../lib/threads';
 import { argValue, benchFile, machineLine, table } from './common';
 
 async function main(): Promise<void> {

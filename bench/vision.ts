@@ -2,7 +2,7 @@
 // (libmtmd from the same pinned source), on the same full-size synthetic mmproj, same threads.
 //   node dist/bench/vision.js [--tiles 2] [--threads N] [--types f16,bf16,q8_0,q4_0] [--shape tiny]
 import { VisionEncoder } from '../lib/vision/encoder';
-import { defaultThreads } from '../lib/vision/encoder';
+import { defaultThreads } from '../lib/threads';
 import { argValue, benchFile, machineLine, runJsonTool, table } from './common';
 
 interface ClipBench {

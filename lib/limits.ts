@@ -24,11 +24,11 @@ export interface IntRange {
  * everything else is a fixed number.
  */
 export const LIMITS = {
-  /** More threads than twice the cores only spin; ggml asserts past 512. */
+  /** ggml's workers spin-wait: a thread without a CPU of its own stalls every barrier. ggml asserts past 512. */
   threads: (): IntRange => ({
     min: 1,
-    max: Math.min(2 * machineCores(), GGML_MAX_THREADS),
-    why: "twice the machine's logical CPUs (more only spin), at most ggml's 512",
+    max: Math.min(machineCores(), GGML_MAX_THREADS),
+    why: "the machine's logical CPUs (a thread without one stalls every barrier; default: the physical cores), at most ggml's 512",
   }),
   contextSize: {
     min: 64,

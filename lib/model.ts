@@ -23,7 +23,8 @@ import type { BatchResult } from './batch/task';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
 import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
-import { checkThreads, VisionEncoder, VisionEncoderInfo } from './vision/encoder';
+import { checkThreads } from './threads';
+import { VisionEncoder, VisionEncoderInfo } from './vision/encoder';
 
 /**
  * Two files, or a pulled model by name: `{ model: 'hf:owner/name' }` loads what `minimonkey pull`
@@ -207,7 +208,11 @@ export class MiniMonkey implements ChatHost {
     // No size given: the session grows its context to what a turn needs, up to the trained context.
     const train = this.text.info.trainContext;
     const growth = explicit === undefined
-      ? { max: Math.min(LIMITS.contextSize.max, Math.max(train, ctx.size())), why: `the model's trained context is ${train}`, create: make }
+      ? {
+        max: Math.min(LIMITS.contextSize.max, Math.max(train, ctx.size())),
+        why: ctx.size() > train ? `it started at ${ctx.size()}, already more than the model's trained context of ${train}` : "the model's trained context",
+        create: make,
+      }
       : undefined;
     const session = new ChatSession(this, ctx, system, growth);
     this.sessions.add(session);

@@ -185,6 +185,7 @@ export interface NativeBackendModule {
 
 export interface NativeRuntimeInfo {
   llamaRelease: string;
+  llamaCommit: string;
   ggmlSystemInfo: string;
   cpu: NativeCpuBackendInfo;
   /** Every device ggml registered, the CPU first. */

@@ -3,13 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromNative } from './errors';
+import { limitRange, machineCores } from './limits';
+import { defaultThreads, physicalCores } from './threads';
 import { native, NativeBackendModule, NativeCpuBackendInfo, NativeDeviceInfo, NativeRuntimeInfo, nativePath, packageRoot } from './native';
 
 export interface RuntimeInfo {
   /** minimonkey's own version. */
   version: string;
-  /** The pinned llama.cpp release ggml and libllama were built from. */
+  /** The tag of node-llama-cpp's llama.cpp bundle ggml and libllama were built from ("v0.5.0"). */
   llamaRelease: string;
+  /** The llama.cpp commit of that bundle (ggml-org/llama.cpp): the name to look the source up by. */
+  llamaCommit: string;
   /** Absolute path of the loaded native addon. */
   addonPath: string;
   /** Whether the addon came from prebuilds/ (true) or a local source build (false). */
@@ -28,6 +32,8 @@ export interface RuntimeInfo {
   /** ggml's own one-line system summary. */
   ggmlSystemInfo: string;
   napiVersion: number;
+  /** Threads: the default every API, CLI command and the server use (the physical cores), and the most allowed. */
+  threads: { default: number; physicalCores: number; logicalCpus: number; max: number };
 }
 
 export function packageVersion(): string {
@@ -46,6 +52,7 @@ export function runtimeInfo(): RuntimeInfo {
   return {
     version: packageVersion(),
     llamaRelease: info.llamaRelease,
+    llamaCommit: info.llamaCommit,
     addonPath,
     prebuilt: addonPath.split(path.sep).includes('prebuilds'),
     cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
@@ -54,5 +61,6 @@ export function runtimeInfo(): RuntimeInfo {
     backendModules: info.backendModules ?? [],
     ggmlSystemInfo: info.ggmlSystemInfo.trim(),
     napiVersion: info.napiVersion,
+    threads: { default: defaultThreads(), physicalCores: physicalCores(), logicalCpus: machineCores(), max: limitRange('threads').max },
   };
 }

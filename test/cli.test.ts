@@ -17,6 +17,24 @@ describe('minimonkey CLI', () => {
     expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 
+  it('a mistyped command or flag gets a "did you mean", a far one none', () => {
+    const cmd = run('rutnime');
+    expect([cmd.status, cmd.stderr.split('\n')[0]]).toEqual([2, "minimonkey: unknown command 'rutnime'; did you mean 'runtime'?"]);
+    const flag = run('runtime', '--jsno');
+    expect([flag.status, flag.stderr.split('\n')[0]]).toEqual([2, "minimonkey runtime: Unknown option '--jsno'; did you mean '--json'?"]);
+    const ask = run('ask', 'a.png', 'q', '--thread=2');
+    expect(ask.stderr.split('\n')[0]).toBe("minimonkey ask: Unknown option '--thread'; did you mean '--threads'?");
+    expect(run('zzzzzzzz').stderr.split('\n')[0]).toBe("minimonkey: unknown command 'zzzzzzzz'");
+  });
+
+  it('runtime prints the llama.cpp commit and the thread default', () => {
+    const r = run('runtime');
+    expect(r.status).toBe(0);
+    const info = JSON.parse(run('runtime', '--json').stdout);
+    expect(r.stdout).toContain(`llama.cpp ${info.llamaCommit.slice(0, 10)}, from node-llama-cpp's v0.5.0 bundle`);
+    expect(r.stdout).toContain(`threads: ${info.threads.default} by default (physical cores), at most ${info.threads.max}`);
+  });
+
   it('runtime --json reports the addon and CPU features', () => {
     const r = run('runtime', '--json');
     expect(r.status).toBe(0);

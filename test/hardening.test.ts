@@ -88,10 +88,10 @@ describe('options at the API edge: one range each, from lib/limits.ts', () => {
     chat.dispose();
   });
 
-  test('#9 threads beyond twice the cores are refused with the range; at the limit an ask finishes', async () => {
+  test('#9 threads beyond the logical CPUs are refused with the range; at the limit an ask finishes', async () => {
     const max = limitRange('threads').max;
-    expect(max).toBe(Math.min(2 * machineCores(), 512));
-    for (const threads of [64, 1024]) {
+    expect(max).toBe(Math.min(machineCores(), 512));
+    for (const threads of [machineCores() + 1, 64, 1024]) {
       if (threads <= max) continue;
       await expect(MiniMonkey.load({ ...pair, threads })).rejects.toThrow(`threads must be an integer from 1 to ${max} (got ${threads})`);
     }
@@ -211,7 +211,7 @@ test("README's limits table says the numbers lib/limits.ts enforces", () => {
     const r = limitRange(name);
     const row = rows.get(name);
     expect([name, row?.[0]]).toEqual([name, String(r.min)]);
-    if (name === 'threads') expect(row?.[1]).toBe('2 × logical CPUs, at most 512');
+    if (name === 'threads') expect(row?.[1]).toBe('logical CPUs, at most 512');
     else expect([name, row?.[1]]).toEqual([name, String(r.max)]);
   }
 });

@@ -12,6 +12,8 @@ describe('runtimeInfo', () => {
   it('reports version, pinned llama.cpp release and the loaded addon', () => {
     expect(info.version).toBe(require('../package.json').version);
     expect(info.llamaRelease).toBe('v0.5.0');
+    // The commit anyone can look up, the one scripts/fetch-llama.mjs pins and unpacks.
+    expect(info.llamaCommit).toBe(fs.readFileSync(path.join(__dirname, '..', 'scripts', 'fetch-llama.mjs'), 'utf8').match(/commit: '([0-9a-f]{40})'/)![1]);
     expect(info.addonPath).toMatch(/minimonkey(\.[\w-]+)*\.node$/);
     expect(typeof info.prebuilt).toBe('boolean');
   });

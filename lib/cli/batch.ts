@@ -3,7 +3,8 @@
 // finishes; a re-run skips the pages already answered there. --workers N runs N local worker
 // processes; --queue redis://... hands the pages to `minimonkey worker` processes anywhere.
 import { IoError } from '../errors';
-import { BATCH_LIMITS, machineCores } from '../limits';
+import { BATCH_LIMITS } from '../limits';
+import { defaultThreads } from '../threads';
 import { MiniMonkey } from '../model';
 import { doneKeys, JsonlWriter } from '../batch/jsonl';
 import { planBatch } from '../batch/plan';
@@ -108,7 +109,7 @@ async function* results(args: Parsed, jobs: PageJob[], ctx: CliContext): AsyncGe
   }
   const load = args.load as LoadArgs & { mmproj: string };
   if (args.workers > 1) {
-    const threads = threadsPerWorker(load.threads ?? machineCores(), args.workers);
+    const threads = threadsPerWorker(load.threads ?? defaultThreads(), args.workers);
     yield* runPool(jobs, { workers: args.workers, load: { ...load, threads }, task: args.task, password: args.pdf.password, signal: ctx.signal });
     return;
   }

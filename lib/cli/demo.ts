@@ -11,7 +11,7 @@ import { planCrops } from '../msac/plan';
 import { cropPlanCaption } from '../msac/render';
 import { SHAPES } from '../synth/shapes';
 import { synthesize } from '../synth/synthesize';
-import { defaultThreads } from '../vision/encoder';
+import { defaultThreads } from '../threads';
 import { documentImage } from '../demo/document-image';
 import { planSummary, resultJson } from './ask';
 import { ensureOutputDir } from '../util/file-kind';
@@ -25,19 +25,19 @@ const USAGE = `usage: minimonkey demo [--out DIR] [--json] [--threads N] [--max-
 Runs the whole pipeline on a tiny random-weight model pair written on the spot (no download):
 a drawn 1344x896 document page, its MSAC crop plan, the vision tower, prefill and generation,
 with tiles, tokens and timings. Random weights produce meaningless text; for real answers
-convert the real checkpoint (minimonkey convert) and use \`minimonkey ask\`.
+get the real model (\`minimonkey pull\`, README "Getting a model") and use \`minimonkey ask\`.
 
 options:
   --out DIR          keep the model pair and the page in DIR (default: a temp folder, removed after)
   --json             print one JSON object instead of the report
-  -t, --threads N    CPU threads (default: all cores)
+  -t, --threads N    CPU threads (default: the physical cores)
   -n, --max-tokens N tokens to generate (default 16)
   -h, --help         this help
 `;
 
 export const MEANINGLESS =
   'The weights are random, so the reply is meaningless text. The demo shows that every stage runs and what it costs; ' +
-  'real answers need the real model (minimonkey convert, then minimonkey ask).';
+  'real answers need the real model (minimonkey pull, then minimonkey ask; README "Getting a model").';
 
 const QUESTION = 'What is the title of this document?';
 const PRESET = 'default';

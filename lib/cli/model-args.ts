@@ -35,7 +35,7 @@ export const ASK_OPTIONS = {
 
 export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:owner/name for a model fetched with \`minimonkey pull\`
   --mmproj FILE          the vision projector GGUF (not needed with hf:owner/name)
-  -t, --threads N        CPU threads (default: all cores)
+  -t, --threads N        CPU threads (default: the physical cores; at most the logical CPUs)
   --context N            tokens of context per conversation (default: what each turn's crop plan
                          and --max-tokens need, up to the model's trained context)
   --family NAME          ${FAMILY_NAMES.join(' | ')}: prompt template and system message

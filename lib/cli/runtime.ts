@@ -24,9 +24,10 @@ async function run(args: { json: boolean }): Promise<number> {
   const on = Object.entries(info.cpu.features).map(([k, v]) => (v === '1' ? k : `${k}=${v}`));
   const runnable = info.cpu.variants.filter((v) => v.score > 0).map((v) => v.name);
   process.stdout.write(
-    `minimonkey ${info.version} (llama.cpp ${info.llamaRelease}, N-API ${info.napiVersion})\n` +
+    `minimonkey ${info.version} (llama.cpp ${info.llamaCommit.slice(0, 10)}, from node-llama-cpp's ${info.llamaRelease} bundle; N-API ${info.napiVersion})\n` +
       `addon: ${info.addonPath}${info.prebuilt ? ' (prebuilt)' : ' (built from source)'}\n` +
       `cpu: ${info.cpuModel}\n` +
+      `threads: ${info.threads.default} by default (physical cores), at most ${info.threads.max} (logical CPUs)\n` +
       `ggml cpu variant: ${info.cpu.variant} (chosen by ${info.cpu.chosenBy}); uses: ${on.join(' ') || 'no SIMD extensions'}\n` +
       (runnable.length ? `variants this cpu runs: ${runnable.join(', ')}\n` : '') +
       info.devices.map((d) => `device ${d.name}: ${d.description} (${d.type}${d.memoryTotal ? `, ${mib(d.memoryFree)} of ${mib(d.memoryTotal)} MiB free` : ''})\n`).join('') +

@@ -5,7 +5,7 @@
 import { DisposedError, fromNative, InvalidArgumentError } from '../errors';
 import { native, NativeScm } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
-import { checkThreads } from '../vision/encoder';
+import { checkThreads } from '../threads';
 import { safeCall, TextModel } from './text-model';
 
 /** A run of detail-layer tokens of the prompt: positions [start, start + length). */

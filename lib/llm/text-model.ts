@@ -7,7 +7,7 @@ import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '
 import { checkInt, LIMITS } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { partsLength } from './prompt';
-import { checkThreads } from '../vision/encoder';
+import { checkThreads } from '../threads';
 
 export type TextModelInfo = NativeTextModelInfo;
 

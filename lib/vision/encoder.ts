@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { isFloat32Array } from 'node:util/types';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { checkDevice, DeviceOption } from '../devices';
-import { checkInt, machineCores } from '../limits';
+import { checkThreads } from '../threads';
 import { native, NativeVisionEncoder } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
 import { SerialQueue } from '../util/serial-queue';
@@ -48,16 +48,6 @@ export interface VisionEncoderInfo {
 
 export interface EncodeOptions {
   signal?: AbortSignal;
-}
-
-/** The machine's logical CPUs: the default thread count everywhere. */
-export function defaultThreads(): number {
-  return machineCores();
-}
-
-/** `threads` checked against LIMITS.threads (twice the cores at most), or the default. */
-export function checkThreads(threads: number | undefined): number {
-  return checkInt('threads', threads) ?? defaultThreads();
 }
 
 export class VisionEncoder {

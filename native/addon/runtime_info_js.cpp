@@ -17,6 +17,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   const mm::RuntimeInfo ri = mm::runtime_info();
   Napi::Object o = Napi::Object::New(env);
   o.Set("llamaRelease", ri.llama_release);
+  o.Set("llamaCommit", ri.llama_commit);
   o.Set("ggmlSystemInfo", ri.ggml_system);
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("variant", ri.cpu.variant);

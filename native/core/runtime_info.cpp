@@ -13,6 +13,7 @@ RuntimeInfo runtime_info() {
   info.cpu = ensure_cpu_backend();
   info.devices = ensure_devices();
   info.llama_release = MINIMONKEY_LLAMA_RELEASE;
+  info.llama_commit = MINIMONKEY_LLAMA_COMMIT;
   info.ggml_system = llama_print_system_info();
   return info;
 }

@@ -11,6 +11,7 @@ namespace mm {
 
 struct RuntimeInfo {
   std::string llama_release;  // pinned llama.cpp release the build came from
+  std::string llama_commit;   // the llama.cpp commit of that release
   std::string ggml_system;    // ggml's own feature summary
   CpuBackendInfo cpu;         // the loaded CPU variant, how it was chosen, the others, its features
   DevicesInfo devices;        // every ggml device (CPU first) and every GPU backend module found
