@@ -48,13 +48,19 @@ export function staticCpuLevel() {
  * holds the addon: <outDir>/bin with its libraries and CPU modules, or <outDir>/Release in a static build.
  */
 export function cmakeBuild({ outDir, defines = {} }) {
+  // One line per stage, so a long source build (npm shows it with --foreground-scripts) is never silent.
+  const t0 = Date.now();
+  const stage = (n, what) => process.stderr.write(`[build] ${n}/3 ${what} (${Math.round((Date.now() - t0) / 1000)} s so far)\n`);
+  stage(1, 'the pinned llama.cpp source');
   fetchLlama();
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const common = ['--out', outDir, '--log-level', 'warn', ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`)];
-  process.stderr.write(`[build] ${outDir}\n`);
   // Configured every time (seconds): a build folder made by an older layout keeps stale cache entries.
+  stage(2, `configure ${outDir}`);
   run(process.execPath, [cmakeJs, 'configure', ...common]);
+  stage(3, `compile with ${jobs} jobs (a first build compiles ggml's CPU backend once per CPU variant: 20-40 minutes on 2 cores; ccache makes rebuilds quick)`);
   run(process.execPath, [cmakeJs, 'build', ...common, '--parallel', jobs]);
+  process.stderr.write(`[build] done in ${Math.round((Date.now() - t0) / 1000)} s\n`);
   const bin = path.join(root, outDir, 'bin');
   return fs.existsSync(path.join(bin, 'minimonkey.node')) ? bin : path.join(root, outDir, 'Release');
 }

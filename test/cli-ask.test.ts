@@ -65,6 +65,21 @@ describe('minimonkey ask', () => {
     expect(plain.tokens.image).toBe(plain.images[0].imageTokens);
   });
 
+  it('--json is one compact line; SCM scores only behind --scm-scores', () => {
+    const brief = run(['ask', image, question, ...modelArgs, '-p', 'default', '-n', '2', '--scm', '--json']);
+    expect(brief.status).toBe(0);
+    expect(brief.stdout.trimEnd().split('\n')).toHaveLength(1);
+    const out = JSON.parse(brief.stdout);
+    expect(out.scm.images[0]).toEqual({ image: 0, offset: expect.any(Number), length: out.scm.detailTokens, kept: out.scm.detailKept });
+    const full = run(['ask', image, question, ...modelArgs, '-p', 'default', '-n', '2', '--scm', '--json', '--scm-scores']);
+    expect(full.status).toBe(0);
+    const all = JSON.parse(full.stdout);
+    expect(all.scm.images[0].scores).toHaveLength(out.scm.detailTokens);
+    expect(all.scm.images[0].kept).toHaveLength(out.scm.detailKept);
+    expect(all.text).toBe(out.text);
+    expect(run(['ask', image, question, ...modelArgs, '--scm-scores']).status).toBe(2);
+  });
+
   it('asks without an image: one argument, or --text-only', async () => {
     const lib = await (await mm.chat()).ask('Hello, who are you?', { maxTokens: 10 });
     for (const args of [['Hello, who are you?'], ['--text-only', 'Hello, who are you?']]) {

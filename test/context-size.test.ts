@@ -84,7 +84,7 @@ describe('context sized from the crop plan', () => {
     const img = { type: 'image' as const, image, crop: 'ocr' as const };
     const e = await auto.ask([img, img, img, img, question], { maxTokens: 4 }).then(() => undefined, (x: unknown) => x as Error);
     expect(e).toBeInstanceOf(ContextOverflowError);
-    expect(e!.message).toMatch(/grows only to 32768 \(the model's trained context is 32768\)/);
+    expect(e!.message).toMatch(/but this conversation can hold at most 32768 \(the model's trained context\)\. To make it fit: /);
     expect(auto.contextSize).toBe(8192); // nothing was allocated for a turn that cannot fit
     expect(auto.contextUsed).toBe(0);
     auto.dispose();

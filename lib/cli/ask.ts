@@ -29,8 +29,10 @@ ${ASK_USAGE}
   --text-only            no image: the one argument is the question
   --scm-heatmap FILE     implies --scm: draw which detail tokens SCM kept, coloured by their
                          attention score, over the image into a PNG
-  --json                 print one JSON object (text, finishReason, tokens, timings, crop plans,
-                         token ids) and nothing else on stdout
+  --json                 print one JSON object on one line (text, finishReason, tokens, timings,
+                         crop plans, token ids, SCM's counts) and nothing else on stdout
+  --scm-scores           with --json: SCM's kept offsets and every scored token's score too
+                         (thousands of numbers per image)
   -h, --help             this help
 `;
 
@@ -47,9 +49,12 @@ export function planSummary(p: CropPlan) {
   };
 }
 
-/** The --json object. `scm` appears when the library reports it. */
-export function resultJson(r: AskResult) {
-  const scm = (r as { scm?: unknown }).scm;
+/**
+ * The --json object. `scm` appears when the library reports it: its counts, and each image's kept
+ * offsets and scores only when asked for (`scores`): on the default preset they are 250 KB.
+ */
+export function resultJson(r: AskResult, { scores = false }: { scores?: boolean } = {}) {
+  const scm = r.scm && (scores ? r.scm : { ...r.scm, images: r.scm.images.map(({ image, offset, length, kept }) => ({ image, offset, length, kept: kept.length })) });
   return {
     text: r.text,
     finishReason: r.finishReason,
@@ -70,13 +75,14 @@ interface Parsed {
   pdf: PdfArgs;
   question: string;
   json: boolean;
+  scores: boolean;
   heatmap?: string;
 }
 
 function parse(argv: string[]): Parsed | 'help' {
   const { values, positionals } = parseOptions(
     argv,
-    { ...LOAD_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, 'scm-heatmap': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { ...LOAD_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, 'scm-scores': { type: 'boolean' }, 'scm-heatmap': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) return 'help';
@@ -99,7 +105,9 @@ function parse(argv: string[]): Parsed | 'help' {
   if (heatmap !== undefined && image === undefined) throw new UsageError('--scm-heatmap needs an image');
   const ask = askArgs(values);
   if (heatmap !== undefined) ask.scm = true;
-  return { load: loadArgs(values), ask, image, pdf: pdfArgs(values), question, json: values.json === true, heatmap };
+  const scores = values['scm-scores'] === true;
+  if (scores && values.json !== true) throw new UsageError('--scm-scores goes with --json');
+  return { load: loadArgs(values), ask, image, pdf: pdfArgs(values), question, json: values.json === true, scores, heatmap };
 }
 
 /** The image argument; with --page/--dpi/--password, a PDF page (a plain PDF path is its page 1). */
@@ -130,7 +138,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
     if (args.json) {
       result = await reply;
       bar.clear();
-      process.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(resultJson(result, { scores: args.scores }))}\n`);
     } else {
       let first = true;
       for await (const piece of reply) {

@@ -6,6 +6,7 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import { AbortError, MiniMonkeyError } from '../errors';
 import { asIoError } from '../util/io-error';
 import type { Interrupts } from './interrupt';
+import { didYouMean } from './suggest';
 
 /** A bad command line: the runner prints it with the command's usage and exits 2. */
 export class UsageError extends Error {}
@@ -19,9 +20,20 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 type StrictConfig<O extends OptionSpec> = { args: string[]; options: O; allowPositionals: boolean; strict: true };
 
-/** node:util parseArgs, always strict, so no command can accept a flag it does not know. */
+/**
+ * node:util parseArgs, always strict, so no command can accept a flag it does not know. An unknown flag
+ * is said plainly, with the closest flag the command has (parseArgs' own text is about positionals).
+ */
 export function parseOptions<O extends OptionSpec>(argv: string[], options: O, allowPositionals = false): ReturnType<typeof parseArgs<StrictConfig<O>>> {
-  return parseArgs<StrictConfig<O>>({ args: argv, options, allowPositionals, strict: true });
+  try {
+    return parseArgs<StrictConfig<O>>({ args: argv, options, allowPositionals, strict: true });
+  } catch (e) {
+    const unknown = (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec((e as Error).message)?.[1] : undefined;
+    if (unknown === undefined) throw e;
+    const flags = Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+    const flag = unknown.split('=')[0];
+    throw new UsageError(`Unknown option '${flag}'${didYouMean(flag, flags.filter((f) => f.startsWith('--')))}`);
+  }
 }
 
 export interface CliContext {

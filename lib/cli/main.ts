@@ -5,6 +5,7 @@
 import { MiniMonkeyError } from '../errors';
 import { CliCommand, runCommand } from './command';
 import { installInterrupts, Interrupts } from './interrupt';
+import { didYouMean } from './suggest';
 
 interface Command {
   summary: string;
@@ -84,7 +85,7 @@ export async function main(argv: string[], interrupts: Interrupts = installInter
   }
   const cmd = commands[name];
   if (!cmd) {
-    process.stderr.write(`minimonkey: unknown command '${name}'\n\n${usage()}`);
+    process.stderr.write(`minimonkey: unknown command '${name}'${didYouMean(name, Object.keys(commands))}\n\n${usage()}`);
     return 2;
   }
   return runCommand(name, await cmd.load(), rest, interrupts);

@@ -1,22 +1,40 @@
 // Progress on stderr for the commands that run the model: a redrawn bar when stderr is a
-// terminal, nothing otherwise (logs and pipes stay clean), and the one-line summary of a reply.
+// terminal; elsewhere (a log, a CI job, a pipe) a plain line at most every PLAIN_EVERY_MS, the first
+// only once the work has taken that long, so quick runs stay quiet and long ones are never silent.
+// And the one-line summary of a reply.
 import type { AskProgress, AskResult } from '../llm/session';
 
 const WIDTH = 24;
+/** Milliseconds between plain progress lines when stderr is not a terminal (MINIMONKEY_PROGRESS_MS changes it). */
+export const PLAIN_EVERY_MS = plainEvery(process.env.MINIMONKEY_PROGRESS_MS);
+
+function plainEvery(v: string | undefined): number {
+  const n = v === undefined || v.trim() === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : 10_000;
+}
+/** What starts every plain progress line, so a log reader (or a test) can tell them apart. */
+export const PLAIN_PREFIX = '[progress]';
 
 export class ProgressBar {
   private readonly tty: boolean;
   private shown = false;
   private last = '';
+  private lastPlain = Date.now();
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+  constructor(private readonly out: NodeJS.WriteStream = process.stderr, private readonly plainEveryMs = PLAIN_EVERY_MS) {
     this.tty = out.isTTY === true;
   }
 
-  /** Shows `label` at `fraction` (0..1). On a terminal only; redraws only when the text changes. */
+  /** Shows `label` at `fraction` (0..1): redrawn on a terminal when the text changes, else a throttled plain line. */
   update(label: string, fraction: number): void {
-    if (!this.tty) return;
     const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+    if (!this.tty) {
+      const now = Date.now();
+      if (now - this.lastPlain < this.plainEveryMs) return;
+      this.lastPlain = now;
+      this.out.write(`${PLAIN_PREFIX} ${label} ${Math.floor(f * 100)}%\n`);
+      return;
+    }
     const filled = Math.round(f * WIDTH);
     const line = `${label.padEnd(14)} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(f * 100)).padStart(3)}%`;
     if (line === this.last) return;
@@ -96,8 +114,8 @@ export function scmSummary(scm: unknown): string {
 }
 
 /**
- * A batch's progress on a terminal: pages done of all, the rate in pages per minute and the time
- * left at that rate, redrawn as pages finish (nothing when stderr is not a terminal).
+ * A batch's progress: pages done of all, the rate in pages per minute and the time left at that
+ * rate, redrawn as pages finish on a terminal, a plain line every PLAIN_EVERY_MS elsewhere.
  */
 export class BatchProgress {
   private readonly bar: ProgressBar;
@@ -105,8 +123,8 @@ export class BatchProgress {
   private done = 0;
   private failed = 0;
 
-  constructor(private readonly total: number, out: NodeJS.WriteStream = process.stderr) {
-    this.bar = new ProgressBar(out);
+  constructor(private readonly total: number, out: NodeJS.WriteStream = process.stderr, plainEveryMs = PLAIN_EVERY_MS) {
+    this.bar = new ProgressBar(out, plainEveryMs);
     this.draw();
   }
 

@@ -285,11 +285,11 @@ export class ChatSession {
       ctx = await this.grow(ctx, start + needed + 1 + (o.maxTokens ?? 512), signal);
     }
     if (start + needed + 1 > ctx.size()) {
-      const limit = this.growth ? `the context grows only to ${this.growth.max} (${this.growth.why})` : `the context holds ${ctx.size()}`;
+      const limit = this.growth ? `this conversation can hold at most ${this.growth.max} (${this.growth.why})` : `this conversation's contextSize is ${ctx.size()}`;
       throw new ContextOverflowError(
         `this turn needs ${needed} tokens (${imageTokens} image + ${needed - imageTokens} text${scm ? ', after SCM' : ''}) and ${start} are already used, ` +
-          `but ${limit}: ${start + needed + 1} are needed with room for one reply token. ` +
-          `Use ${this.growth ? '' : 'a larger contextSize, '}a smaller crop preset (e.g. 'fast'), scm: true, or reset() the conversation.`,
+          `${start + needed + 1} in all with room for one reply token, but ${limit}. ` +
+          `To make it fit: ${this.growth ? '' : 'load with a larger contextSize, or '}use a smaller crop preset (e.g. 'fast'), turn on scm, or ask in a new conversation (reset()).`,
       );
     }
 
