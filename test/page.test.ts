@@ -91,3 +91,66 @@ test('upload, crop plan, streamed answer, SCM heatmap', async () => {
   const [kr, kg, kb] = await pixel('heatmap', ...(centre(keptK) as [number, number]));
   expect(kr === kg && kg === kb).toBe(false); // a colour
 }, 120_000);
+
+test('empty page, errors where the user looks, a follow-up question, the heatmap legend in the CLI colours, a preset change clears it', async () => {
+  await page.goto(`${srv.url}/`);
+  await page.waitForFunction(() => (document.getElementById('preset') as HTMLSelectElement).options.length > 0);
+  // Nothing picked yet: no image box (its alt text showed before), no error.
+  expect(await page.isVisible('#stage')).toBe(false);
+  expect(await page.isVisible('#error')).toBe(false);
+  await page.setInputFiles('#file', img.file);
+  await page.waitForFunction(() => document.getElementById('plan')!.textContent!.includes('image tokens'));
+
+  // A request the server refuses: the message is shown in the error box, not only in the header.
+  await page.fill('#max-tokens', '999999999');
+  await page.click('#send');
+  await page.waitForSelector('#error', { state: 'visible' });
+  expect(await page.textContent('#error')).toMatch(/max_tokens must be an integer from 1 to/);
+
+  // Two turns in one conversation: each answer is the library's answer to the same conversation.
+  const lib = await srv.model.chat();
+  const first = await lib.ask([{ type: 'image', image: img.bytes }, 'What is the total?'], { crop: 'default', scm: true, maxTokens: 6 });
+  const second = await lib.ask('And the date?', { crop: 'default', scm: true, maxTokens: 6 });
+  lib.dispose();
+  const askOnPage = async (q: string) => {
+    await page.fill('#question', q);
+    await page.fill('#max-tokens', '6');
+    await page.evaluate(() => (document.getElementById('status')!.textContent = ''));
+    await page.click('#send');
+    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'done', undefined, { timeout: 60_000 });
+  };
+  await page.check('#scm');
+  await askOnPage('What is the total?');
+  expect(await page.isVisible('#error')).toBe(false);
+  expect(await page.textContent('#answer')).toBe(first.text);
+  expect(await page.isVisible('#heatmap-legend')).toBe(true);
+
+  // A kept token's square is the colour `ask --scm-heatmap` gives it (lib/scm-heatmap.ts heatColour).
+  const { heatColour } = await import('../lib/scm-heatmap');
+  const block = first.scm!.images[0];
+  const top = Math.max(...block.scores);
+  const plan = first.images[0];
+  const k = block.kept[0];
+  const tile = Math.floor(k / 256);
+  const w = 800 / plan.detail.cols;
+  const h = 600 / plan.detail.rows;
+  const x = Math.floor((tile % plan.detail.cols) * w + (((k % 256) % 16) + 0.5) * (w / 16));
+  const y = Math.floor(Math.floor(tile / plan.detail.cols) * h + (Math.floor((k % 256) / 16) + 0.5) * (h / 16));
+  const [r, g, b] = await pixel('heatmap', x, y);
+  const want = heatColour(block.scores[k] / top);
+  for (let c = 0; c < 3; c++) expect(Math.abs([r, g, b][c] - want[c])).toBeLessThanOrEqual(3);
+
+  await askOnPage('And the date?');
+  expect(await page.textContent('#answer')).toBe(second.text);
+  const turns = await page.$$eval('#history .turn', (els) => els.map((e) => [e.className, e.textContent]));
+  expect(turns).toEqual([['turn user', 'What is the total?'], ['turn assistant', first.text]]);
+
+  // Another preset: a new plan, and the old heatmap is no longer drawn over it.
+  await page.selectOption('#preset', 'fast');
+  await page.waitForFunction(() => document.getElementById('heatmap')!.hidden);
+  expect(await page.isVisible('#heatmap-legend')).toBe(false);
+
+  // A new conversation forgets the turns.
+  await page.click('#new-chat');
+  expect(await page.$$('#history .turn')).toHaveLength(0);
+}, 180_000);

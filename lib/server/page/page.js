@@ -1,11 +1,27 @@
-// The page at `/`: pick, drop or paste an image, see its MSAC crop plan, ask, watch the answer
-// stream, and with SCM see which detail tokens it kept. Plain browser JS against the server's
-// own API (/v1/minimonkey/plan, /v1/chat/completions with stream: true); no build step.
+// The page at `/`: pick, drop or paste an image, see its MSAC crop plan, ask and follow up in one
+// conversation, watch each phase and the answer stream, and with SCM see which detail tokens it kept.
+// Plain browser JS against the server's own API (/v1/minimonkey/plan, /v1/chat/completions with
+// stream: true and its progress chunks); no build step.
 'use strict';
 const $ = (id) => document.getElementById(id);
 const COLOURS = { detail: 'rgb(230,25,75)', adaptive: 'rgb(0,130,200)', global: 'rgb(60,180,75)' };
+// The heatmap's colours: the stops of lib/scm-heatmap.ts heatColour, so the page and `ask
+// --scm-heatmap` draw the same picture (test/page.test.ts compares a pixel with heatColour).
+const HEAT_STOPS = [[40, 40, 160], [250, 220, 40], [220, 30, 30]];
+const DROPPED = 'rgba(70,70,70,0.6)';
 let image = null; // { dataUrl, width, height }
 let controller = null;
+let history = []; // the conversation so far: OpenAI messages, the image in the first user turn
+let lastQuestion = ''; // the question whose answer #answer shows
+let answered = false; // #answer holds lastQuestion's whole answer (not a failed or stopped one)
+
+function heatColour(t) {
+  const u = Math.min(1, Math.max(0, t));
+  const f = u * (HEAT_STOPS.length - 1);
+  const i = Math.min(HEAT_STOPS.length - 2, Math.floor(f));
+  const w = f - i;
+  return HEAT_STOPS[i].map((c, j) => Math.round(c + (HEAT_STOPS[i + 1][j] - c) * w));
+}
 
 function headers() {
   const h = { 'Content-Type': 'application/json' };
@@ -16,6 +32,18 @@ function headers() {
 
 function status(text) {
   $('status').textContent = text;
+}
+
+/** An error where the user looks: a red box under the header, and the status says so. */
+function showError(text) {
+  $('error').textContent = text;
+  $('error').hidden = false;
+  status('error');
+}
+
+function clearError() {
+  $('error').hidden = true;
+  $('error').textContent = '';
 }
 
 async function api(path, init = {}) {
@@ -34,7 +62,7 @@ async function loadPresets() {
 }
 
 function readFile(file) {
-  if (!file || !file.type.startsWith('image/')) return status('that is not an image');
+  if (!file || !file.type.startsWith('image/')) return showError(`${file ? file.name : 'that'} is not an image`);
   const r = new FileReader();
   r.onload = () => showImage(r.result);
   r.readAsDataURL(file);
@@ -46,9 +74,9 @@ function showImage(dataUrl) {
     image = { dataUrl, width: img.naturalWidth, height: img.naturalHeight };
     $('drop-hint').hidden = true;
     $('stage').hidden = false;
-    $('heatmap').hidden = true;
-    $('heatmap-toggle').hidden = true;
-    drawPlan().catch((e) => status(`crop plan: ${e.message}`));
+    clearError();
+    newConversation();
+    drawPlan().catch((e) => showError(`crop plan: ${e.message}`));
   };
   img.src = dataUrl;
 }
@@ -66,7 +94,27 @@ function grid(g, cols, rows, colour, width) {
   for (let k = 1; k < rows; k++) g.fillRect(0, Math.round((k * image.height) / rows) - width / 2, image.width, width);
 }
 
+/** The heatmap belongs to one plan and one answer: gone when either changes. */
+function clearHeatmap() {
+  $('heatmap').hidden = true;
+  $('heatmap').dataset.cells = '0';
+  $('heatmap-toggle').hidden = true;
+  $('heatmap-legend').hidden = true;
+}
+
+/** A new conversation: earlier turns are forgotten (the image stays). */
+function newConversation() {
+  history = [];
+  answered = false;
+  $('history').replaceChildren();
+  $('answer').textContent = '';
+  $('timings').textContent = '';
+  $('new-chat').hidden = true;
+  clearHeatmap();
+}
+
 async function drawPlan() {
+  clearHeatmap();
   const q = new URLSearchParams({ width: image.width, height: image.height, crop: $('preset').value });
   const plan = await (await api(`/v1/minimonkey/plan?${q}`)).json();
   const g = sizeCanvas($('plan-canvas'));
@@ -94,8 +142,7 @@ function drawHeatmap(scm) {
     if (block.image !== 0 || !block.cells) continue;
     const top = Math.max(...block.cells.map((x) => x.score)) || 1;
     for (const cell of block.cells) {
-      const t = cell.score / top;
-      g.fillStyle = cell.kept ? `hsla(${Math.round(240 - 240 * t)}, 90%, 50%, 0.5)` : 'rgba(60,60,60,0.6)';
+      g.fillStyle = cell.kept ? `rgba(${heatColour(cell.score / top).join(',')},0.55)` : DROPPED;
       g.fillRect(cell.x, cell.y, cell.width, cell.height);
       n++;
     }
@@ -103,12 +150,34 @@ function drawHeatmap(scm) {
   c.hidden = n === 0 || !$('show-heatmap').checked;
   c.dataset.cells = String(n);
   $('heatmap-toggle').hidden = n === 0;
+  $('heatmap-legend').hidden = n === 0;
 }
 
-function messages() {
+/** This turn's user message: the image goes with the first question of a conversation only. */
+function userMessage() {
   const text = $('question').value;
-  const content = image ? [{ type: 'image_url', image_url: { url: image.dataUrl } }, { type: 'text', text }] : text;
-  return [{ role: 'user', content }];
+  const content = image && history.length === 0 ? [{ type: 'image_url', image_url: { url: image.dataUrl } }, { type: 'text', text }] : text;
+  return { role: 'user', content };
+}
+
+function addTurn(role, text) {
+  const div = document.createElement('div');
+  div.className = `turn ${role}`;
+  div.textContent = text; // text only: nothing the model writes becomes markup
+  $('history').append(div);
+}
+
+const PHASES = { decode: 'reading the image', encode: 'encoding tile', scm: 'SCM pre-pass', prefill: 'prefill' };
+
+/** "encoding tile 3 of 28", "prefill 40%": what the server is doing now. */
+function showPhase(p) {
+  const name = PHASES[p.phase] || p.phase;
+  const text = p.phase === 'encode' ? `${name} ${Math.min(p.done + 1, p.total)} of ${p.total}`
+    : p.phase === 'prefill' || p.phase === 'scm' ? `${name} ${p.total > 0 ? Math.floor((100 * p.done) / p.total) : 100}%`
+    : name;
+  $('phase').textContent = text;
+  $('phase').hidden = false;
+  status(text);
 }
 
 /** SSE events of a fetch response body, as parsed JSON (until [DONE]). */
@@ -136,14 +205,22 @@ async function ask(ev) {
   controller = new AbortController();
   $('send').disabled = true;
   $('stop').disabled = false;
+  if (answered) {
+    addTurn('user', lastQuestion);
+    addTurn('assistant', $('answer').textContent);
+    answered = false;
+  }
   $('answer').textContent = '';
   $('timings').textContent = '';
-  status('asking');
+  clearError();
+  clearHeatmap();
+  status('waiting for the model');
   const t0 = performance.now();
   let first = 0;
+  const user = userMessage();
   try {
     const body = {
-      model: 'minimonkey', messages: messages(), stream: true, stream_options: { include_usage: true },
+      model: 'minimonkey', messages: [...history, user], stream: true, stream_options: { include_usage: true },
       max_tokens: Number($('max-tokens').value) || 256,
       minimonkey: { crop: $('preset').value, scm: $('scm').checked, scm_heatmap: true },
     };
@@ -154,25 +231,39 @@ async function ask(ev) {
       if (chunk.error) throw new Error(chunk.error.message);
       const piece = chunk.choices[0]?.delta?.content;
       if (piece) {
-        if (!first) first = performance.now();
+        if (!first) {
+          first = performance.now();
+          $('phase').hidden = true;
+          status('answering');
+        }
         $('answer').textContent += piece;
       }
-      if (chunk.minimonkey) ext = chunk.minimonkey;
+      if (chunk.minimonkey && chunk.minimonkey.progress) showPhase(chunk.minimonkey.progress);
+      else if (chunk.minimonkey) ext = chunk.minimonkey;
       if (chunk.usage) usage = chunk.usage;
     }
     const ms = (x) => `${Math.round(x)} ms`;
     const t = ext ? ext.timings : {};
     $('timings').textContent = [
       `total ${ms(performance.now() - t0)}`, first ? `first token ${ms(first - t0)}` : null,
-      ext ? `encode ${ms(t.encode)}, prefill ${ms(t.prefill)}, generate ${ms(t.generate)}` : null,
+      ext ? `encode ${ms(t.encode)}${ext.image_cache_hits ? ` (${ext.image_cache_hits} image from the cache)` : ''}, ` +
+        `${ext.scm ? `SCM pre-pass ${ms(ext.scm.prepassMs)}, ` : ''}prefill ${ms(t.prefill)}, generate ${ms(t.generate)}` : null,
       usage ? `${usage.prompt_tokens} prompt tokens (${usage.prompt_tokens_details.image_tokens} image), ${usage.completion_tokens} generated` : null,
       ext && ext.scm ? `SCM kept ${ext.scm.detailKept} of ${ext.scm.detailTokens} detail tokens` : null,
     ].filter(Boolean).join(' · ');
     if (ext && ext.scm) drawHeatmap(ext.scm);
+    // The turn joins the conversation; the next question follows up on it (and moves this one up).
+    history.push(user, { role: 'assistant', content: $('answer').textContent });
+    lastQuestion = $('question').value;
+    answered = true;
+    $('question').value = '';
+    $('new-chat').hidden = false;
     status('done');
   } catch (e) {
-    status(e.name === 'AbortError' ? 'stopped' : `error: ${e.message}`);
+    if (e.name === 'AbortError') status('stopped');
+    else showError(e.message);
   } finally {
+    $('phase').hidden = true;
     $('send').disabled = false;
     $('stop').disabled = true;
   }
@@ -190,7 +281,9 @@ document.addEventListener('paste', (e) => {
 $('preset').addEventListener('change', () => image && drawPlan());
 $('show-heatmap').addEventListener('change', () => { $('heatmap').hidden = !$('show-heatmap').checked; });
 $('ask').addEventListener('submit', ask);
+$('new-chat').addEventListener('click', newConversation);
+$('heat-scale').style.background = `linear-gradient(to right, ${HEAT_STOPS.map((c) => `rgb(${c.join(',')})`).join(', ')})`;
 $('stop').addEventListener('click', () => controller && controller.abort());
 // With --api-key the first load fails until the key is typed: load again when it changes.
-$('api-key').addEventListener('change', () => loadPresets().then(() => image && drawPlan()).catch((e) => status(`presets: ${e.message}`)));
-loadPresets().catch((e) => status(`presets: ${e.message}`));
+$('api-key').addEventListener('change', () => loadPresets().then(() => { clearError(); return image && drawPlan(); }).catch((e) => showError(`presets: ${e.message}`)));
+loadPresets().catch((e) => showError(`presets: ${e.message}`));
