@@ -20,6 +20,7 @@ export type MiniMonkeyErrorCode =
   | 'CHECKSUM'
   | 'PDF'
   | 'WORKER'
+  | 'MISSING_DEPENDENCY'
   | 'INTERNAL';
 
 export class MiniMonkeyError extends Error {
@@ -28,6 +29,18 @@ export class MiniMonkeyError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+  }
+}
+
+/**
+ * A feature needs an npm package that is optional (the queue's bullmq and ioredis, the source
+ * build's cmake-js): the message names the packages and the command that adds them.
+ */
+export class MissingDependencyError extends MiniMonkeyError {
+  readonly packages: string[];
+  constructor(feature: string, packages: string[], options?: { cause?: unknown }) {
+    super('MISSING_DEPENDENCY', `${feature} needs the npm package${packages.length > 1 ? 's' : ''} ${packages.join(' and ')}, which minimonkey does not install by default: npm install ${packages.join(' ')}`, options);
+    this.packages = packages;
   }
 }
 

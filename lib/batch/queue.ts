@@ -12,9 +12,10 @@
 // of megabytes, put them on shared storage and run batch on each machine instead (README).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Queue, QueueEvents, Worker, Job } from 'bullmq';
-import IORedis from 'ioredis';
+import type { Job } from 'bullmq';
+import type IORedisClient from 'ioredis';
 import { MiniMonkeyError } from '../errors';
+import { requireOptional } from '../util/optional-dependency';
 import type { MiniMonkey } from '../model';
 import { BatchResult, BatchTask, errorRecord, PageJob, runPage, workerName } from './task';
 
@@ -40,7 +41,18 @@ export interface QueueOptions {
 const FILE_TTL_S = 7 * 24 * 3600;
 const fileKey = (name: string, hash: string) => `${name}:file:${hash}`;
 
-function connect(url: string): IORedis {
+/** bullmq and ioredis are optional peer dependencies: only the queue needs them (MISSING_DEPENDENCY otherwise). */
+const QUEUE_PACKAGES = ['bullmq', 'ioredis'];
+const bullmq = () => requireOptional<typeof import('bullmq')>('bullmq', 'the BullMQ queue (--queue)', QUEUE_PACKAGES);
+
+/** Throws MISSING_DEPENDENCY now, before a model loads, when the queue's packages are not installed. */
+export function checkQueuePackages(): void {
+  bullmq();
+  requireOptional('ioredis', 'the BullMQ queue (--queue)', QUEUE_PACKAGES);
+}
+
+function connect(url: string): IORedisClient {
+  const IORedis = requireOptional<typeof import('ioredis')>('ioredis', 'the BullMQ queue (--queue)', QUEUE_PACKAGES).default;
   // BullMQ's blocking commands need maxRetriesPerRequest: null (its documented requirement).
   return new IORedis(url, { maxRetriesPerRequest: null, lazyConnect: false });
 }
@@ -53,6 +65,7 @@ function connect(url: string): IORedis {
  */
 export async function* collectFromQueue(jobs: PageJob[], o: QueueOptions & { task: BatchTask; password?: string }): AsyncGenerator<BatchResult> {
   const name = o.name ?? 'minimonkey';
+  const { Queue, QueueEvents } = bullmq(); // before any connection opens
   // Connections we make are ours to close: BullMQ leaves a connection it was given open.
   const connection = connect(o.url);
   const eventsConnection = connect(o.url);
@@ -130,6 +143,7 @@ export interface WorkerOptions extends QueueOptions {
 /** Consumes page jobs with `model`, one at a time, until the signal aborts. */
 export async function runQueueWorker(model: MiniMonkey, o: WorkerOptions): Promise<void> {
   const name = o.name ?? 'minimonkey';
+  const { Worker } = bullmq(); // before any connection opens
   const files = connect(o.url);
   const jobs = connect(o.url);
   const cached = new Map<string, Buffer>(); // the last file, for the next page of the same PDF

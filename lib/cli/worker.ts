@@ -2,7 +2,7 @@
 // answers page jobs from the queue (`minimonkey batch --queue`) until Ctrl-C or SIGTERM, which let
 // the page in hand finish first. Run one per machine (or per core group) against the same Redis.
 import { MiniMonkey } from '../model';
-import { runQueueWorker } from '../batch/queue';
+import { checkQueuePackages, runQueueWorker } from '../batch/queue';
 import { workerName } from '../batch/task';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 import { LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
@@ -62,6 +62,7 @@ function parse(argv: string[]): Parsed | 'help' {
 
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const load = requireModelFiles(args.load); // hf:owner/name resolves to the pulled pair
+  checkQueuePackages(); // a missing bullmq is said before minutes of loading
   const model = await MiniMonkey.load({ ...load, signal: ctx.signal });
   const me = workerName();
   const where = (d: { file: string; page: number | null }) => `${d.file}${d.page !== null ? ` page ${d.page}` : ''}`;
