@@ -81,3 +81,56 @@ test('the page ships in the package (package.json "files"), beside the compiled 
   expect(files).toEqual(expect.arrayContaining(['lib/server/page/index.html', 'lib/server/page/page.js', 'lib/server/page/page.css', 'dist/lib/server/server.js', 'dist/lib/cli/serve.js']));
   expect(files.filter((f) => f.startsWith('lib/') && !f.startsWith('lib/server/page/'))).toEqual([]);
 });
+
+test('serve --preset/--scm set what a plain OpenAI request gets; --alias or the file name is the model id; progress chunks before the first token', async () => {
+  const start = async (extra: string[]) => {
+    const p = spawn(process.execPath, [cli, 'serve', '--model', pair.model, '--mmproj', pair.mmproj, '-t', '2', '--context', '8192', '--port', '0', ...extra]);
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setInterval(() => {
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (m) resolve(m[1]);
+      }, 50);
+      p.on('close', () => reject(new Error(`serve exited: ${stderr}`)));
+      setTimeout(() => clearInterval(t), 60_000).unref();
+    }).finally(() => undefined);
+    return { p, url, log: () => stderr };
+  };
+  const { documentImage } = await import('../lib/demo/document-image');
+  const image = `data:image/png;base64,${(await documentImage({ width: 900, height: 640, seed: 5 })).toString('base64')}`;
+  const messages = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: image } }, { type: 'text', text: 'What is it?' }] }];
+  const { planCrops } = await import('../lib');
+
+  const tuned = await start(['--preset', 'fast', '--scm', '--alias', 'my-reader']);
+  try {
+    expect(tuned.log()).toContain('preset fast, SCM on unless a request says otherwise');
+    expect((await (await fetch(`${tuned.url}/v1/models`)).json()).data.map((m: { id: string }) => m.id)).toEqual(['my-reader']);
+    const plain = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'my-reader', messages, max_tokens: 2 }) })).json();
+    expect(plain.minimonkey.images[0].detail).toEqual(planCrops(900, 640, 'fast').detail);
+    expect(plain.minimonkey.scm).toBeDefined();
+    // A request that says otherwise gets what it says.
+    const own = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ messages, max_tokens: 2, minimonkey: { crop: 'default', scm: false } }) })).json();
+    expect(own.minimonkey.images[0].detail).toEqual(planCrops(900, 640, 'default').detail);
+    expect(own.minimonkey.scm).toBeUndefined();
+    // Streaming: progress chunks (an empty delta with our extension) come before the first piece of text.
+    const sse = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ messages, max_tokens: 2, stream: true }) })).text();
+    const chunks = sse.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+    const progress = chunks.filter((c) => c.minimonkey?.progress).map((c) => c.minimonkey.progress.phase);
+    expect(progress).toEqual(expect.arrayContaining(['encode', 'scm', 'prefill']));
+    const firstText = chunks.findIndex((c) => c.choices[0]?.delta?.content);
+    const lastProgress = chunks.map((c) => Boolean(c.minimonkey?.progress)).lastIndexOf(true);
+    expect(lastProgress).toBeLessThan(firstText);
+    for (const c of chunks.filter((x) => x.minimonkey?.progress)) expect(c.choices[0].delta).toEqual({});
+  } finally {
+    tuned.p.kill('SIGTERM');
+  }
+  const named = await start([]);
+  try {
+    expect((await (await fetch(`${named.url}/v1/models`)).json()).data[0].id).toBe(path.basename(pair.model, '.gguf'));
+  } finally {
+    named.p.kill('SIGTERM');
+  }
+  expect(spawnSync(process.execPath, [cli, 'serve', '--model', pair.model, '--mmproj', pair.mmproj, '--preset', 'fsat'], { encoding: 'utf8' }).stderr)
+    .toContain("unknown preset 'fsat'; did you mean 'fast'?");
+}, 180_000);

@@ -1,9 +1,12 @@
 // `minimonkey serve`: the model behind an OpenAI-compatible HTTP API and a page to try it
 // (lib/server). Ctrl-C / SIGTERM stop taking requests, let those in flight finish, and exit.
+import path from 'node:path';
 import { limitRange, SERVER_LIMITS } from '../limits';
+import { isPresetName, PresetName, PRESET_NAMES } from '../msac/presets';
 import { MiniMonkey } from '../model';
 import { MiniMonkeyServer } from '../server/server';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
+import { didYouMean } from './suggest';
 import { intFlag, limitFlag, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
 
 const USAGE = `usage: minimonkey serve --model FILE --mmproj FILE [options]
@@ -24,6 +27,10 @@ ${LOAD_USAGE}
   --max-tokens-limit N   largest max_tokens a request may ask (default ${SERVER_LIMITS.maxTokens.default})
   --allow-files          image_url may be an absolute local file path (the server reads it)
   --allow-urls           image_url may be an http(s) URL (the server fetches it)
+  -p, --preset NAME      the crop preset of requests that do not send minimonkey.crop (a plain
+                         OpenAI client cannot): ${PRESET_NAMES.join(', ')} (default: the family's)
+  --scm                  scale compression for requests that do not send minimonkey.scm
+  --alias NAME           the model id /v1/models lists (default: the text model's file name)
   -h, --help             this help
 `;
 
@@ -39,6 +46,8 @@ interface Parsed {
   maxTokens?: number;
   allowFiles: boolean;
   allowUrls: boolean;
+  defaults: { crop?: PresetName; scm?: boolean };
+  alias?: string;
 }
 
 function parse(argv: string[]): Parsed | 'help' {
@@ -54,12 +63,19 @@ function parse(argv: string[]): Parsed | 'help' {
     'max-tokens-limit': { type: 'string' },
     'allow-files': { type: 'boolean' },
     'allow-urls': { type: 'boolean' },
+    preset: { type: 'string', short: 'p' },
+    scm: { type: 'boolean' },
+    alias: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
   const apiKey = values['api-key'] ?? process.env.MINIMONKEY_API_KEY;
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key is empty');
   const Q = SERVER_LIMITS.queue;
+  const preset = values.preset;
+  if (preset !== undefined && !isPresetName(preset)) throw new UsageError(`unknown preset '${preset}'${didYouMean(preset, PRESET_NAMES)} (${PRESET_NAMES.join(', ')})`);
+  const alias = values.alias;
+  if (alias !== undefined && !/^[\w.:/@+-]{1,128}$/.test(alias)) throw new UsageError('--alias takes 1 to 128 letters, digits and . : / @ + - _');
   return {
     load: loadArgs(values),
     host: values.host ?? '127.0.0.1',
@@ -72,6 +88,8 @@ function parse(argv: string[]): Parsed | 'help' {
     maxTokens: intFlag(values['max-tokens-limit'], '--max-tokens-limit', 1, 131072),
     allowFiles: values['allow-files'] === true,
     allowUrls: values['allow-urls'] === true,
+    defaults: { ...(preset !== undefined ? { crop: preset } : {}), ...(values.scm ? { scm: true } : {}) },
+    alias,
   };
 }
 
@@ -85,12 +103,16 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
     const server = await MiniMonkeyServer.start(model, {
       host: args.host, port: args.port, parallel: args.parallel, queue: args.queue, apiKey: args.apiKey,
       maxBodyBytes: args.maxBody, maxImageBytes: args.maxImage, maxTokens: args.maxTokens,
-      allowFiles: args.allowFiles, allowUrls: args.allowUrls, log,
+      allowFiles: args.allowFiles, allowUrls: args.allowUrls, log, defaults: args.defaults,
+      // The id clients see is what is loaded: the text model's file name, unless --alias names it.
+      modelName: args.alias ?? path.basename(load.model).replace(/\.gguf$/i, ''),
     });
     if (!['127.0.0.1', '::1', 'localhost'].includes(args.host) && args.apiKey === undefined) {
       log(`minimonkey serve: warning: listening on ${args.host} without --api-key: anyone who can reach it can use it`);
     }
-    log(`minimonkey serve: listening on ${server.url} (${args.parallel} slot${args.parallel === 1 ? '' : 's'}; page at ${server.url}/)`);
+    const d = args.defaults;
+    const defaults = `preset ${d.crop ?? model.family.defaultPreset}${d.scm ? ', SCM on' : ''} unless a request says otherwise`;
+    log(`minimonkey serve: listening on ${server.url} (${args.parallel} slot${args.parallel === 1 ? '' : 's'}; ${defaults}; page at ${server.url}/)`);
     await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
     log('minimonkey serve: stopping: finishing requests in flight');
     await server.close();

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { AskResult, FinishReason } from '../llm/session';
+import type { AskProgress, AskResult, FinishReason } from '../llm/session';
 import { LIMITS } from '../limits';
 import { scmHeatmapCells } from '../scm-heatmap';
 import { assistantKey, ChatRequest } from './request';
@@ -39,18 +39,18 @@ export function literalGrammar(text: string): string {
 }
 
 /** Runs the request on a slot from `pool`; `onPiece` gets the asked turn's text as it comes. */
-export async function complete(pool: SlotPool, req: ChatRequest, signal: AbortSignal, onPiece: (s: string) => void): Promise<Completion> {
+export async function complete(pool: SlotPool, req: ChatRequest, signal: AbortSignal, onPiece: (s: string) => void, onProgress?: (p: AskProgress) => void): Promise<Completion> {
   const t0 = performance.now();
   const slot = await pool.acquire(req.keys.slice(0, -1), signal);
   const queueMs = performance.now() - t0;
   try {
-    return { ...(await onSlot(pool, slot, req, signal, onPiece)), queueMs };
+    return { ...(await onSlot(pool, slot, req, signal, onPiece, onProgress)), queueMs };
   } finally {
     pool.release(slot);
   }
 }
 
-async function onSlot(pool: SlotPool, slot: Slot, req: ChatRequest, signal: AbortSignal, onPiece: (s: string) => void) {
+async function onSlot(pool: SlotPool, slot: Slot, req: ChatRequest, signal: AbortSignal, onPiece: (s: string) => void, onProgress?: (p: AskProgress) => void) {
   const held = await pool.prepare(slot, req.keys.slice(0, -1), req.system);
   const cached = slot.session.contextUsed;
   if (held === 0) slot.keys = [req.keys[0]];
@@ -69,7 +69,7 @@ async function onSlot(pool: SlotPool, slot: Slot, req: ChatRequest, signal: Abor
     slot.keys!.push(req.keys[1 + 2 * i], req.keys[2 + 2 * i]);
   }
   const last = req.turns[req.turns.length - 1];
-  const reply = slot.session.ask(last.user, { ...req.options, signal });
+  const reply = slot.session.ask(last.user, { ...req.options, signal, ...(onProgress ? { onProgress } : {}) });
   for await (const piece of reply) onPiece(piece);
   const result = await reply;
   // A reply cut by a stop string left the stop's tokens in the context: not what the client will send back.
@@ -105,6 +105,9 @@ export function extension(c: Completion, req: ChatRequest) {
   };
 }
 
+/** Milliseconds between two progress chunks of the same phase. */
+const PROGRESS_EVERY_MS = 250;
+
 export class CompletionWriter {
   readonly id = `chatcmpl-${randomUUID()}`;
   readonly created = Math.floor(Date.now() / 1000);
@@ -131,6 +134,26 @@ export class CompletionWriter {
   piece(text: string): void {
     this.start();
     this.event(this.chunk({ content: text }, null));
+  }
+
+  private lastProgress = 0;
+  private lastPhase = '';
+
+  /**
+   * Progress before the first token (reading, encoding tile k of n, SCM's pre-pass, prefill), as our
+   * extension on a chunk with an empty delta, which OpenAI clients pass over (OpenAI sends such chunks
+   * too). A new phase is sent at once, steps of one phase at most every PROGRESS_EVERY_MS.
+   */
+  progress(p: AskProgress): void {
+    // Reading the images comes before the turn's checks (context size, image errors): those must still
+    // be an HTTP error status, so the stream starts with the encode at the earliest.
+    if (p.phase === 'decode') return;
+    const now = performance.now();
+    if (p.phase === this.lastPhase && p.done < p.total && now - this.lastProgress < PROGRESS_EVERY_MS) return;
+    this.lastPhase = p.phase;
+    this.lastProgress = now;
+    this.start();
+    this.event(this.chunk({}, null, { minimonkey: { progress: { phase: p.phase, done: p.done, total: p.total } } }));
   }
 
   /** The finish chunk (with our extension), the usage chunk when asked for, and [DONE]. */

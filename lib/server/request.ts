@@ -14,6 +14,8 @@ import { imageBytes, ImageSourcePolicy } from './images';
 export interface RequestPolicy extends ImageSourcePolicy {
   /** Largest max_tokens accepted. */
   maxTokens: number;
+  /** What a request that does not send minimonkey.crop / minimonkey.scm gets (`serve --preset/--scm`). */
+  defaults?: { crop?: PresetName; scm?: boolean };
 }
 
 export interface Turn {
@@ -48,7 +50,8 @@ export async function parseChatRequest(body: unknown, policy: RequestPolicy, sig
   }
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw badRequest('only n = 1 is supported', 'n', 'unsupported_parameter');
   const options = askOptions(body, policy);
-  const ext = extension(body.minimonkey);
+  // The server's defaults, then the request's own: a plain OpenAI client (no extension) gets --preset/--scm.
+  const ext = { ...policy.defaults, ...extension(body.minimonkey) };
   Object.assign(options, ext);
   const { system, turns } = await conversation(body.messages, policy, signal);
   const extKey = JSON.stringify([ext.crop ?? null, ext.scm ?? null]);

@@ -6,9 +6,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { InvalidArgumentError } from '../errors';
 import type { MiniMonkey } from '../model';
 import { SERVER_LIMITS } from '../limits';
-import { isPresetName, PRESET_NAMES } from '../msac/presets';
+import { isPresetName, PresetName, PRESET_NAMES } from '../msac/presets';
 import { ApiError, badRequest, toApiError } from './api-error';
 import { complete, CompletionWriter } from './completions';
 import { pageAsset } from './page-assets';
@@ -32,8 +33,13 @@ export interface ServeOptions {
   /** image_url may name a local file / an http(s) URL (default false: data: URLs only). */
   allowFiles?: boolean;
   allowUrls?: boolean;
-  /** The id /v1/models lists (default 'minimonkey'). */
+  /** The id /v1/models lists (default 'minimonkey'; `minimonkey serve` uses the text model's file name or --alias). */
   modelName?: string;
+  /**
+   * What a request that does not send the `minimonkey` extension gets: the crop preset (default: the
+   * family's) and SCM (default off). A standard OpenAI client cannot send the extension.
+   */
+  defaults?: { crop?: PresetName; scm?: boolean };
   /** One line per request (default: none). */
   log?: (line: string) => void;
 }
@@ -61,6 +67,7 @@ export class MiniMonkeyServer {
       allowFiles: options.allowFiles ?? false,
       allowUrls: options.allowUrls ?? false,
       modelName: options.modelName ?? 'minimonkey',
+      defaults: checkDefaults(options.defaults),
       log: options.log ?? (() => {}),
       apiKey: options.apiKey,
     };
@@ -167,7 +174,7 @@ export class MiniMonkeyServer {
     }
     if (path === '/v1/minimonkey/presets') {
       allow(req, 'GET');
-      sendJson(res, 200, { presets: PRESET_NAMES, default: this.pool.model.family.defaultPreset });
+      sendJson(res, 200, { presets: PRESET_NAMES, default: this.o.defaults.crop ?? this.pool.model.family.defaultPreset, scm: this.o.defaults.scm ?? false });
       return { status: 200 };
     }
     if (path === '/v1/minimonkey/plan') {
@@ -226,19 +233,28 @@ export class MiniMonkeyServer {
       throw new ApiError(415, 'invalid_request_error', 'send the body as Content-Type: application/json', 'unsupported_media_type');
     }
     const body = await readJson(req, this.o.maxBodyBytes);
-    const policy: RequestPolicy = { allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes, maxTokens: this.o.maxTokens };
+    const policy: RequestPolicy = { allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes, maxTokens: this.o.maxTokens, defaults: this.o.defaults };
     const chat = await parseChatRequest(body, policy, signal);
     const writer = new CompletionWriter(res, chat, chat.model || this.o.modelName);
     (res as { sse?: CompletionWriter }).sse = writer;
     const c = await complete(this.pool, chat, signal, (piece) => {
       if (chat.stream && !res.destroyed) writer.piece(piece);
-    });
+    }, chat.stream ? (p) => !res.destroyed && writer.progress(p) : undefined);
     if (chat.stream) writer.finish(c);
     else sendJson(res, 200, writer.whole(c));
     const t = c.result.tokens;
     const note = `${chat.stream ? 'stream ' : ''}slot=${c.slot} prompt=${c.prompt} (${c.image} image, ${c.cached} cached) completion=${t.generated} ${c.result.finishReason}`;
     return { status: 200, note };
   }
+}
+
+/** ServeOptions.defaults, checked: a preset name and a boolean. */
+function checkDefaults(d: ServeOptions['defaults']): { crop?: PresetName; scm?: boolean } {
+  if (d === undefined) return {};
+  if (typeof d !== 'object' || d === null) throw new InvalidArgumentError('defaults must be {crop?, scm?}');
+  if (d.crop !== undefined && !isPresetName(d.crop)) throw new InvalidArgumentError(`defaults.crop: unknown crop preset '${String(d.crop)}' (${PRESET_NAMES.join(', ')})`);
+  if (d.scm !== undefined && typeof d.scm !== 'boolean') throw new InvalidArgumentError('defaults.scm must be a boolean');
+  return { ...(d.crop !== undefined ? { crop: d.crop } : {}), ...(d.scm !== undefined ? { scm: d.scm } : {}) };
 }
 
 function allow(req: http.IncomingMessage, method: string): void {

@@ -57,8 +57,9 @@ async function api(path, init = {}) {
 }
 
 async function loadPresets() {
-  const { presets, default: def } = await (await api('/v1/minimonkey/presets')).json();
+  const { presets, default: def, scm } = await (await api('/v1/minimonkey/presets')).json();
   $('preset').replaceChildren(...presets.map((p) => new Option(p, p, p === def, p === def)));
+  $('scm').checked = scm === true; // the server's default (`serve --scm`)
 }
 
 function readFile(file) {
@@ -167,7 +168,7 @@ function addTurn(role, text) {
   $('history').append(div);
 }
 
-const PHASES = { decode: 'reading the image', encode: 'encoding tile', scm: 'SCM pre-pass', prefill: 'prefill' };
+const PHASES = { encode: 'encoding tile', scm: 'SCM pre-pass', prefill: 'prefill' };
 
 /** "encoding tile 3 of 28", "prefill 40%": what the server is doing now. */
 function showPhase(p) {
