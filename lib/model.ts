@@ -330,13 +330,13 @@ export class MiniMonkey implements ChatHost {
   }
 
   /** @internal */
-  async encodePrepared(img: PreparedImage, signal: AbortSignal | undefined): Promise<{ embeddings: Float32Array; cached: boolean }> {
+  async encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: boolean }> {
     this.live();
     throwIfAborted(signal);
     const hit = this.cache.get(img.key);
     if (hit) return { embeddings: hit.embeddings, cached: true };
     try {
-      const enc = await encodeImage(this.vision, img.rgb, { crop: img.crop, signal });
+      const enc = await encodeImage(this.vision, img.rgb, { crop: img.crop, signal, onTiles: onTiles && ((done) => onTiles(done)) });
       this.cache.set(img.key, enc);
       return { embeddings: enc.embeddings, cached: false };
     } catch (e) {

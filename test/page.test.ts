@@ -121,8 +121,19 @@ test('empty page, errors where the user looks, a follow-up question, the heatmap
     await page.waitForFunction(() => document.getElementById('status')!.textContent === 'done', undefined, { timeout: 60_000 });
   };
   await page.check('#scm');
+  await page.evaluate(() => {
+    const w = window as unknown as { statuses: string[] };
+    w.statuses = [];
+    new MutationObserver(() => w.statuses.push(document.getElementById('status')!.textContent!)).observe(document.getElementById('status')!, { childList: true, characterData: true, subtree: true });
+  });
   await askOnPage('What is the total?');
   expect(await page.isVisible('#error')).toBe(false);
+  // While it worked, the page said what it was doing: the server's progress chunks, then the answer.
+  const statuses = await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses);
+  expect(statuses).toEqual(expect.arrayContaining(['waiting for the model', 'answering', 'done']));
+  expect(statuses.some((t) => /^encoding tile \d+ of \d+$/.test(t))).toBe(true);
+  expect(statuses.some((t) => /^SCM pre-pass \d+%$/.test(t))).toBe(true);
+  expect(statuses.some((t) => /^prefill \d+%$/.test(t))).toBe(true);
   expect(await page.textContent('#answer')).toBe(first.text);
   expect(await page.isVisible('#heatmap-legend')).toBe(true);
 

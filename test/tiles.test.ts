@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { VisionEncoder } from '../lib/vision/encoder';
-import { encodeImage } from '../lib/vision/encode-image';
+import { encodeImage, TILES_PER_CALL } from '../lib/vision/encode-image';
 import { preprocessRgb, RgbImage } from '../lib/vision/preprocess';
 import { relError, tempDir, tinyPair } from './helpers/models';
 
@@ -77,6 +77,25 @@ describe('encodeImage', () => {
         const one = await enc.encode(pixels.slice(t * per, (t + 1) * per), 1);
         expect(relError(out.embeddings.subarray(t * perTile, (t + 1) * perTile), one)).toBeLessThanOrEqual(1e-5);
       }
+    } finally {
+      enc.dispose();
+    }
+  });
+
+  it('a page of many tiles goes through in chunks of TILES_PER_CALL: progress after each, the same embeddings as one graph', async () => {
+    const { mmproj } = await tinyPair();
+    const enc = await VisionEncoder.load(mmproj, { threads: 2 });
+    try {
+      const img = testImage(1344, 896, 7);
+      const seen: [number, number][] = [];
+      const out = await encodeImage(enc, img, { crop: 'default', onTiles: (done, total) => seen.push([done, total]) });
+      const n = out.plan.tileCount;
+      expect(n).toBeGreaterThan(2 * TILES_PER_CALL);
+      const want: [number, number][] = [];
+      for (let done = TILES_PER_CALL; done < n + TILES_PER_CALL; done += TILES_PER_CALL) want.push([Math.min(done, n), n]);
+      expect(seen).toEqual(want);
+      const { pixels } = await preprocessRgb(img, { crop: 'default' });
+      expect(relError(out.embeddings, await enc.encode(pixels, n))).toBeLessThanOrEqual(1e-5);
     } finally {
       enc.dispose();
     }

@@ -8,7 +8,17 @@ import { sharpLib } from './sharp-lib';
 import { ImageError, ImageErrorReason, InvalidArgumentError } from '../errors';
 import { IMAGE_LIMITS } from '../limits';
 import { isPdfBytes, isPdfFile, PdfRenderOptions, renderPdfPage } from '../pdf/render';
-import type { RgbImage } from '../vision/preprocess';
+
+/** Interleaved RGB8 pixels, row-major: `width·height·3` bytes. What every image input is read into. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** Set by loadImage when the source was larger than maxDecodedPixels and was shrunk: its size. */
+  downscaledFrom?: { width: number; height: number };
+  /** Set by loadImage when the source was a PDF page: which, of how many, rendered at what dpi. */
+  pdfPage?: { page: number; pages: number; dpi: number };
+}
 
 /** Decoded pixels, interleaved and row-major: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, 8 bits each. */
 export interface RawPixels {

@@ -3,7 +3,7 @@ import type { ImageInput, LoadImageOptions } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
 import type { SerialQueue } from '../util/serial-queue';
-import type { RgbImage } from '../vision/preprocess';
+import type { RgbImage } from '../image/load';
 import type { ScmPrepass } from './scm-prepass';
 import type { TextModel } from './text-model';
 import type { ModelFamily } from '../family';
@@ -28,7 +28,7 @@ export interface ChatHost {
   readonly queue: SerialQueue;
   readonly disposed: boolean;
   prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage>;
-  encodePrepared(img: PreparedImage, signal: AbortSignal | undefined): Promise<{ embeddings: Float32Array; cached: boolean }>;
+  encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: boolean }>;
   /** SCM's pre-pass on the same text model. */
   scmPrepass(): Promise<ScmPrepass>;
   /** A session was disposed: the host drops its reference. */

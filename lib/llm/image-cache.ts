@@ -3,7 +3,7 @@
 // when the byte budget is exceeded.
 import { createHash } from 'node:crypto';
 import type { EncodedImage } from '../vision/encode-image';
-import type { RgbImage } from '../vision/preprocess';
+import type { RgbImage } from '../image/load';
 
 export function imageKey(img: RgbImage, crop: unknown): string {
   const h = createHash('sha256');

@@ -25,6 +25,7 @@ export type Content = string | ContentPart[];
 
 export type FinishReason = 'end' | 'maxTokens' | 'stopString' | 'contextFull';
 
+/** What a turn is doing: decode (images read, of the turn's), encode (tiles through the vision tower, of all the turn's tiles), scm (the pre-pass), prefill (prompt tokens). */
 export interface AskProgress {
   phase: 'decode' | 'encode' | 'scm' | 'prefill';
   done: number;
@@ -296,11 +297,15 @@ export class ChatSession {
     t = performance.now();
     let cacheHits = 0;
     const embeddings: Float32Array[] = [];
+    // Progress in tiles over all the turn's images (a cached image counts whole at once).
+    const tiles = images.reduce((n, img) => n + img.plan.tileCount, 0);
+    let tilesBefore = 0;
     for (let i = 0; i < images.length; i++) {
-      const enc = await this.heavy(() => this.host.encodePrepared(images[i], signal));
+      const enc = await this.heavy(() => this.host.encodePrepared(images[i], signal, (done) => progress('encode', tilesBefore + done, tiles)));
       if (enc.cached) cacheHits++;
       embeddings.push(enc.embeddings);
-      progress('encode', i + 1, images.length);
+      tilesBefore += images[i].plan.tileCount;
+      if (enc.cached) progress('encode', tilesBefore, tiles);
     }
     timings.encode = performance.now() - t;
 

@@ -13,10 +13,17 @@ export interface EncodedImage {
   embeddingWidth: number;
 }
 
-export type EncodeImageOptions = Omit<PreprocessOptions, 'mean' | 'std' | 'tokensPerTile'> & LoadImageOptions & EncodeOptions;
+export type EncodeImageOptions = Omit<PreprocessOptions, 'mean' | 'std' | 'tokensPerTile'> & LoadImageOptions & EncodeOptions & {
+  /** Tiles encoded so far of the plan's, after each chunk of tiles. */
+  onTiles?: (done: number, total: number) => void;
+};
 
-// The encoder caps one graph at 64 tiles; larger plans are encoded in slices.
-const TILES_PER_CALL = 32;
+/**
+ * Tiles per vision graph. The compute buffer grows with the tiles of one graph (about 42 MiB a tile
+ * at InternViT-300M's size: 28 tiles held 1.2 GiB), and tiles are independent images to the tower,
+ * so a page goes through in chunks: memory bounded whatever the preset, progress per chunk.
+ */
+export const TILES_PER_CALL = 4;
 
 /** Any image input (file path, encoded bytes, raw pixels; see loadImage) through MSAC and the tower. */
 export async function encodeImage(encoder: VisionEncoder, image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
@@ -33,6 +40,7 @@ export async function encodeImage(encoder: VisionEncoder, image: ImageInput, opt
     const count = Math.min(TILES_PER_CALL, plan.tileCount - first);
     const part = await encoder.encode(pixels.subarray(first * perTile, (first + count) * perTile), count, { signal: options.signal });
     embeddings.set(part, first * tokensPerTile * embeddingWidth);
+    options.onTiles?.(first + count, plan.tileCount);
   }
   return { plan, embeddings, embeddingWidth };
 }

@@ -2,7 +2,7 @@
 // layer Pillow-exactly, cut the tiles and normalize them natively, off the JS thread.
 import { isUint8Array } from 'node:util/types';
 import { fromNative, ImageError, InvalidArgumentError } from '../errors';
-import { ImageInput, loadImageChecked, LoadImageOptions } from '../image/load';
+import { ImageInput, loadImageChecked, LoadImageOptions, RgbImage } from '../image/load';
 import { resizeWorkBytes } from '../image/resize';
 import { IMAGE_LIMITS } from '../limits';
 import { planCrops } from '../msac/plan';
@@ -10,16 +10,8 @@ import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
 import { native } from '../native';
 
-/** Interleaved RGB8 pixels, row-major: `width·height·3` bytes. */
-export interface RgbImage {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  /** Set by loadImage when the source was larger than maxDecodedPixels and was shrunk: its size. */
-  downscaledFrom?: { width: number; height: number };
-  /** Set by loadImage when the source was a PDF page: which, of how many, rendered at what dpi. */
-  pdfPage?: { page: number; pages: number; dpi: number };
-}
+// RgbImage is made by image/load.ts (declared there); re-exported for the code that knew it from here.
+export type { RgbImage } from '../image/load';
 
 export interface PreprocessOptions {
   /** A preset name or explicit layer ranges (default 'default'). */
