@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CI's hardening step (`npm run test:hardening`; README "Hardening: sanitizers and fuzzing"):
+// CI's hardening step (`npm run test:hardening`; docs/HARDENING.md):
 //   1. the sanitized addon (ASan + UBSan, build-asan/) and the native-heavy jest suites on it;
 //   2. the libFuzzer harnesses (clang, build-fuzz/), seeded with tiny GGUFs our synthesizer writes
 //      now (no binary is committed), first replaying test/fuzz-regressions/, then fuzzing each for

@@ -1,4 +1,4 @@
-// The code users copy: every ```ts block of README.md and every file in examples/ must type-check
+// The code users copy: every ```ts block of README.md and docs/*.md and every file in examples/ must type-check
 // against the package's own declarations (`minimonkey` resolves to lib/index.ts), so an API change
 // that breaks an example fails here. README blocks continue each other in prose (one block asks on
 // the `chat` the first one made), so the few names they share are declared for them once.
@@ -9,8 +9,15 @@ import { tempDir } from './helpers/models';
 
 const root = path.join(__dirname, '..');
 
-function readmeBlocks(): { line: number; code: string }[] {
-  const lines = fs.readFileSync(path.join(root, 'README.md'), 'utf8').split('\n');
+/** The markdown files whose ```ts blocks are checked: README.md and every docs/*.md. */
+function markdownFiles(): string[] {
+  const docs = path.join(root, 'docs');
+  const inDocs = fs.existsSync(docs) ? fs.readdirSync(docs).filter((f) => f.endsWith('.md')).sort().map((f) => path.join('docs', f)) : [];
+  return ['README.md', ...inDocs];
+}
+
+function tsBlocks(file: string): { line: number; code: string }[] {
+  const lines = fs.readFileSync(path.join(root, file), 'utf8').split('\n');
   const blocks: { line: number; code: string }[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].trim() !== '```ts') continue;
@@ -53,7 +60,7 @@ function typeCheck(files: string[]): string[] {
 
 describe('examples', () => {
   it('README.md has TypeScript examples, and examples/ has programs', () => {
-    expect(readmeBlocks().length).toBeGreaterThanOrEqual(5);
+    expect(tsBlocks('README.md').length).toBeGreaterThanOrEqual(5);
     expect(fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.ts')).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -61,15 +68,29 @@ describe('examples', () => {
     const dir = fs.mkdtempSync(path.join(tempDir(), 'examples-'));
     const files = [path.join(dir, 'prelude.ts')];
     fs.writeFileSync(files[0], PRELUDE);
-    for (const { line, code } of readmeBlocks()) {
-      const file = path.join(dir, `readme-line-${line}.ts`);
-      fs.writeFileSync(file, `${code}\nexport {};\n`); // a module: top-level await, no name clashes between blocks
-      files.push(file);
+    for (const md of markdownFiles()) {
+      for (const { line, code } of tsBlocks(md)) {
+        const file = path.join(dir, `${md.replace(/[/.]/g, '-')}-line-${line}.ts`);
+        fs.writeFileSync(file, `${code}\nexport {};\n`); // a module: top-level await, no name clashes between blocks
+        files.push(file);
+      }
     }
     for (const f of fs.readdirSync(path.join(root, 'examples')).filter((n) => n.endsWith('.ts'))) {
       files.push(path.join(root, 'examples', f));
     }
     expect(typeCheck(files)).toEqual([]);
+  });
+
+  it('docs/*.md blocks are read too: a broken one there is caught', () => {
+    const dir = fs.mkdtempSync(path.join(tempDir(), 'examples-docs-'));
+    expect(markdownFiles()).toContain('README.md');
+    const bad = path.join(dir, 'bad.md');
+    fs.writeFileSync(bad, "text\n\n```ts\nimport { MiniMonkey } from 'minimonkey';\nconst n: number = MiniMonkey;\n```\n");
+    const [block] = tsBlocks(path.relative(root, bad));
+    expect(block.line).toBe(4);
+    const file = path.join(dir, 'bad.ts');
+    fs.writeFileSync(file, `${block.code}\nexport {};\n`);
+    expect(typeCheck([file]).join('\n')).toContain("is not assignable to type 'number'");
   });
 
   it('a broken example is caught (the check can fail)', () => {

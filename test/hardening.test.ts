@@ -204,7 +204,11 @@ test('every failure above is a MiniMonkeyError with a code (the typed-error cont
 
 test("README's limits table says the numbers lib/limits.ts enforces", () => {
   const readme = require('node:fs').readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8') as string;
-  const section = readme.slice(readme.indexOf('### Limits'), readme.indexOf('### SCM'));
+  // The "### Limits" section, up to the next heading of any level.
+  const start = readme.indexOf('\n### Limits');
+  expect(start).toBeGreaterThan(-1);
+  const next = readme.slice(start + 1).search(/\n#{1,3} /);
+  const section = readme.slice(start, next < 0 ? undefined : start + 1 + next);
   const rows = new Map<string, [string, string]>();
   for (const m of section.matchAll(/^\| `(\w+)` \| (-?\d+) \| ([^|]+) \|/gm)) rows.set(m[1], [m[2], m[3].trim()]);
   for (const name of Object.keys(LIMITS) as (keyof typeof LIMITS)[]) {
