@@ -77,7 +77,7 @@ test('the cells: 256 a detail tile, tiling the image exactly, kept as the report
 test('ask --scm-heatmap (and crops --scm-heatmap): a PNG of the image with kept tokens coloured by score and dropped ones greyed', async () => {
   const dir = fs.mkdtempSync(path.join(tempDir(), 'heatmap-'));
   const out = path.join(dir, 'heat.png');
-  const r = await run(['ask', img.file, 'Total?', '--model', pair.model, '--mmproj', pair.mmproj, '-t', '2', '--context', '4096', '-n', '2', '--scm-heatmap', out, '--json']);
+  const r = await run(['ask', img.file, 'Total?', '--model', pair.model, '--mmproj', pair.mmproj, '-t', '2', '--context', '4096', '-n', '2', '--scm-heatmap', out, '--json', '--scm-scores']);
   expect(r.stderr).toContain(`wrote ${out}`);
   expect(r.status).toBe(0);
   const res = JSON.parse(r.stdout);
