@@ -58,8 +58,9 @@ if (!haveQemu) {
       const platform = pack(platformDir, work);
       files = platform.files;
       const main = packMain(path.join(work, 'staging'), work);
-      // This machine's npm installs for arm64: sharp's and canvas's arm64 binaries, our arm64 package.
-      newApp(app, ['npm', ['install', '--os', 'linux', '--cpu', 'arm64', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, platform.tarball]],
+      // This machine's npm installs for arm64: sharp's and canvas's arm64 binaries, our arm64 package
+      // (--force: npm checks a tarball named on the command line against this machine, not --cpu).
+      newApp(app, ['npm', ['install', '--os', 'linux', '--cpu', 'arm64', '--force', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, platform.tarball]],
         noCompilers(path.join(work, 'no-compilers'), compileLog));
     }, 40 * 60 * 1000);
 
