@@ -5,9 +5,8 @@
 // sharp and node-llama-cpp ship theirs: `npm install @minimonkey/vulkan-linux-x64` puts it where the
 // loader finds it. A source build (`npm run build:gpu -- vulkan`) leaves it beside the addon instead.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { outsideAsar, packageRoot } from './addon-loader';
+import { installedPackage, outsideAsar, ownVersion, packageRoot } from './addon-loader';
 import { InvalidArgumentError } from './errors';
 import { LIMITS } from './limits';
 
@@ -32,31 +31,21 @@ export function backendDirs(from: string = __dirname): string[] {
   for (const d of (process.env.MINIMONKEY_BACKEND_PATH ?? '').split(path.delimiter)) {
     if (d) out.push(path.resolve(d));
   }
-  const req = createRequire(path.join(from, 'index.js'));
   for (const backend of GPU_BACKEND_PACKAGES) {
-    let manifest: string;
-    try {
-      manifest = req.resolve(`${backendPackageName(backend)}/package.json`);
-    } catch {
-      continue; // not installed: the CPU, or another backend
-    }
+    const pkg = installedPackage(backendPackageName(backend), from);
+    if (!pkg) continue; // not installed: the CPU, or another backend
     // A module is built against one release of ggml's base library, ours: another version's could
     // disagree on ggml's structures and crash, so it is left out, with a warning.
-    const version = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version?: string }).version;
-    if (version !== ownVersion()) {
-      process.emitWarning(`${backendPackageName(backend)}@${version} is not built for minimonkey ${ownVersion()}; install the same version`, { code: 'MINIMONKEY_BACKEND_VERSION' });
+    if (pkg.version !== ownVersion()) {
+      process.emitWarning(`${backendPackageName(backend)}@${pkg.version} is not built for minimonkey ${ownVersion()}; install the same version`, { code: 'MINIMONKEY_BACKEND_VERSION' });
       continue;
     }
-    // Electron: the module is a native file, unpacked beside the asar archive.
-    out.push(outsideAsar(path.join(path.dirname(manifest), 'lib')));
+    // Electron: the module is a native file, unpacked beside the asar archive (installedPackage's dir is outside it).
+    out.push(path.join(pkg.dir, 'lib'));
   }
   const built = outsideAsar(path.join(packageRoot, 'build', 'backends'));
   if (fs.existsSync(built)) out.push(built);
   return out;
-}
-
-function ownVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The device option checked at the edge (the addon checks it again): 'auto' when undefined. */

@@ -1,6 +1,6 @@
 // The native addon's interface, and the addon itself, loaded on first use (lib/addon-loader.ts
 // chooses the binary).
-import { loadAddon } from './addon-loader';
+import { AddonCandidate, loadAddon } from './addon-loader';
 import { backendDirs } from './devices';
 import type { SamplingOptions } from './llm/sampling';
 
@@ -233,9 +233,9 @@ export interface NativeAddon {
 
 export { packageRoot } from './addon-loader';
 
-let cached: { addon: NativeAddon; path: string } | undefined;
+let cached: ({ addon: NativeAddon } & AddonCandidate) | undefined;
 
-function load(): { addon: NativeAddon; path: string } {
+function load(): { addon: NativeAddon } & AddonCandidate {
   if (!cached) {
     const loaded = loadAddon<NativeAddon>();
     // Before anything asks for a device: the GPU modules are looked for once.
@@ -252,7 +252,13 @@ export function native(): NativeAddon {
 
 /** Absolute path of the loaded addon binary. */
 export function nativePath(): string {
-  return load().path;
+  return load().file;
+}
+
+/** Where the loaded addon came from: MINIMONKEY_ADDON_PATH, the platform package, prebuilds/ or a source build. */
+export function nativeOrigin(): AddonCandidate {
+  const { file, source, package: pkg } = load();
+  return { file, source, ...(pkg ? { package: pkg } : {}) };
 }
 
 /** ggml's quantizer: f32 rows to f16/bf16/q8_0/q4_0/q4_1/q5_0/q5_1 bytes, off the JS thread. */

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromNative } from './errors';
+import { AddonSource } from './addon-loader';
 import { limitRange, machineCores } from './limits';
 import { defaultThreads, physicalCores } from './threads';
-import { native, NativeBackendModule, NativeCpuBackendInfo, NativeDeviceInfo, NativeRuntimeInfo, nativePath, packageRoot } from './native';
+import { native, NativeBackendModule, NativeCpuBackendInfo, NativeDeviceInfo, NativeRuntimeInfo, nativeOrigin, packageRoot } from './native';
 
 export interface RuntimeInfo {
   /** minimonkey's own version. */
@@ -16,7 +17,15 @@ export interface RuntimeInfo {
   llamaCommit: string;
   /** Absolute path of the loaded native addon. */
   addonPath: string;
-  /** Whether the addon came from prebuilds/ (true) or a local source build (false). */
+  /**
+   * Where the addon came from: 'package' (the installed platform package @minimonkey/<platform>-<arch>),
+   * 'prebuilds' (a checkout's prebuilds/<platform>-<arch>/), 'build' (a local source build) or 'env'
+   * (MINIMONKEY_ADDON_PATH).
+   */
+  addonSource: AddonSource;
+  /** The platform package it was loaded from (addonSource 'package'), with its version. */
+  addonPackage?: { name: string; version: string };
+  /** Whether the addon is a prebuilt set (the platform package or prebuilds/) rather than a local source build. */
   prebuilt: boolean;
   /** The CPU, as the OS names it. */
   cpuModel: string;
@@ -48,13 +57,15 @@ export function runtimeInfo(): RuntimeInfo {
   } catch (e) {
     throw fromNative(e);
   }
-  const addonPath = nativePath();
+  const origin = nativeOrigin();
   return {
     version: packageVersion(),
     llamaRelease: info.llamaRelease,
     llamaCommit: info.llamaCommit,
-    addonPath,
-    prebuilt: addonPath.split(path.sep).includes('prebuilds'),
+    addonPath: origin.file,
+    addonSource: origin.source,
+    ...(origin.package ? { addonPackage: origin.package } : {}),
+    prebuilt: origin.source === 'package' || origin.source === 'prebuilds' || (origin.source === 'env' && origin.file.split(path.sep).includes('prebuilds')),
     cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
     cpu: info.cpu,
     devices: info.devices ?? [],

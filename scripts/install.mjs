@@ -6,6 +6,10 @@
 // is not used because after a build it also runs `node-gyp rebuild`, which wipes build/ and needs
 // Node's headers for a target that has nothing to compile.
 // `npm install minimonkey --build-from-source` (or npm_config_build_from_source=true) skips the check.
+// The prebuilt set normally comes from the platform package (@minimonkey/<platform>-<arch>, an
+// optionalDependency), so the check passes in well under a second and nothing is built; installs that
+// run no scripts at all (--ignore-scripts, pnpm 10, Bun) work the same. An install for another
+// platform (`npm install --os linux --cpu arm64`, to ship or test elsewhere) builds nothing here.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,6 +20,11 @@ const require = createRequire(import.meta.url);
 const fromSource = /^(true|1|minimonkey)$/.test(process.env.npm_config_build_from_source ?? '');
 // A source checkout has no compiled JS yet (`prepare` compiles it after this hook) and no prebuilds.
 const checkout = !fs.existsSync(path.join(root, 'dist', 'lib', 'runtime.js'));
+const target = { os: process.env.npm_config_os || process.platform, cpu: process.env.npm_config_cpu || process.arch };
+if (!checkout && (target.os !== process.platform || target.cpu !== process.arch)) {
+  process.stderr.write(`minimonkey: installed for ${target.os}-${target.cpu}, not this ${process.platform}-${process.arch}; nothing is built here\n`);
+  process.exit(0);
+}
 if (checkout) {
   process.stderr.write('minimonkey: a source checkout; building the addon from source\n');
 } else if (!fromSource) {

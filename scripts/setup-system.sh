@@ -11,7 +11,9 @@
 # mesa-vulkan-drivers is Mesa's software Vulkan driver (lavapipe) the GPU tests run it on.
 set -euo pipefail
 pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server libvulkan-dev glslc spirv-headers mesa-vulkan-drivers)
-[ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
+# x86-64 also cross-builds linux-arm64 (clang --target=aarch64-linux-gnu on Debian's cross libstdc++,
+# glibc and binutils) and runs it under qemu-aarch64 with the real arm64 Node (test/platform-arm64.test.ts).
+[ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user g++-aarch64-linux-gnu libc6-dev-arm64-cross)
 # chromium: the page test drives Debian's browser with playwright-core (no browser download);
 # curl: the server tests speak to `minimonkey serve` with it.
 pkgs+=(chromium curl)

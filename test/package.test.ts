@@ -1,85 +1,74 @@
-// The package as users get it. `npm run prebuild` makes the prebuilt set (the addon, ggml's and
-// libllama's libraries, one CPU backend module per variant); `npm pack` packs it; the tarball,
-// installed into an empty folder with nothing but the registry, must run `minimonkey demo` without
-// compiling anything, on the best CPU variant for this CPU. A CPU without AVX2 must get a variant it
-// runs rather than die with SIGILL: qemu-user's CPU models (Nehalem: SSE4.2, no AVX; qemu64: not
-// even SSE4.2) stand in for such machines.
-import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+// The package as users get it. `npm run prebuild` writes this platform's package folder
+// (@minimonkey/<platform>-<arch>: the addon, ggml's and libllama's libraries, one CPU backend module per
+// variant); `npm pack` packs it and the main package, which ships no binaries and lists the platform
+// packages in optionalDependencies. Both tarballs, installed into an empty folder with nothing but the
+// registry and every compiler replaced by a failing stub, must run `minimonkey demo` without compiling
+// anything, on the best CPU variant for this CPU: with npm, with `npm install --ignore-scripts` and with
+// pnpm 10 (which runs no dependency's install script). A CPU without AVX2 must get a variant it runs
+// rather than die with SIGILL: qemu-user's CPU models (Nehalem: SSE4.2, no AVX; qemu64: not even
+// SSE4.2) stand in for such machines.
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, tinyPair } from './helpers/models';
+import { cleanEnv, compileAttempts, mustRun, newApp as installApp, noCompilers as noCompilerEnv, pack, packMain, root, sh } from './helpers/packages';
 
-const root = path.join(__dirname, '..');
 const x64Linux = process.platform === 'linux' && process.arch === 'x64';
 const onX64Linux = x64Linux ? it : it.skip;
 const qemu = 'qemu-x86_64';
+const platformTag = `${process.platform}-${process.arch}`;
+const platformPackage = `@minimonkey/${platformTag}`;
 // Every x86-64 variant of ggml's CPU backend (GGML_CPU_ALL_VARIANTS in the pinned ggml/src/CMakeLists.txt).
 const X64_VARIANTS = ['x64', 'sse42', 'sandybridge', 'ivybridge', 'piledriver', 'haswell', 'skylakex', 'cannonlake',
   'cascadelake', 'icelake', 'cooperlake', 'zen4', 'alderlake', 'sapphirerapids'];
 type Variant = { name: string; score: number };
 
-// Children get no npm_* variables from the `npm test` that runs us (they would steer npm install).
-const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_'))),
-  ...extra,
-});
-
-function sh(cmd: string, args: string[], options: SpawnSyncOptions = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
-  if (r.error) throw r.error;
-  return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
+/** pnpm 10 from npm, kept in test/.cache (CI installs nothing else for it). */
+function pnpm10(): string {
+  const prefix = path.join(root, 'test', '.cache', 'pnpm10');
+  const bin = path.join(prefix, 'node_modules', '.bin', 'pnpm');
+  if (!fs.existsSync(bin)) mustRun('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', prefix, 'pnpm@10'], { env: cleanEnv() });
+  return bin;
 }
 
-function mustRun(cmd: string, args: string[], options: SpawnSyncOptions = {}): string {
-  const r = sh(cmd, args, options);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-describe('the packed package, installed from its tarball', () => {
+describe('the packed package, installed from its tarballs', () => {
   const work = fs.mkdtempSync(path.join(tempDir(), 'package-'));
   const staging = path.join(work, 'staging');
+  const platformDir = path.join(work, 'platform', platformTag);
   const app = path.join(work, 'app');
   const fakeBin = path.join(work, 'no-compilers');
   const compileLog = path.join(work, 'compile-attempts.log');
-  const prebuilds = path.join(staging, 'prebuilds', `${process.platform}-${process.arch}`);
   const installed = path.join(app, 'node_modules', 'minimonkey');
+  const installedPlatform = path.join(app, 'node_modules', ...platformPackage.split('/'));
   const cli = path.join(app, 'node_modules', '.bin', 'minimonkey');
-  let tarball = '';
-  let files: string[] = [];
+  let main = { tarball: '', files: [] as string[] };
+  let platform = { tarball: '', files: [] as string[] };
+  let env: NodeJS.ProcessEnv = {};
+  const newApp = (dir: string, install: [string, string[]]) => installApp(dir, install, env);
 
   beforeAll(() => {
-    // The package folder as `npm pack` sees it after `npm run prebuild`: package.json's "files" (dist/
-    // is fresh: jest's global setup compiled it) plus prebuilds made by the real script.
-    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] };
-    fs.mkdirSync(staging, { recursive: true });
-    for (const entry of [...pkg.files.filter((f) => f !== 'prebuilds/'), 'package.json']) {
-      fs.cpSync(path.join(root, entry), path.join(staging, entry), { recursive: true });
-    }
-    mustRun(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--out', prebuilds], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    const packed = JSON.parse(mustRun('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: staging, env: cleanEnv() }));
-    tarball = path.join(work, packed[0].filename);
-    files = (packed[0].files as { path: string }[]).map((f) => f.path);
-
-    // An app folder, and a PATH on which every compiler and build tool fails and leaves a note.
-    fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    fs.mkdirSync(fakeBin);
-    for (const tool of ['cc', 'gcc', 'c++', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja', 'node-gyp']) {
-      fs.writeFileSync(path.join(fakeBin, tool), `#!/bin/sh\necho "${tool} $*" >> "${compileLog}"\nexit 1\n`, { mode: 0o755 });
-    }
-    mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
-      cwd: app,
-      env: cleanEnv({ PATH: `${fakeBin}${path.delimiter}${process.env.PATH}` }),
-    });
+    // The main package and this platform's package folder, made by the real script.
+    main = packMain(staging, work);
+    mustRun(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--out', platformDir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    platform = pack(platformDir, work);
+    env = noCompilerEnv(fakeBin, compileLog);
+    newApp(app, ['npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, platform.tarball]]);
   }, 30 * 60 * 1000);
 
-  it('the tarball holds the compiled JS, declarations, sources for a rebuild and the prebuilt set', () => {
-    expect(files).toEqual(expect.arrayContaining([
+  it('the main tarball holds the compiled JS, declarations and sources for a rebuild, no binaries; it lists every platform package', () => {
+    expect(main.files).toEqual(expect.arrayContaining([
       'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js',
       'CMakeLists.txt', 'scripts/install.mjs', 'scripts/build-native.mjs', 'scripts/check-addon.js',
     ]));
-    const binaries = files.filter((f) => f.startsWith('prebuilds/')).map((f) => path.basename(f)).sort();
+    expect(main.files.filter((f) => /\.(node|so|dll|dylib)$/.test(f))).toEqual([]);
+    // Never third-party sources, build folders, prebuilt sets or tests.
+    expect(main.files.filter((f) => /^(deps|build|node_modules|test|prebuilds)\//.test(f))).toEqual([]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    const tags = ['linux-x64', 'linux-arm64', 'win32-x64', 'darwin-arm64', 'darwin-x64'];
+    expect(manifest.optionalDependencies).toEqual(Object.fromEntries(tags.map((t) => [`@minimonkey/${t}`, manifest.version])));
+  });
+
+  it('the platform tarball holds the prebuilt set and a manifest that only this platform installs', () => {
+    const binaries = platform.files.filter((f) => f !== 'package.json').sort();
     if (x64Linux) {
       // The addon, ggml's and libllama's libraries under private names, and every x86-64 CPU variant ggml defines.
       expect(binaries).toEqual([
@@ -87,20 +76,25 @@ describe('the packed package, installed from its tarball', () => {
         'libmm-ggml-base.so', 'libmm-ggml.so', 'libmm-llama.so', 'minimonkey.node',
       ].sort());
     }
-    // Never third-party sources, build folders or tests.
-    expect(files.filter((f) => /^(deps|build|node_modules|test)\//.test(f))).toEqual([]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(installedPlatform, 'package.json'), 'utf8'));
+    const own = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    expect(manifest).toMatchObject({ name: platformPackage, version: own.version, os: [process.platform], cpu: [process.arch] });
+    if (process.platform === 'linux') expect(manifest.libc).toEqual(['glibc']);
+    expect(manifest.scripts).toBeUndefined();
+    // Under 30 MB to download.
+    expect(fs.statSync(platform.tarball).size).toBeLessThan(30e6);
   });
 
   it('installing it compiled nothing, and left no build folder', () => {
-    expect(fs.existsSync(compileLog) ? fs.readFileSync(compileLog, 'utf8') : '').toBe('');
+    expect(compileAttempts(compileLog)).toBe('');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     expect(fs.existsSync(path.join(installed, 'deps'))).toBe(false);
   });
 
-  it('`minimonkey demo` runs there, on the prebuilt set, with the best CPU variant for this CPU', () => {
+  it('`minimonkey demo` runs there, on the platform package, with the best CPU variant for this CPU', () => {
     const info = JSON.parse(mustRun(cli, ['runtime', '--json'], { cwd: app, env: cleanEnv() }));
-    expect(info.prebuilt).toBe(true);
-    expect(path.dirname(info.addonPath)).toBe(path.join(installed, 'prebuilds', `${process.platform}-${process.arch}`));
+    expect(info).toMatchObject({ prebuilt: true, addonSource: 'package', addonPackage: { name: platformPackage, version: info.version } });
+    expect(path.dirname(info.addonPath)).toBe(installedPlatform);
     const best = [...info.cpu.variants].sort((a: Variant, b: Variant) => b.score - a.score)[0];
     expect(best.score).toBeGreaterThan(0);
     expect(info.cpu).toMatchObject({ variant: best.name, chosenBy: 'score' });
@@ -110,7 +104,7 @@ describe('the packed package, installed from its tarball', () => {
   });
 
   onX64Linux('the set is stripped; the addon exports only the N-API entry points, the libraries no libstdc++', () => {
-    const dir = path.join(installed, 'prebuilds', 'linux-x64');
+    const dir = installedPlatform;
     const exported = (f: string) => mustRun('nm', ['-D', '--defined-only', path.join(dir, f)]).trim().split('\n').map((l) => l.trim().split(/\s+/).pop()!);
     expect(exported('minimonkey.node').sort()).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
     for (const f of fs.readdirSync(dir)) {
@@ -126,7 +120,7 @@ describe('the packed package, installed from its tarball', () => {
   });
 
   onX64Linux('only the CPU variants hold vector code past SSE2: the addon and its libraries run on any x86-64', () => {
-    const dir = path.join(installed, 'prebuilds', 'linux-x64');
+    const dir = installedPlatform;
     const vexInstructions = (file: string): number => {
       const asm = mustRun('objdump', ['-d', '--no-show-raw-insn', path.join(dir, file)], { maxBuffer: 1 << 30 });
       return asm.split('\n').filter((l) => /\tv[a-z0-9]+\s.*%[xyz]mm/.test(l)).length;
@@ -136,6 +130,54 @@ describe('the packed package, installed from its tarball', () => {
     }
     expect(vexInstructions('libggml-cpu-haswell.so')).toBeGreaterThan(1000);
   });
+
+  /** `runtime --json` and `demo` in an installed app: where the addon came from, and a demo that answered. */
+  const runsThere = (dir: string) => {
+    const bin = path.join(dir, 'node_modules', '.bin', 'minimonkey');
+    const info = JSON.parse(mustRun(bin, ['runtime', '--json'], { cwd: dir, env: cleanEnv() }));
+    const demo = JSON.parse(mustRun(bin, ['demo', '--json', '--threads', '2'], { cwd: dir, env: cleanEnv() }));
+    return { info, generated: demo.result.tokens.generated as number };
+  };
+
+  it('`npm install --ignore-scripts` of the two tarballs needs no install script: demo runs on the platform package', () => {
+    const dir = path.join(work, 'app-ignore-scripts');
+    newApp(dir, ['npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, platform.tarball]]);
+    const { info, generated } = runsThere(dir);
+    expect(info).toMatchObject({ addonSource: 'package', addonPackage: { name: platformPackage } });
+    expect(fs.realpathSync(path.dirname(info.addonPath))).toBe(fs.realpathSync(path.join(dir, 'node_modules', ...platformPackage.split('/'))));
+    expect(generated).toBeGreaterThan(0);
+    expect(compileAttempts(compileLog)).toBe('');
+  }, 10 * 60 * 1000);
+
+  it('pnpm 10 (it runs no dependency\'s install script) installs the two tarballs and demo runs on the platform package', () => {
+    const dir = path.join(work, 'app-pnpm');
+    newApp(dir, [pnpm10(), ['add', '--reporter', 'silent', main.tarball, platform.tarball]]);
+    const { info, generated } = runsThere(dir);
+    expect(info).toMatchObject({ addonSource: 'package', addonPackage: { name: platformPackage } });
+    // pnpm's store layout: the package lives under node_modules/.pnpm and is reached through a link.
+    expect(fs.realpathSync(info.addonPath)).toContain(`${path.sep}.pnpm${path.sep}`);
+    expect(generated).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(dir, 'node_modules', 'minimonkey', 'build'))).toBe(false);
+    expect(compileAttempts(compileLog)).toBe('');
+  }, 10 * 60 * 1000);
+
+  it('a platform package of another version is refused with NATIVE_LOAD, naming the version to install', () => {
+    // The same set under another version number: what a stale lockfile or a hand-picked version gives.
+    const other = path.join(work, 'platform-other');
+    fs.cpSync(platformDir, other, { recursive: true });
+    const manifest = JSON.parse(fs.readFileSync(path.join(other, 'package.json'), 'utf8'));
+    const own = manifest.version;
+    fs.writeFileSync(path.join(other, 'package.json'), JSON.stringify({ ...manifest, version: '0.0.1-other' }));
+    const otherTarball = pack(other, path.join(work, 'platform-other-tgz')).tarball;
+    const dir = path.join(work, 'app-other-version');
+    newApp(dir, ['npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, otherTarball]]);
+    const r = sh(path.join(dir, 'node_modules', '.bin', 'minimonkey'), ['runtime', '--json'], { cwd: dir, env: cleanEnv() });
+    expect(r.signal).toBeNull();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('[NATIVE_LOAD]');
+    expect(r.stderr).toContain(`${platformPackage}@0.0.1-other`);
+    expect(r.stderr).toContain(`install ${platformPackage}@${own}`);
+  }, 10 * 60 * 1000);
 
   describe('on emulated CPUs (qemu-user)', () => {
     const haveQemu = x64Linux && sh('sh', ['-c', `command -v ${qemu}`]).status === 0;

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { addonCandidates, outsideAsar, packageRoot } from '../lib/addon-loader';
+import { addonCandidates, findAddons, loadAddon, outsideAsar, packageRoot } from '../lib/addon-loader';
+import { NativeLoadError } from '../lib/errors';
 
 describe('runtimeInfo', () => {
   const info = runtimeInfo();
@@ -15,6 +16,7 @@ describe('runtimeInfo', () => {
     // The commit anyone can look up, the one scripts/fetch-llama.mjs pins and unpacks.
     expect(info.llamaCommit).toBe(fs.readFileSync(path.join(__dirname, '..', 'scripts', 'fetch-llama.mjs'), 'utf8').match(/commit: '([0-9a-f]{40})'/)![1]);
     expect(info.addonPath).toMatch(/minimonkey(\.[\w-]+)*\.node$/);
+    expect(['package', 'prebuilds', 'build', 'env']).toContain(info.addonSource);
     expect(typeof info.prebuilt).toBe('boolean');
   });
 
@@ -207,6 +209,70 @@ describe('choosing the addon', () => {
       if (saved !== undefined) process.env.MINIMONKEY_ADDON_PATH = saved;
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('the platform package', () => {
+    // A main package folder with @minimonkey/linux-x64 installed beside it, the way npm lays them out.
+    const layout = (platformVersion: string) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-platform-'));
+      const main = path.join(dir, 'node_modules', 'minimonkey');
+      const pkg = path.join(dir, 'node_modules', '@minimonkey', 'linux-x64');
+      for (const [d, name, version] of [[main, 'minimonkey', '1.2.3'], [pkg, '@minimonkey/linux-x64', platformVersion]]) {
+        fs.mkdirSync(d, { recursive: true });
+        fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ name, version }));
+      }
+      fs.writeFileSync(path.join(pkg, 'minimonkey.node'), '');
+      const dirs = { prebuilt: path.join(main, 'prebuilds', 'linux-x64'), built: path.join(main, 'build', 'Release'), main, packageName: '@minimonkey/linux-x64' };
+      return { dir, pkg, dirs };
+    };
+    const withoutEnv = (f: () => void) => {
+      const saved = process.env.MINIMONKEY_ADDON_PATH;
+      delete process.env.MINIMONKEY_ADDON_PATH;
+      try {
+        f();
+      } finally {
+        if (saved !== undefined) process.env.MINIMONKEY_ADDON_PATH = saved;
+      }
+    };
+
+    it('of the same version is tried before the checkout\'s prebuilds/ and an older source build', () => withoutEnv(() => {
+      const { dir, pkg, dirs } = layout('1.2.3');
+      try {
+        for (const d of [dirs.prebuilt, dirs.built]) {
+          fs.mkdirSync(d, { recursive: true });
+          fs.writeFileSync(path.join(d, 'minimonkey.node'), '');
+        }
+        fs.writeFileSync(path.join(dirs.built, 'build-info.json'), JSON.stringify({ builtAt: '2020-01-01T00:00:00Z' }));
+        const { candidates, refused } = findAddons(dirs);
+        expect(refused).toBeUndefined();
+        expect(candidates).toEqual([
+          { file: path.join(pkg, 'minimonkey.node'), source: 'package', package: { name: '@minimonkey/linux-x64', version: '1.2.3' } },
+          { file: path.join(dirs.prebuilt, 'minimonkey.node'), source: 'prebuilds' },
+          { file: path.join(dirs.built, 'minimonkey.node'), source: 'build' },
+        ]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }));
+
+    it('of another version is refused: never loaded, and NativeLoadError names the version to install', () => withoutEnv(() => {
+      const { dir, dirs } = layout('1.2.0');
+      try {
+        expect(findAddons(dirs).candidates).toEqual([]);
+        let err: unknown;
+        try {
+          loadAddon(dirs);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(NativeLoadError);
+        expect(err).toMatchObject({ code: 'NATIVE_LOAD' });
+        expect((err as Error).message).toContain('@minimonkey/linux-x64@1.2.0');
+        expect((err as Error).message).toContain('install @minimonkey/linux-x64@1.2.3');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }));
   });
 
   it('MINIMONKEY_ADDON_PATH comes first; then this source build (no prebuilt set here)', () => {

@@ -13,6 +13,8 @@ function parse(argv: string[]): { json: boolean } | 'help' {
   return { json: values.json === true };
 }
 
+const SOURCE_TEXT = { package: 'prebuilt, platform package', prebuilds: 'prebuilt, prebuilds/', build: 'built from source', env: 'MINIMONKEY_ADDON_PATH' } as const;
+
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20).toLocaleString('en-US');
 
 async function run(args: { json: boolean }): Promise<number> {
@@ -25,7 +27,7 @@ async function run(args: { json: boolean }): Promise<number> {
   const runnable = info.cpu.variants.filter((v) => v.score > 0).map((v) => v.name);
   process.stdout.write(
     `minimonkey ${info.version} (llama.cpp ${info.llamaCommit.slice(0, 10)}, from node-llama-cpp's ${info.llamaRelease} bundle; N-API ${info.napiVersion})\n` +
-      `addon: ${info.addonPath}${info.prebuilt ? ' (prebuilt)' : ' (built from source)'}\n` +
+      `addon: ${info.addonPath} (${SOURCE_TEXT[info.addonSource]}${info.addonPackage ? ` ${info.addonPackage.name}@${info.addonPackage.version}` : ''})\n` +
       `cpu: ${info.cpuModel}\n` +
       `threads: ${info.threads.default} by default (physical cores), at most ${info.threads.max} (logical CPUs)\n` +
       `ggml cpu variant: ${info.cpu.variant} (chosen by ${info.cpu.chosenBy}); uses: ${on.join(' ') || 'no SIMD extensions'}\n` +
