@@ -19,8 +19,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # No DLL the user lacks: MinGW's libgcc, libstdc++ and winpthread go into each binary. -static before
 # -lpthread (added by CMake's Threads) makes ld take libwinpthread.a, not the import library of
 # libwinpthread-1.dll; the system DLLs (KERNEL32, msvcrt, ...) stay dynamic because only their import
-# libraries exist.
-set(_mm_static_rt "-static-libgcc -static-libstdc++ -Wl,-Bstatic,--whole-archive -lwinpthread -Wl,--no-whole-archive,-Bdynamic")
+# libraries exist. --exclude-libs,ALL: a DLL that exports every symbol (ld's default for one without
+# dllexport) would export the runtime's too (_Unwind_Resume, ...), and the next DLL linking against
+# its import library would then find them twice.
+set(_mm_static_rt "-static-libgcc -static-libstdc++ -Wl,-Bstatic,--whole-archive -lwinpthread -Wl,--no-whole-archive,-Bdynamic -Wl,--exclude-libs,ALL")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "${_mm_static_rt}")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "${_mm_static_rt}")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "${_mm_static_rt}")
