@@ -12,6 +12,9 @@
 set -euo pipefail
 pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3-numpy clang llvm libclang-rt-dev poppler-utils qpdf redis-server libvulkan-dev glslc spirv-headers mesa-vulkan-drivers)
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user)
+# MinGW-w64 (posix threads) cross-builds the win32-x64 set (scripts/cross/win32-x64.mjs); Wine runs it
+# with the real Node for Windows (test/platform-win32.test.ts).
+[ "$(uname -m)" = "x86_64" ] && pkgs+=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 wine64 wine)
 # chromium: the page test drives Debian's browser with playwright-core (no browser download);
 # curl: the server tests speak to `minimonkey serve` with it.
 pkgs+=(chromium curl)
