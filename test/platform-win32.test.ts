@@ -138,6 +138,20 @@ if (!haveWine) {
       expect(r.tokens).toEqual(linux.x64.tokens);
     });
 
+    it('`minimonkey demo` runs under Wine with the dist/ CLI', () => {
+      // Node's stdout on a Wine pipe fails: the CLI prints to a pseudo-terminal (script -q), as in a console.
+      const r = spawnSync('script', ['-qec', 'wine "$MM_NODE" "$MM_CLI" demo --json --threads 2', '/dev/null'], {
+        encoding: 'utf8', timeout: 600_000,
+        env: wineEnv({ MM_NODE: nodeExe, MM_CLI: win(path.join(root, 'dist', 'lib', 'cli', 'main.js')),
+          MINIMONKEY_ADDON_PATH: win(path.join(addonDir, 'minimonkey.node')), NODE_PATH: win(nodePath) }),
+      });
+      const out = String(r.stdout).replace(/\r/g, '');
+      if (r.status !== 0) throw new Error(`demo failed (${r.status ?? r.signal}):\n${out}\n${r.stderr}`);
+      const demo = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
+      expect(demo.result.tokens.generated).toBeGreaterThan(0);
+      expect(demo.scm.detailKept).toBe(demo.scm.detailTokens / 2);
+    });
+
     it('a variant this build lacks is INVALID_ARGUMENT, not a crash', () => {
       const out = path.join(work, 'bad-variant.json');
       const script = `try{require(${JSON.stringify(win(index))}).runtimeInfo();require('fs').writeFileSync(${JSON.stringify(win(out))},'loaded')}` +
