@@ -9,6 +9,7 @@
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { tempDir, tinyPair } from './helpers/models';
 import { noiseImage } from './helpers/noise-image';
 
@@ -103,7 +104,6 @@ if (!haveWine) {
       fs.copyFileSync(pair.model, job.model);
       fs.copyFileSync(pair.mmproj, job.mmproj);
       const px = noiseImage(160, 96, 7);
-      const sharp = require('sharp') as typeof import('sharp');
       await sharp(Buffer.from(px.data), { raw: { width: px.width, height: px.height, channels: 3 } }).png().toFile(job.image);
 
       // The reference: this machine's linux-x64 addon (build/Release) on the same files.
@@ -139,14 +139,17 @@ if (!haveWine) {
     });
 
     it('`minimonkey demo` runs under Wine with the dist/ CLI', () => {
-      // Node's stdout on a Wine pipe fails: the CLI prints to a pseudo-terminal (script -q), as in a console.
-      const r = spawnSync('script', ['-qec', 'wine "$MM_NODE" "$MM_CLI" demo --json --threads 2', '/dev/null'], {
-        encoding: 'utf8', timeout: 600_000,
-        env: wineEnv({ MM_NODE: nodeExe, MM_CLI: win(path.join(root, 'dist', 'lib', 'cli', 'main.js')),
+      // Node's stdout on a Wine pipe fails: the CLI prints to a pseudo-terminal (script -q), as in a
+      // console, wide enough that Wine's console does not wrap the JSON; stderr (the progress bar) to a file.
+      const errFile = path.join(work, 'demo.err');
+      const r = spawnSync('script', ['-qec', 'stty cols 30000; wine "$MM_NODE" "$MM_CLI" demo --json --threads 2 2>"$MM_ERR"', '/dev/null'], {
+        encoding: 'utf8', timeout: 600_000, maxBuffer: 256 << 20,
+        env: wineEnv({ MM_NODE: nodeExe, MM_CLI: win(path.join(root, 'dist', 'lib', 'cli', 'main.js')), MM_ERR: errFile,
           MINIMONKEY_ADDON_PATH: win(path.join(addonDir, 'minimonkey.node')), NODE_PATH: win(nodePath) }),
       });
-      const out = String(r.stdout).replace(/\r/g, '');
-      if (r.status !== 0) throw new Error(`demo failed (${r.status ?? r.signal}):\n${out}\n${r.stderr}`);
+      // eslint-disable-next-line no-control-regex
+      const out = String(r.stdout).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+      if (r.status !== 0) throw new Error(`demo failed (${r.status ?? r.signal}):\n${out.slice(0, 4000)}\n${fs.readFileSync(errFile, 'utf8')}`);
       const demo = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
       expect(demo.result.tokens.generated).toBeGreaterThan(0);
       expect(demo.scm.detailKept).toBe(demo.scm.detailTokens / 2);
