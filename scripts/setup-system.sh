@@ -14,6 +14,9 @@ pkgs=(g++ make cmake ninja-build git ccache binutils python3 python3-pil python3
 # x86-64 also cross-builds linux-arm64 (clang --target=aarch64-linux-gnu on Debian's cross libstdc++,
 # glibc and binutils) and runs it under qemu-aarch64 with the real arm64 Node (test/platform-arm64.test.ts).
 [ "$(uname -m)" = "x86_64" ] && pkgs+=(qemu-user g++-aarch64-linux-gnu libc6-dev-arm64-cross)
+# MinGW-w64 (posix threads) cross-builds the win32-x64 set (scripts/cross/win32-x64.mjs); Wine runs it
+# with the real Node for Windows (test/platform-win32.test.ts).
+[ "$(uname -m)" = "x86_64" ] && pkgs+=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 wine64 wine)
 # chromium: the page test drives Debian's browser with playwright-core (no browser download);
 # curl: the server tests speak to `minimonkey serve` with it.
 pkgs+=(chromium curl)

@@ -11,10 +11,16 @@
 #ifdef MINIMONKEY_BACKEND_DL
 #include <filesystem>
 #ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
 #include <windows.h>
 #else
 #include <dlfcn.h>
 #endif
+#include "backend_module.h"
+#include "ggml_log.h"
+#include "utf8_path.h"
 #endif
 
 #ifndef MINIMONKEY_STATIC_CPU_LEVEL
@@ -31,30 +37,22 @@ namespace fs = std::filesystem;
 #ifdef _WIN32
 const char* const kPrefix = "ggml-cpu-";
 const char* const kSuffix = ".dll";
-using Handle = HMODULE;
-Handle open_module(const fs::path& p) { return LoadLibraryW(p.wstring().c_str()); }
-void* symbol(Handle h, const char* name) { return reinterpret_cast<void*>(GetProcAddress(h, name)); }
-void close_module(Handle h) { FreeLibrary(h); }
-std::string last_error() { return "error " + std::to_string(GetLastError()); }
+// The folder of the binary this code is linked into (the addon or a tool), from its UTF-16 name.
 fs::path module_dir() {
   HMODULE self = nullptr;
-  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                     reinterpret_cast<LPCWSTR>(&ensure_cpu_backend), &self);
-  wchar_t buf[32768];
-  DWORD n = GetModuleFileNameW(self, buf, 32768);
-  return fs::path(std::wstring(buf, n)).parent_path();
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                          reinterpret_cast<LPCWSTR>(&ensure_cpu_backend), &self)) {
+    return fs::path();
+  }
+  std::wstring buf(32768, L'\0');
+  const DWORD n = GetModuleFileNameW(self, buf.data(), static_cast<DWORD>(buf.size()));
+  if (n == 0 || n >= buf.size()) return fs::path();
+  buf.resize(n);
+  return fs::path(buf).parent_path();
 }
 #else
 const char* const kPrefix = "libggml-cpu-";
 const char* const kSuffix = ".so";
-using Handle = void*;
-Handle open_module(const fs::path& p) { return dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL); }
-void* symbol(Handle h, const char* name) { return dlsym(h, name); }
-void close_module(Handle h) { dlclose(h); }
-std::string last_error() {
-  const char* e = dlerror();
-  return e ? e : "unknown error";
-}
 // The folder of the binary this code is linked into: the addon (minimonkey.node) or a tool.
 fs::path module_dir() {
   Dl_info info{};
@@ -73,14 +71,14 @@ std::vector<CpuVariant> scan_variants(const fs::path& dir) {
   std::vector<CpuVariant> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string file = entry.path().filename().string();
+    const std::string file = path_to_utf8(entry.path().filename());
     if (file.size() <= std::char_traits<char>::length(kPrefix) + std::char_traits<char>::length(kSuffix)) continue;
     if (file.rfind(kPrefix, 0) != 0 || file.compare(file.size() - std::strlen(kSuffix), std::string::npos, kSuffix) != 0) continue;
     CpuVariant v;
     v.name = file.substr(std::strlen(kPrefix), file.size() - std::strlen(kPrefix) - std::strlen(kSuffix));
-    v.path = entry.path().string();
-    if (Handle h = open_module(entry.path())) {
-      if (auto score = reinterpret_cast<ScoreFn>(symbol(h, "ggml_backend_score"))) v.score = score();
+    v.path = path_to_utf8(entry.path());
+    if (ModuleHandle h = open_module(v.path)) {
+      if (auto score = reinterpret_cast<ScoreFn>(module_symbol(h, "ggml_backend_score"))) v.score = score();
       close_module(h);
     }
     out.push_back(std::move(v));
@@ -101,7 +99,7 @@ CpuBackendInfo load_cpu_backend() {
   info.variants = scan_variants(dir);
   if (info.variants.empty()) {
     throw Error(ErrorCode::ModelLoad, "ggml's CPU backend modules (" + std::string(kPrefix) + "*" + kSuffix +
-                                          ") are missing from " + dir.string() + ": the install is incomplete; rebuild or reinstall minimonkey");
+                                          ") are missing from " + path_to_utf8(dir) + ": the install is incomplete; rebuild or reinstall minimonkey");
   }
   const CpuVariant* pick = nullptr;
   const char* forced = std::getenv("MINIMONKEY_CPU_VARIANT");
@@ -129,8 +127,11 @@ CpuBackendInfo load_cpu_backend() {
     }
     info.chosen_by = "score";
   }
-  if (!ggml_backend_load(pick->path.c_str())) {
-    throw Error(ErrorCode::ModelLoad, "cannot load ggml's CPU backend " + pick->path + ": " + last_error());
+  take_last_log_error();
+  std::string why;
+  if (!load_backend_module(pick->path, why)) {
+    if (why.empty()) why = take_last_log_error();
+    throw Error(ErrorCode::ModelLoad, "cannot load ggml's CPU backend " + pick->path + ": " + (why.empty() ? "unknown error" : why));
   }
   info.variant = pick->name;
   return info;
@@ -168,7 +169,7 @@ Fn cpu_proc(const char* name) {
 
 std::string module_folder() {
 #ifdef MINIMONKEY_BACKEND_DL
-  return module_dir().string();
+  return path_to_utf8(module_dir());
 #else
   return std::string();
 #endif

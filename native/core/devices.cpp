@@ -6,10 +6,12 @@
 #include <map>
 #include <mutex>
 
+#include "backend_module.h"
 #include "cpu_backend.h"
 #include "errors.h"
 #include "ggml_log.h"
 #include "mm_limits.h"
+#include "utf8_path.h"
 
 namespace mm {
 
@@ -73,8 +75,8 @@ bool is_gpu(ggml_backend_dev_t d) {
 void load_gpu_modules(State& s) {
   std::vector<fs::path> dirs;
   const std::string own = module_folder();
-  if (!own.empty()) dirs.emplace_back(own);
-  for (const std::string& d : s.extra_dirs) dirs.emplace_back(d);
+  if (!own.empty()) dirs.push_back(path_from_utf8(own));
+  for (const std::string& d : s.extra_dirs) dirs.push_back(path_from_utf8(d));
   for (const GpuBackend& b : kGpuBackends) {
     const char* name = b.module;
     for (const fs::path& dir : dirs) {
@@ -83,17 +85,18 @@ void load_gpu_modules(State& s) {
       if (!fs::is_regular_file(file, ec)) continue;
       BackendModuleInfo m;
       m.name = name;
-      m.path = file.string();
+      m.path = path_to_utf8(file);
       take_last_log_error();
+      std::string why;
       try {
-        m.loaded = ggml_backend_load(m.path.c_str()) != nullptr;
+        m.loaded = load_backend_module(m.path, why) != nullptr;
       } catch (const std::exception& e) {  // a module's registration that throws is a module that did not load
         m.error = e.what();
       } catch (...) {
         m.error = "unknown exception";
       }
       if (!m.loaded && m.error.empty()) {
-        const std::string why = take_last_log_error();
+        if (why.empty()) why = take_last_log_error();
         m.error = why.empty() ? "the module did not initialise (its libraries or driver are missing)" : why;
       }
       s.modules.push_back(std::move(m));

@@ -8,14 +8,21 @@
 #include "errors.h"
 #include "ggml_log.h"
 #include "gguf_prescan.h"
+#include "utf8_path.h"
 
 namespace mm {
 
 GgufFile::GgufFile(const std::string& path) : path_(path) {
   install_log_sink();
+#ifdef _WIN32
+  struct _stat64 st {};
+  if (_wstat64(path_from_utf8(path).c_str(), &st) != 0) fail("file not found");
+  if ((st.st_mode & _S_IFMT) != _S_IFREG) fail("not a regular file");
+#else
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) fail("file not found");
   if (!S_ISREG(st.st_mode)) fail("not a regular file");
+#endif
   file_size_ = static_cast<uint64_t>(st.st_size);
   if (file_size_ < 24) fail("file too small to be GGUF");
 
@@ -209,7 +216,7 @@ void GgufFile::read_tensor(const char* name, void* dst, size_t dst_size) const {
   const size_t size = gguf_get_tensor_size(gguf_, id);
   if (size != dst_size) fail(std::string("tensor '") + name + "' has an unexpected size");
   const uint64_t offset = gguf_get_data_offset(gguf_) + gguf_get_tensor_offset(gguf_, id);
-  File f(std::fopen(path_.c_str(), "rb"), &std::fclose);
+  File f(fopen_utf8(path_, "rb"), &std::fclose);
   if (!f) fail("cannot open for reading");
   if (!read_at(f.get(), offset, dst, size)) fail(std::string("cannot read tensor '") + name + "' (file changed or truncated?)");
 }
@@ -220,7 +227,7 @@ void GgufFile::read_rows(const char* name, const std::vector<int64_t>& rows, voi
   if (id < 0 || !t) fail(std::string("missing tensor '") + name + "'");
   const size_t row_bytes = ggml_row_size(t->type, t->ne[0]);
   const uint64_t base = gguf_get_data_offset(gguf_) + gguf_get_tensor_offset(gguf_, id);
-  File f(std::fopen(path_.c_str(), "rb"), &std::fclose);
+  File f(fopen_utf8(path_, "rb"), &std::fclose);
   if (!f) fail("cannot open for reading");
   auto* out = static_cast<uint8_t*>(dst);
   for (const int64_t r : rows) {

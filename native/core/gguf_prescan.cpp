@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "ggml.h"
 #include "gguf.h"
+#include "utf8_path.h"
 
 namespace mm {
 
@@ -15,7 +16,7 @@ namespace {
 // Sequential reads with every length checked against what is left of the file.
 class HeaderReader {
  public:
-  HeaderReader(const std::string& path, uint64_t size) : path_(path), size_(size), f_(std::fopen(path.c_str(), "rb"), &std::fclose) {
+  HeaderReader(const std::string& path, uint64_t size) : path_(path), size_(size), f_(fopen_utf8(path, "rb"), &std::fclose) {
     if (!f_) fail("cannot open");
   }
 
