@@ -11,6 +11,7 @@
 import { InvalidArgumentError, UnsupportedError } from '../errors';
 import { SCHEMA_LIMITS } from '../limits';
 import { native } from '../native';
+import { checkGrammarCost } from './grammar-cost';
 import { checkSchemaBounds } from './schema-bounds';
 
 /** A JSON Schema (draft 2020-12 subset; see README "Structured answers"). */
@@ -660,7 +661,7 @@ export function normalizeSchema(schema: JsonSchema): JsonSchema {
   return out;
 }
 
-/** GBNF for the schema (`true`: any JSON value), by llama.cpp's converter after normalizeSchema. */
+/** GBNF for the schema (`true`: any JSON value), by llama.cpp's converter after normalizeSchema, its per-token cost checked. */
 export function schemaToGrammar(schema: JsonSchema): string {
   let text: string;
   try {
@@ -680,7 +681,11 @@ export function schemaToGrammar(schema: JsonSchema): string {
   }
   // The converter's exponent takes up to 16 digits (1e9999999999999999 is Infinity to JSON.parse,
   // and no schema's number); two digits keep every number finite.
-  return grammar.split(NUMBER_RULE).join(SAFE_NUMBER_RULE);
+  grammar = grammar.split(NUMBER_RULE).join(SAFE_NUMBER_RULE);
+  // What the converter made of the schema may still cost too much per token (a pattern's (a?){400},
+  // an enum of 100,000 strings): refused here, with the schema, before any sampling.
+  checkGrammarCost(grammar);
+  return grammar;
 }
 
 // The body of the converter's number rule (named `number`, or `root` for a number schema).

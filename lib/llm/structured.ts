@@ -12,17 +12,13 @@ export type { JsonSchema } from './json-schema';
  */
 export function constraintGrammar(o: { json?: true | JsonSchema; grammar?: string }): string | undefined {
   if (o.json !== undefined && o.grammar !== undefined) throw new InvalidArgumentError('give json or grammar, not both');
-  let grammar: string;
   if (o.grammar !== undefined) {
     if (typeof o.grammar !== 'string' || o.grammar.trim() === '') throw new InvalidArgumentError('grammar must be a non-empty GBNF string');
-    grammar = o.grammar;
-  } else if (o.json !== undefined) {
-    grammar = schemaToGrammar(o.json);
-  } else {
-    return undefined;
+    checkGrammarCost(o.grammar);
+    return o.grammar;
   }
-  checkGrammarCost(grammar);
-  return grammar;
+  if (o.json === undefined) return undefined;
+  return schemaToGrammar(o.json);
 }
 
 /**
