@@ -174,12 +174,14 @@ export const SCHEMA_LIMITS = {
   /** JSON values in the whole schema (every object, array, string, number, boolean and null). */
   nodes: { default: 100_000, why: 'a schema of 100,000 values is 2 MB; its grammar would be too large to sample with' },
   /** Steps the oneOf disjointness check may take (branch pairs times the values it compares). */
-  work: { default: 2_000_000, why: 'about 50 ms of JavaScript; linear schemas need a few thousand' },
+  work: { default: 200_000, why: 'about 100 ms of JavaScript (a oneOf of 630 branches); real schemas need a few thousand' },
 } as const;
 
 export const GRAMMAR_LIMITS = {
   /** Bytes of GBNF (the addon re-checks the same number). */
-  bytes: { default: 4 * 1024 * 1024, why: "libllama's parser and our checks stay under ~50 ms" },
+  bytes: { default: 4 * 1024 * 1024, why: "libllama's parser and our checks stay under ~100 ms" },
+  /** Groups nested in groups (the addon re-checks it): libllama's parser recurses once per group. */
+  nesting: { default: 256, why: 'far beyond any real grammar; bounds the parsers\' recursion' },
   /**
    * Ways the grammar may branch at one point (alternatives, and the parts that can be empty before
    * the next required one): libllama keeps one stack per way and compares each new one with all.

@@ -23,6 +23,7 @@ class Parser {
   readonly rules: (Alt[] | undefined)[] = [];
   private elements = 0;
   private pos = 0;
+  private depth = 0;
 
   constructor(private readonly src: string) {}
 
@@ -222,6 +223,9 @@ class Parser {
         prevRules = 1;
         seq.push(id);
       } else if (c === '(') {
+        if (++this.depth > GRAMMAR_LIMITS.nesting.default) {
+          throw new InvalidArgumentError(`the grammar nests groups more than ${GRAMMAR_LIMITS.nesting.default} deep`);
+        }
         this.pos = this.space(this.pos + 1, true);
         const before = this.symbols.size;
         const sub = this.generate(ruleName);
@@ -230,6 +234,7 @@ class Parser {
         lastSymStart = seq.length;
         seq.push(sub);
         if (s[this.pos] !== ')') this.error("expecting ')'");
+        this.depth--;
         this.pos = this.space(this.pos + 1, nested);
       } else if (c === '.') {
         lastSymStart = seq.length;

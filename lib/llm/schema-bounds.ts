@@ -61,7 +61,8 @@ export function checkSchemaBounds(schema: unknown): number {
       for (const [name, s] of Object.entries(defs as Obj)) measure(s, `${kind}/${name}`, false);
     }
   }
-  // Effective depth of each part: its own, or a $ref's depth plus what the $ref leads to. A link
+  // Effective depth of each part: its own, or a $ref's depth plus what the $ref leads to (each link a
+  // level: the converter recurses once per link it follows). A link
   // back to a part being measured (a recursive schema) adds nothing: the converter emits a rule
   // reference there instead of following it. Memoised, and on an explicit stack.
   const effective = new Map<string, number>();
@@ -79,7 +80,7 @@ export function checkSchemaBounds(schema: unknown): number {
         if (!parts.has(target) || onPath.has(target)) continue;
         const known = effective.get(target);
         if (known !== undefined) {
-          top.best = Math.max(top.best, d - 1 + known);
+          top.best = Math.max(top.best, d + known);
         } else {
           onPath.add(target);
           work.push({ key: target, next: 0, best: parts.get(target)!.depth });
@@ -89,7 +90,7 @@ export function checkSchemaBounds(schema: unknown): number {
       // Every $ref of this part is measured: settle it, and fold it into the part that led here.
       for (const [d, target] of part.refs) {
         const known = effective.get(target);
-        if (known !== undefined) top.best = Math.max(top.best, d - 1 + known);
+        if (known !== undefined) top.best = Math.max(top.best, d + known);
       }
       effective.set(top.key, top.best);
       onPath.delete(top.key);
