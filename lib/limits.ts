@@ -158,3 +158,38 @@ export const SERVER_LIMITS = {
   /** Milliseconds SIGTERM waits for requests in flight before it closes their connections. */
   drainMs: { default: 30_000, why: 'long enough for a reply of a few hundred tokens on a laptop CPU' },
 } as const;
+
+/**
+ * The structured-answer section (README "Structured answers"): what one JSON schema or GBNF grammar
+ * may cost before any converter or libllama sees it. Every walk of a schema is bounded here in one
+ * place (lib/llm/schema-bounds.ts), and every grammar, a schema's or the caller's, is measured for
+ * the work libllama does per token (lib/llm/grammar-cost.ts).
+ */
+export const SCHEMA_LIMITS = {
+  /**
+   * Nesting of the schema's JSON (objects and arrays), counting the definitions its `$ref`s lead
+   * to as nested where they are used: llama.cpp's converter recurses once per level and per link.
+   */
+  depth: { default: 128, why: 'real schemas nest under 20; the converter then needs well under 1 MiB of stack' },
+  /** JSON values in the whole schema (every object, array, string, number, boolean and null). */
+  nodes: { default: 100_000, why: 'a schema of 100,000 values is 2 MB; its grammar would be too large to sample with' },
+  /** Steps the oneOf disjointness check may take (branch pairs times the values it compares). */
+  work: { default: 200_000, why: 'about 100 ms of JavaScript (a oneOf of 630 branches); real schemas need a few thousand' },
+} as const;
+
+export const GRAMMAR_LIMITS = {
+  /** Bytes of GBNF (the addon re-checks the same number). */
+  bytes: { default: 4 * 1024 * 1024, why: "libllama's parser and our checks stay under ~100 ms" },
+  /** Groups nested in groups (the addon re-checks it): libllama's parser recurses once per group. */
+  nesting: { default: 256, why: 'far beyond any real grammar; bounds the parsers\' recursion' },
+  /**
+   * Ways the grammar may branch at one point (alternatives, and the parts that can be empty before
+   * the next required one): libllama keeps one stack per way and compares each new one with all.
+   */
+  branches: { default: 1024, why: 'an enum of 1,024 strings; each token then compares up to 1,024² stacks' },
+  /**
+   * Parts that can match nothing in a row (`a? b? c?`, `(a?){N}`): each token re-expands every
+   * stack over the whole run, so a run of N costs about N³ per token.
+   */
+  emptyRun: { default: 32, why: '(a?){400} costs 18 s per token; a run of 32 costs about 10 ms' },
+} as const;

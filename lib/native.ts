@@ -73,6 +73,8 @@ export interface NativeTextModelInfo {
 export interface NativeTextModel {
   info(): NativeTextModelInfo;
   tokenize(text: string, addBos: boolean, parseSpecial: boolean): Int32Array;
+  /** The same on the thread pool (long texts take seconds). */
+  tokenizeAsync(text: string, addBos: boolean, parseSpecial: boolean): Promise<Int32Array>;
   piece(token: number, special: boolean): Uint8Array;
   dispose(): void;
 }

@@ -7,6 +7,7 @@ import { InvalidArgumentError, MiniMonkeyError } from '../errors';
 import type { ImageInput } from '../image/load';
 import { extractionQuestion } from '../llm/extract';
 import type { JsonSchema } from '../llm/json-schema';
+import { schemaToGrammar } from '../llm/json-schema';
 import type { AskOptions } from '../llm/session';
 import type { MiniMonkey } from '../model';
 import type { PresetName } from '../msac/presets';
@@ -64,6 +65,7 @@ export function checkTask(t: BatchTask): BatchTask {
   if (t.question === undefined && t.json === undefined) throw new InvalidArgumentError('a batch needs a question or a json schema');
   if (t.question !== undefined && (typeof t.question !== 'string' || t.question.trim() === '')) throw new InvalidArgumentError('question must be a non-empty string');
   checkDpi(t.dpi);
+  if (t.json !== undefined) schemaToGrammar(t.json);  // an unsupported schema is one refusal, before any page
   return t;
 }
 

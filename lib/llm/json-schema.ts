@@ -9,7 +9,10 @@
 //   - an unanchored pattern is anchored; a type array becomes anyOf; `nullable` adds null;
 //   - allOf of objects is merged into one object; a number with bounds becomes an integer in them.
 import { InvalidArgumentError, UnsupportedError } from '../errors';
+import { SCHEMA_LIMITS } from '../limits';
 import { native } from '../native';
+import { checkGrammarCost } from './grammar-cost';
+import { checkSchemaBounds } from './schema-bounds';
 
 /** A JSON Schema (draft 2020-12 subset; see README "Structured answers"). */
 export type JsonSchema = boolean | { [keyword: string]: unknown };
@@ -56,7 +59,31 @@ const FORMAT_PATTERNS: Record<string, string> = {
 };
 
 class Walker {
+  // Each definition normalized once, however many $refs lead to it (linear in the schema's size).
+  private readonly defs = new Map<string, Obj>();
+  private readonly sigs = new Map<Obj, Signature>();
+  private work = 0;
+
   constructor(private readonly root: Obj) {}
+
+  /** Counts `n` steps of the disjointness check against SCHEMA_LIMITS.work. */
+  private spend(n: number, path: string): void {
+    this.work += n;
+    if (this.work > SCHEMA_LIMITS.work.default) {
+      this.fail(path, `oneOf whose disjointness takes more than ${SCHEMA_LIMITS.work.default} steps to check (use anyOf, or fewer branches and values)`);
+    }
+  }
+
+  /** The normalized definition `kind/name` (the raw one checked by node() on first use). */
+  definition(kind: string, name: string): Obj {
+    const key = `${kind}/${name}`;
+    let d = this.defs.get(key);
+    if (d === undefined) {
+      d = this.node((this.root[kind] as Obj)[name], `#/${kind}/${name}`);
+      this.defs.set(key, d);
+    }
+    return d;
+  }
 
   fail(path: string, what: string): never {
     throw new UnsupportedError(`JSON schema at ${path}: ${what} cannot be enforced by the grammar`);
@@ -279,34 +306,49 @@ class Walker {
     const ref = s.$ref as string;
     const [, kind, name] = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref)!;
     const key = name.replace(/~1/g, '/').replace(/~0/g, '~');
-    return this.resolve(this.node((this.root[kind] as Obj)[key], ref), path, depth + 1);
+    return this.resolve(this.definition(kind, key), path, depth + 1);
   }
 
   // oneOf is enforced as anyOf, which is the same only when no value can match two branches.
   private disjoint(branches: Obj[], path: string): void {
-    const sigs = branches.map((b) => this.signature(this.resolve(b, path)));
+    const sigs = branches.map((b) => this.signature(this.resolve(b, path), path));
     for (let i = 0; i < sigs.length; i++) {
       for (let j = i + 1; j < sigs.length; j++) {
+        this.spend(1 + Math.min(sigs[i].size, sigs[j].size), path);
         if (!sigsDisjoint(sigs[i], sigs[j])) this.fail(`${path}`, `oneOf whose branches ${i} and ${j} may both match (use anyOf, or make them differ by type or by a const property)`);
       }
     }
   }
 
-  private signature(b: Obj): Signature {
-    if (b.const !== undefined) return { values: [JSON.stringify(b.const)] };
-    if (b.enum !== undefined) return { values: (b.enum as unknown[]).map((v) => JSON.stringify(v)) };
-    if (b.anyOf !== undefined) return { types: new Set(TYPES) };
-    if (b.type === undefined) return { types: new Set(TYPES) };
+  private signature(b: Obj, path: string): Signature {
+    const known = this.sigs.get(b);
+    if (known) return known;
+    const sig = this.computeSignature(b, path);
+    this.sigs.set(b, sig);
+    return sig;
+  }
+
+  private computeSignature(b: Obj, path: string): Signature {
+    const values = (list: unknown[]) => {
+      this.spend(list.length, path);
+      return new Set(list.map((v) => JSON.stringify(v)));
+    };
+    if (b.const !== undefined) return { values: values([b.const]), size: 1 };
+    if (b.enum !== undefined) return { values: values(b.enum as unknown[]), size: (b.enum as unknown[]).length };
+    if (b.anyOf !== undefined) return { types: new Set(TYPES), size: 1 };
+    if (b.type === undefined) return { types: new Set(TYPES), size: 1 };
     const t = b.type as TypeName;
-    const sig: Signature = { types: new Set(t === 'number' ? ['number', 'integer'] : t === 'integer' ? ['integer', 'number'] : [t]) };
+    const sig: Signature = { types: new Set(t === 'number' ? ['number', 'integer'] : t === 'integer' ? ['integer', 'number'] : [t]), size: 1 };
     if (t === 'object') {
-      const tags: Record<string, string[]> = {};
+      const tags: Record<string, Set<string>> = {};
       const req = new Set((b.required as string[]) ?? []);
       for (const [k, s0] of Object.entries((b.properties as Obj) ?? {})) {
-        const s = this.resolve(s0 as Obj, '#');
         if (!req.has(k)) continue;
-        if (s.const !== undefined) tags[k] = [JSON.stringify(s.const)];
-        else if (s.enum !== undefined) tags[k] = (s.enum as unknown[]).map((v) => JSON.stringify(v));
+        const s = this.resolve(s0 as Obj, '#');
+        if (s.const !== undefined) tags[k] = values([s.const]);
+        else if (s.enum !== undefined) tags[k] = values(s.enum as unknown[]);
+        else continue;
+        sig.size += tags[k].size;
       }
       sig.tags = tags;
     }
@@ -316,8 +358,19 @@ class Walker {
 
 interface Signature {
   types?: Set<string>;
-  values?: string[];
-  tags?: Record<string, string[]>;
+  /** JSON texts of the values it allows (const, enum). */
+  values?: Set<string>;
+  /** Required properties of a fixed value set (a discriminator), by name. */
+  tags?: Record<string, Set<string>>;
+  /** Values it holds in all (what comparing it costs). */
+  size: number;
+}
+
+/** Whether two value sets share nothing, in time linear in the smaller. */
+function apart(a: Set<string>, b: Set<string>): boolean {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  for (const v of small) if (large.has(v)) return false;
+  return true;
 }
 
 function jsonType(v: string): string {
@@ -329,15 +382,15 @@ function jsonType(v: string): string {
 }
 
 function sigsDisjoint(a: Signature, b: Signature): boolean {
-  if (a.values && b.values) return !a.values.some((v) => b.values!.includes(v));
+  if (a.values && b.values) return apart(a.values, b.values);
   if (a.values || b.values) {
     const [vals, other] = a.values ? [a.values, b] : [b.values!, a];
-    return vals.every((v) => !other.types!.has(jsonType(v)) && !(jsonType(v) === 'integer' && other.types!.has('number')));
+    return [...vals].every((v) => !other.types!.has(jsonType(v)) && !(jsonType(v) === 'integer' && other.types!.has('number')));
   }
   const common = [...a.types!].filter((t) => b.types!.has(t));
   if (common.length === 0) return true;
   if (common.length === 1 && common[0] === 'object' && a.tags && b.tags) {
-    return Object.keys(a.tags).some((k) => b.tags![k] && !a.tags![k].some((v) => b.tags![k].includes(v)));
+    return Object.keys(a.tags).some((k) => b.tags![k] && apart(a.tags![k], b.tags![k]));
   }
   return false;
 }
@@ -594,6 +647,7 @@ export function normalizeSchema(schema: JsonSchema): JsonSchema {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     throw new InvalidArgumentError(`json must be true or a JSON schema object (got ${describe(schema)})`);
   }
+  checkSchemaBounds(schema);
   const w = new Walker(schema);
   const out = w.node(stripDefs(schema), '#');
   for (const kind of ['$defs', 'definitions'] as const) {
@@ -601,13 +655,13 @@ export function normalizeSchema(schema: JsonSchema): JsonSchema {
     if (defs === undefined) continue;
     if (typeof defs !== 'object' || defs === null || Array.isArray(defs)) throw new InvalidArgumentError(`JSON schema at #/${kind}: must be an object`);
     const normalized: Obj = {};
-    for (const [name, s] of Object.entries(defs as Obj)) normalized[name] = w.node(s, `#/${kind}/${name}`);
+    for (const name of Object.keys(defs as Obj)) normalized[name] = w.definition(kind, name);
     out[kind] = normalized;
   }
   return out;
 }
 
-/** GBNF for the schema (`true`: any JSON value), by llama.cpp's converter after normalizeSchema. */
+/** GBNF for the schema (`true`: any JSON value), by llama.cpp's converter after normalizeSchema, its per-token cost checked. */
 export function schemaToGrammar(schema: JsonSchema): string {
   let text: string;
   try {
@@ -627,7 +681,11 @@ export function schemaToGrammar(schema: JsonSchema): string {
   }
   // The converter's exponent takes up to 16 digits (1e9999999999999999 is Infinity to JSON.parse,
   // and no schema's number); two digits keep every number finite.
-  return grammar.split(NUMBER_RULE).join(SAFE_NUMBER_RULE);
+  grammar = grammar.split(NUMBER_RULE).join(SAFE_NUMBER_RULE);
+  // What the converter made of the schema may still cost too much per token (a pattern's (a?){400},
+  // an enum of 100,000 strings): refused here, with the schema, before any sampling.
+  checkGrammarCost(grammar);
+  return grammar;
 }
 
 // The body of the converter's number rule (named `number`, or `root` for a number schema).

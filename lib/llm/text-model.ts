@@ -84,6 +84,16 @@ export class TextModel {
     }
   }
 
+  /** tokenize() off the JS thread: for long texts, which take seconds (about 6 MB/s). */
+  async tokenizeAsync(text: string, options: TokenizeOptions = {}): Promise<Int32Array> {
+    if (typeof text !== 'string') throw new InvalidArgumentError('text must be a string');
+    try {
+      return await this.live().tokenizeAsync(text, options.addBos ?? false, options.special ?? false);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /** The raw bytes of one token (control tokens: empty unless `special`). */
   tokenBytes(token: number, special = false): Uint8Array {
     try {

@@ -2,6 +2,7 @@
 // progress and cancellation; tokenize and render pieces synchronously (microseconds).
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <napi.h>
 
@@ -23,6 +24,7 @@ Napi::Function TextModelHandle::Define(Napi::Env env) {
   return DefineClass(env, "TextModelHandle",
                      {Guarded<&TextModelHandle::Info>("info"),
                       Guarded<&TextModelHandle::Tokenize>("tokenize"),
+                      Guarded<&TextModelHandle::TokenizeAsync>("tokenizeAsync"),
                       Guarded<&TextModelHandle::Piece>("piece"),
                       Guarded<&TextModelHandle::Dispose>("dispose")});
 }
@@ -88,6 +90,28 @@ Napi::Value TextModelHandle::Tokenize(const Napi::CallbackInfo& info) {
   } catch (const mm::Error& e) {
     throw make_error(env, mm::error_code_name(e.code()), e.what());
   }
+}
+
+// tokenizeAsync(text, addBos, parseSpecial): Promise<Int32Array>: the same, on the thread pool, for
+// long texts (tokenizing megabytes takes seconds). The vocabulary is read-only once loaded, and the
+// worker holds the model alive.
+Napi::Value TextModelHandle::TokenizeAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = live(env);
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBoolean() || !info[2].IsBoolean()) {
+    throw Napi::TypeError::New(env, "tokenizeAsync(text: string, addBos: boolean, parseSpecial: boolean)");
+  }
+  auto text = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  const bool add_bos = info[1].As<Napi::Boolean>();
+  const bool special = info[2].As<Napi::Boolean>();
+  auto ids = std::make_shared<std::vector<int32_t>>();
+  return PromiseWorker::Run(
+      env, [model, text, add_bos, special, ids] { *ids = model->tokenize(*text, add_bos, special); },
+      [ids](Napi::Env e) -> Napi::Value {
+        Napi::Int32Array out = Napi::Int32Array::New(e, ids->size());
+        std::copy(ids->begin(), ids->end(), out.Data());
+        return out;
+      });
 }
 
 // piece(token: number, special: boolean): Uint8Array (raw bytes; may be part of a character)

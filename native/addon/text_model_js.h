@@ -21,6 +21,7 @@ class TextModelHandle : public GuardedWrap<TextModelHandle> {
   std::shared_ptr<mm::TextModel> live(Napi::Env env) const;
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Tokenize(const Napi::CallbackInfo& info);
+  Napi::Value TokenizeAsync(const Napi::CallbackInfo& info);
   Napi::Value Piece(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
