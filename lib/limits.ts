@@ -128,6 +128,18 @@ export const PDF_LIMITS = {
   page: { min: 1, max: 100000, why: 'above any real document; bounds a page list such as 1-99999999' },
 } as const;
 
+/**
+ * The input-file section: every file a user names (an image, a PDF, a batch input, a schema or
+ * grammar file, a server's --allow-files image) is read through util/file-kind.ts, bounded here,
+ * so that a huge or growing file cannot exhaust memory before any format check sees it.
+ */
+export const FILE_LIMITS = {
+  /** Bytes of one image or PDF file read into memory (option maxFileBytes where a reader takes one). */
+  inputBytes: { default: 1024 * 1024 * 1024, why: '1 GiB: above scanned PDFs of a thousand pages; larger is refused before reading' },
+  /** Bytes of a --json-schema or --grammar file. */
+  textBytes: { default: 8 * 1024 * 1024, why: '8 MiB: a schema or grammar a person or program writes; larger is refused before reading' },
+} as const;
+
 /** The batch section (README "Batches"). */
 export const BATCH_LIMITS = {
   /** Local worker processes (`--workers`): each loads its own model, so each costs its memory. */

@@ -2,18 +2,21 @@
 // moved file is still done and an edited one is not), its page number, the question or schema,
 // and every option that changes the answer. A re-run skips the pages whose key has a result.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import { ioError } from '../util/io-error';
+import { readInputFile } from '../util/file-kind';
+import type { BatchTask } from './task';
 
-/** sha256 of a file's bytes, streamed (a PDF may be large; the event loop stays free). */
-export async function fileHash(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  try {
-    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  } catch (e) {
-    throw ioError(e, 'read', file);
-  }
-  return h.digest('hex');
+/** sha256 of bytes, as hex. */
+export function bytesHash(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * sha256 of a file's bytes, read through the one input reader (file-kind.ts: a FIFO, a device or
+ * a /proc file is refused with IO before any read, the size is bounded, the signal is seen between
+ * chunks).
+ */
+export async function fileHash(file: string, signal?: AbortSignal): Promise<string> {
+  return bytesHash(await readInputFile(file, 'batch input', { signal }));
 }
 
 /** JSON with object keys sorted, so equal options always hash alike. */
@@ -29,4 +32,10 @@ export function canonicalJson(v: unknown): string {
 /** The result key of one page: 32 hex digits of sha256(content, page, task). */
 export function resultKey(contentHash: string, page: number | null, task: unknown): string {
   return crypto.createHash('sha256').update(`${contentHash}\0${page ?? 0}\0${canonicalJson(task)}`).digest('hex').slice(0, 32);
+}
+
+/** The key of a page of a file: its content hash, page, and the task (the password is not part of the answer). */
+export function pageKey(hash: string, page: number | null, task: BatchTask): string {
+  const { question, json, crop = 'default', maxTokens, temperature, seed, scm = false, dpi } = task;
+  return resultKey(hash, page, { question, json, crop, maxTokens, temperature, seed, scm, dpi });
 }

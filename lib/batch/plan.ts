@@ -1,9 +1,11 @@
 // A batch's work list: inputs expanded to pages, each with its result key, the pages whose key is
 // already done left out.
+import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
+import { throwIfAborted } from '../util/abort';
 import { parsePages, PageList } from '../pdf/pages';
 import { expandFiles, expandPagesOf } from './inputs';
-import { fileHash, resultKey } from './key';
+import { fileHash, pageKey } from './key';
 import { BatchResult, BatchTask, checkTask, errorRecord, PageJob } from './task';
 
 export interface PlanOptions {
@@ -13,6 +15,8 @@ export interface PlanOptions {
   password?: string;
   /** Keys that already have a result (doneKeys of a results file): skipped. */
   done?: Set<string>;
+  /** Stops the planning (hashing a large folder) at the next file or chunk. */
+  signal?: AbortSignal;
 }
 
 export interface BatchPlan {
@@ -24,23 +28,35 @@ export interface BatchPlan {
   skipped: number;
 }
 
-/** The key of a page of a file: its content hash, page, and the task (the password is not part of the answer). */
-export function pageKey(hash: string, page: number | null, task: BatchTask): string {
-  const { question, json, crop = 'default', maxTokens, temperature, seed, scm = false, dpi } = task;
-  return resultKey(hash, page, { question, json, crop, maxTokens, temperature, seed, scm, dpi });
-}
+export { pageKey };
+
+/** The key of a page whose file could not be read: from its path, so its failure is a line of its own (and is retried). */
+const unreadableKey = (file: string, page: number | null, task: BatchTask) => pageKey(`unreadable:${path.resolve(file)}`, page, task);
 
 export async function planBatch(inputs: string[], task: BatchTask, o: PlanOptions = {}): Promise<BatchPlan> {
   checkTask(task);
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new InvalidArgumentError('batch inputs must be an array of paths, folders or globs');
   const pages = typeof o.pages === 'string' ? parsePages(o.pages) : o.pages;
   const files = await expandFiles(inputs);
-  const all = await expandPagesOf(files, pages, o.password);
-  const hashes = new Map<string, string>();
+  throwIfAborted(o.signal);
+  const all = await expandPagesOf(files, pages, o.password, o.signal);
+  const hashes = new Map<string, string | Error>();
   const plan: BatchPlan = { jobs: [], failed: [], skipped: 0 };
   for (const p of all) {
-    let hash = hashes.get(p.file);
-    if (hash === undefined) hashes.set(p.file, (hash = await fileHash(p.file)));
+    throwIfAborted(o.signal);
+    let hash = hashes.get(p.file) ?? p.hash;
+    if (hash === undefined) {
+      // One file that cannot be read (a FIFO, a device, permission denied) fails its page, not the batch.
+      hash = await fileHash(p.file, o.signal).catch((e: unknown) => {
+        if (o.signal?.aborted) throw e;
+        return e instanceof Error ? e : new Error(String(e));
+      });
+      hashes.set(p.file, hash);
+    }
+    if (hash instanceof Error) {
+      plan.failed.push({ key: unreadableKey(p.file, p.page, task), file: p.file, page: p.page, error: errorRecord(p.error ?? hash) });
+      continue;
+    }
     const key = pageKey(hash, p.page, task);
     if (o.done?.has(key)) plan.skipped++;
     else if (p.error) plan.failed.push({ key, file: p.file, page: p.page, error: errorRecord(p.error) });

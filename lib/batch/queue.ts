@@ -11,12 +11,12 @@
 // share could change between enqueue and work). Redis holds files in memory: for PDFs of hundreds
 // of megabytes, put them on shared storage and run batch on each machine instead (README).
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type { Job } from 'bullmq';
 import type IORedisClient from 'ioredis';
 import { MiniMonkeyError } from '../errors';
 import { requireOptional } from '../util/optional-dependency';
 import type { MiniMonkey } from '../model';
+import { readInputFile } from '../util/file-kind';
 import { BatchResult, BatchTask, errorRecord, PageJob, runPage, workerName } from './task';
 
 /** What a queued page carries. */
@@ -86,7 +86,7 @@ export async function* collectFromQueue(jobs: PageJob[], o: QueueOptions & { tas
     for (const j of jobs) {
       if (hashes.has(j.file)) continue;
       // Read once and hashed from the same bytes, so the stored content is what its name says.
-      const bytes = await fs.promises.readFile(j.file);
+      const bytes = await readInputFile(j.file, 'batch input', { signal: o.signal });
       const hash = crypto.createHash('sha256').update(bytes).digest('hex');
       hashes.set(j.file, hash);
       await connection.set(fileKey(name, hash), bytes, 'EX', FILE_TTL_S, 'NX');

@@ -18,7 +18,7 @@ export interface BatchOptions extends BatchTask, Omit<PlanOptions, 'done'> {
 export async function* runBatch(model: MiniMonkey, inputs: string[], o: BatchOptions): AsyncGenerator<BatchResult> {
   checkSignal(o?.signal);
   const { out, signal, onPlan, pages, password, ...task } = o;
-  const plan = await planBatch(inputs, task, { pages, password, done: out !== undefined ? doneKeys(out) : undefined });
+  const plan = await planBatch(inputs, task, { pages, password, signal, done: out !== undefined ? doneKeys(out) : undefined });
   onPlan?.({ total: plan.jobs.length + plan.failed.length, skipped: plan.skipped });
   const writer = out !== undefined ? new JsonlWriter(out) : undefined;
   try {

@@ -1,6 +1,7 @@
 // One page of a batch, from its description to its result: the same code runs it in-process
 // (model.batch), in a local worker process (pool.ts) and in a queue worker (queue.ts), so a result
 // does not depend on where it was computed.
+import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, MiniMonkeyError } from '../errors';
@@ -12,6 +13,8 @@ import type { AskOptions } from '../llm/session';
 import type { MiniMonkey } from '../model';
 import type { PresetName } from '../msac/presets';
 import { checkDpi } from '../pdf/render';
+import { readInputFile } from '../util/file-kind';
+import { bytesHash, pageKey } from './key';
 
 /** What every page of a batch is asked: part of each result's key. */
 export interface BatchTask {
@@ -75,8 +78,38 @@ export function errorRecord(e: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
 }
 
-function imageOf(job: PageJob, task: BatchTask, password: string | undefined): ImageInput {
-  const source = job.bytes ?? job.file;
+/** The file the last page was read from: the next page of the same PDF reuses its bytes while the file is unchanged. */
+let lastRead: { file: string; id: string; bytes: Uint8Array; hash: string } | undefined;
+
+/** What identifies a file's content without reading it: inode, size and change times. */
+async function fileIdentity(file: string): Promise<string | undefined> {
+  try {
+    const st = await fs.promises.stat(file, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The bytes a page is computed from and the hash of exactly those bytes, read once through the
+ * one input reader (file-kind.ts). The answer is then stored under the key of what was read, so a
+ * file edited since the plan cannot put its new answer under its old content's key.
+ */
+async function contentOf(job: PageJob, signal?: AbortSignal): Promise<{ bytes: Uint8Array; hash: string }> {
+  if (job.bytes) return { bytes: job.bytes, hash: bytesHash(job.bytes) };
+  const id = await fileIdentity(job.file);
+  if (lastRead && id !== undefined && lastRead.file === job.file && lastRead.id === id) return lastRead;
+  lastRead = undefined;
+  const bytes = await readInputFile(job.file, job.page === null ? 'image' : 'PDF', { signal });
+  const hash = bytesHash(bytes);
+  // Kept only when the file did not change while it was read (same identity before and after).
+  if (id !== undefined && (await fileIdentity(job.file)) === id) lastRead = { file: job.file, id, bytes, hash };
+  return { bytes, hash };
+}
+
+function imageOf(job: PageJob, bytes: Uint8Array, task: BatchTask, password: string | undefined): ImageInput {
+  const source = bytes;
   if (job.page === null) return source;
   return { pdf: source, page: job.page, ...(task.dpi !== undefined ? { dpi: task.dpi } : {}), ...(password !== undefined ? { password } : {}) };
 }
@@ -87,6 +120,8 @@ export async function runPage(model: MiniMonkey, job: PageJob, task: BatchTask, 
   const t0 = performance.now();
   let session;
   try {
+    const content = await contentOf(job, o.signal);
+    base.key = pageKey(content.hash, job.page, task);
     session = await model.chat();
     const ask: AskOptions = { crop: task.crop, signal: o.signal };
     if (task.maxTokens !== undefined) ask.maxTokens = task.maxTokens;
@@ -96,7 +131,7 @@ export async function runPage(model: MiniMonkey, job: PageJob, task: BatchTask, 
     if (task.scm) ask.scm = true;
     if (task.json !== undefined) ask.json = task.json as AskOptions['json'];
     const question = task.json !== undefined ? extractionQuestion(task.json, task.question) : task.question!;
-    const r = await session.ask([{ type: 'image', image: imageOf(job, task, o.password) }, question], ask);
+    const r = await session.ask([{ type: 'image', image: imageOf(job, content.bytes, task, o.password) }, question], ask);
     const result: BatchResult = {
       ...base,
       answer: r.text,
@@ -114,6 +149,7 @@ export async function runPage(model: MiniMonkey, job: PageJob, task: BatchTask, 
     return result;
   } catch (e) {
     if (o.signal?.aborted) throw e; // a stopped batch is not a failed page
+    if (e instanceof MiniMonkeyError && e.code === 'DISPOSED') throw e; // nor is a disposed model: every page after would fail the same way
     return { ...base, error: errorRecord(e), timings: undefined };
   } finally {
     session?.dispose();

@@ -128,7 +128,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   // hf:owner/name resolves to the pulled pair; a missing file is an IoError before any work.
   if (args.load) args.load = requireModelFiles(args.load);
   if (args.queue !== undefined) (await import('../batch/queue')).checkQueuePackages(); // before any work
-  const plan = await planBatch(args.inputs, args.task, { pages: args.pdf.pages, password: args.pdf.password, done: doneKeys(args.out) });
+  const plan = await planBatch(args.inputs, args.task, { pages: args.pdf.pages, password: args.pdf.password, done: doneKeys(args.out), signal: ctx.signal });
   const total = plan.jobs.length + plan.failed.length;
   if (plan.skipped > 0) process.stderr.write(`batch: ${plan.skipped} page${plan.skipped === 1 ? '' : 's'} already done in ${args.out}, skipped\n`);
   if (total === 0) {

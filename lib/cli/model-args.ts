@@ -4,10 +4,10 @@
 // values the same way, before any file is read (exit 2).
 import fs from 'node:fs';
 import { IoError } from '../errors';
-import { LIMITS, limitRange } from '../limits';
+import { FILE_LIMITS, LIMITS, limitRange } from '../limits';
 import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
-import { checkInputFile } from '../util/file-kind';
+import { checkInputFile, readInputFileSync } from '../util/file-kind';
 import { OptionSpec, UsageError } from './command';
 import { parseRepoRef, resolvePulledModel } from '../hub/home';
 import { FAMILY_NAMES, FamilyName, isFamilyName } from '../family';
@@ -147,10 +147,12 @@ export function askArgs(values: {
 // --json-schema / --grammar: read now, so a missing or malformed file is a usage error (exit 2).
 function constraintArgs(schemaFile: string | undefined, grammarFile: string | undefined): { json?: object | boolean; grammar?: string } {
   if (schemaFile !== undefined && grammarFile !== undefined) throw new UsageError('give --json-schema or --grammar, not both');
+  // Through the one input reader: a FIFO, a device or a /proc file is refused (IO) before any read, and the size is bounded.
   const read = (flag: string, file: string) => {
     try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
+      return readInputFileSync(file, `${flag} file`, { maxBytes: FILE_LIMITS.textBytes.default }).toString('utf8');
+    } catch (e) {
+      if (e instanceof IoError && !/\(ENOENT\)|\(EACCES\)|\(EISDIR\)/.test(e.message)) throw e;
       throw new UsageError(`${flag}: cannot read ${file}`);
     }
   };

@@ -11,6 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { IoError } from '../errors';
+import { FILE_LIMITS } from '../limits';
+import { throwIfAborted } from './abort';
 import { ioError } from './io-error';
 
 export type FileKind = 'file' | 'folder' | 'FIFO' | 'socket' | 'character device' | 'block device' | 'other';
@@ -108,14 +110,70 @@ export function isInputFile(file: string, what = 'input'): boolean {
   return true;
 }
 
-/**
- * The bytes of a regular input file. Opened non-blocking and checked on the open descriptor, so a
- * FIFO swapped in after a check still cannot block the read.
- */
-export function readInputFileSync(file: string, what = 'input'): Buffer {
-  const fd = openInputSync(file, what);
+/** Where an open descriptor really points, on systems that say (Linux's /proc/self/fd). */
+function pathOfFd(fd: number): string | undefined {
   try {
-    return fs.readFileSync(fd);
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks what an open descriptor is: a regular file not on a pseudo file system, at most
+ * `maxBytes` long. Checked on the descriptor, so a link swapped after the path's check (a FIFO,
+ * /dev/zero, /proc/self/environ planted behind a symlink) is still refused. Closes `fd` on refusal.
+ */
+function checkOpened(fd: number, file: string, what: string, maxBytes: number): fs.Stats {
+  try {
+    const st = fs.fstatSync(fd);
+    const kind = kindOf(st);
+    if (kind !== 'file') throw new IoError(`${what} ${file} is a ${kind}, not a regular file`);
+    const real = pathOfFd(fd);
+    if (real !== undefined && real.startsWith('/')) {
+      const fsName = pseudoFileSystem(real);
+      if (fsName) throw new IoError(`${what} ${file} is on the kernel's ${fsName} file system (${real}), not a real file; refused`);
+    }
+    if (st.size > maxBytes) throw new IoError(`${what} ${file} is ${st.size} bytes, over the limit of ${maxBytes}; refused before reading`);
+    return st;
+  } catch (e) {
+    fs.closeSync(fd);
+    throw ioError(e, `read the ${what}`, file);
+  }
+}
+
+const INPUT_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
+
+/** Reading options: `maxBytes` bounds the read (default FILE_LIMITS.inputBytes). */
+export interface ReadInputOptions {
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+function tooLong(file: string, what: string, maxBytes: number): IoError {
+  return new IoError(`${what} ${file} grew past the limit of ${maxBytes} bytes while it was read; refused`);
+}
+
+/**
+ * The bytes of a regular input file: the one way a user-named file is read. Opened non-blocking
+ * and checked on the open descriptor (checkOpened), then read up to `maxBytes` (a file that grows
+ * while read is cut off there and refused, not followed forever).
+ */
+export function readInputFileSync(file: string, what = 'input', o: ReadInputOptions = {}): Buffer {
+  const maxBytes = o.maxBytes ?? FILE_LIMITS.inputBytes.default;
+  const fd = openInputSync(file, what, maxBytes);
+  try {
+    const st = fs.fstatSync(fd);
+    const buf = Buffer.allocUnsafe(Math.min(st.size + 1, maxBytes + 1));
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) throw tooLong(file, what, maxBytes);
+      if (n === buf.length) return Buffer.concat([buf, readRestSync(fd, file, what, maxBytes - n)]);
+    }
+    return buf.subarray(0, n);
   } catch (e) {
     throw ioError(e, `read the ${what}`, file);
   } finally {
@@ -123,20 +181,61 @@ export function readInputFileSync(file: string, what = 'input'): Buffer {
   }
 }
 
-/** A read-only descriptor of a regular input file (see readInputFileSync); the caller closes it. */
-export function openInputSync(file: string, what = 'input'): number {
+/** What a file that grew since its fstat holds past the first read, bounded by `left` bytes. */
+function readRestSync(fd: number, file: string, what: string, left: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.allocUnsafe(1 << 16);
+  for (;;) {
+    const got = fs.readSync(fd, chunk, 0, chunk.length, null);
+    if (got === 0) return Buffer.concat(chunks);
+    total += got;
+    if (total > left) throw tooLong(file, what, total);
+    chunks.push(Buffer.from(chunk.subarray(0, got)));
+  }
+}
+
+/**
+ * readInputFileSync without blocking the event loop: the same checks, then chunked reads that see
+ * the abort signal between chunks (Ctrl-C ends a batch hashing a large file at once).
+ */
+export async function readInputFile(file: string, what = 'input', o: ReadInputOptions = {}): Promise<Buffer> {
+  const maxBytes = o.maxBytes ?? FILE_LIMITS.inputBytes.default;
+  throwIfAborted(o.signal);
+  const fd = openInputSync(file, what, maxBytes);
+  try {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (;;) {
+      throwIfAborted(o.signal);
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - n));
+      const got = await new Promise<number>((resolve, reject) => fs.read(fd, chunk, 0, chunk.length, null, (e, r) => (e ? reject(e) : resolve(r))));
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) throw tooLong(file, what, maxBytes);
+      chunks.push(got === chunk.length ? chunk : chunk.subarray(0, got));
+    }
+    return Buffer.concat(chunks, n);
+  } catch (e) {
+    throw ioError(e, `read the ${what}`, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * A read-only descriptor of a regular input file (see readInputFileSync), at most `maxBytes` long;
+ * the caller closes it.
+ */
+export function openInputSync(file: string, what = 'input', maxBytes: number = Number.MAX_SAFE_INTEGER): number {
   refusePseudo(file, what);
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    fd = fs.openSync(file, INPUT_FLAGS);
   } catch (e) {
     throw ioError(e, `open the ${what}`, file);
   }
-  const kind = kindOf(fs.fstatSync(fd));
-  if (kind !== 'file') {
-    fs.closeSync(fd);
-    throw new IoError(`${what} ${file} is a ${kind}, not a regular file`);
-  }
+  checkOpened(fd, file, what, maxBytes);
   return fd;
 }
 
