@@ -161,13 +161,17 @@ export class IsolatedMiniMonkey {
   }
 
   /** @internal A call on the current child, starting one (and loading the model) when none runs. */
-  async call(req: CallRequest, handlers?: CallHandlers): Promise<{ value: unknown; state: ChildState; generation: number }> {
+  async call(req: CallRequest, handlers?: CallHandlers, generation?: number): Promise<{ value: unknown; state: ChildState; generation: number }> {
     this.live();
+    // A call on a session of a child that has since ended (it died between the session's attach and this call).
+    if (generation !== undefined && generation !== this.currentGeneration) {
+      throw new MiniMonkeyError('WORKER', "the model's process ended before this call reached it; the next call starts a fresh one");
+    }
     const w = this.worker ?? this.start();
-    const generation = this.generation;
+    const current = this.generation;
     clearTimeout(this.idleTimer);
     const r = await w.call(req, handlers);
-    return { ...r, generation };
+    return { ...r, generation: current };
   }
 
   /** @internal */
@@ -271,7 +275,7 @@ export class IsolatedSession {
       this.live();
       await this.attach(signal);
       const r = await this.host.call(
-        { op: 'ask', session: this.remote!.id, content, options: rest as Record<string, unknown>, tokens: true, progress: true }, handlers,
+        { op: 'ask', session: this.remote!.id, content, options: rest as Record<string, unknown>, tokens: true, progress: true }, handlers, this.remote!.generation,
       );
       this.track(r.state);
       return r.value as AskResult;
@@ -283,7 +287,7 @@ export class IsolatedSession {
   async reset(): Promise<void> {
     await this.serial(async () => {
       this.live();
-      if (this.alive()) this.track((await this.host.call({ op: 'reset', session: this.remote!.id })).state);
+      if (this.alive()) this.track((await this.host.call({ op: 'reset', session: this.remote!.id }, {}, this.remote!.generation)).state);
     });
   }
 
