@@ -25,6 +25,7 @@ import { SerialQueue } from './util/serial-queue';
 import { encodeImage, EncodedImage } from './vision/encode-image';
 import { checkThreads } from './threads';
 import { VisionEncoder, VisionEncoderInfo } from './vision/encoder';
+import type { IsolatedMiniMonkey, IsolateSettings } from './isolate/isolated-model';
 
 /**
  * Two files, or a pulled model by name: `{ model: 'hf:owner/name' }` loads what `minimonkey pull`
@@ -126,9 +127,22 @@ export class MiniMonkey implements ChatHost {
     this.cache = new ImageEmbeddingCache(o.imageCacheBytes ?? 512 * 1024 * 1024);
   }
 
-  /** Loads the pair off the JS thread and checks that they belong together. */
-  static async load(options: MiniMonkeyLoadOptions): Promise<MiniMonkey> {
+  /**
+   * Loads the pair off the JS thread and checks that they belong together. With `isolate:
+   * 'process'`, in a child process behind the same API (lib/isolate): a crash there is a WORKER error.
+   */
+  static load(options: MiniMonkeyLoadOptions & IsolateSettings & { isolate: 'process' }): Promise<IsolatedMiniMonkey>;
+  static load(options: MiniMonkeyLoadOptions): Promise<MiniMonkey>;
+  static load(options: MiniMonkeyLoadOptions & IsolateSettings): Promise<MiniMonkey | IsolatedMiniMonkey>;
+  static async load(options: MiniMonkeyLoadOptions & IsolateSettings): Promise<MiniMonkey | IsolatedMiniMonkey> {
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('MiniMonkey.load({model, mmproj, ...})');
+    if (options.isolate !== undefined) {
+      // Required here, not imported: the child process imports this module.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { IsolatedMiniMonkey: Isolated } = require('./isolate/isolated-model') as typeof import('./isolate/isolated-model');
+      return Isolated.load(options);
+    }
+    if (options.idleUnloadMs !== undefined) throw new InvalidArgumentError("idleUnloadMs needs isolate: 'process'");
     const o = resolveModelFiles(options);
     const threads = checkThreads(o.threads);
     checkInt('contextSize', o.contextSize);

@@ -2,9 +2,10 @@
 // streamed to stdout as it is generated; --json prints the whole result as one object instead.
 import type { AskResult, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
+import type { IsolatedMiniMonkey } from '../isolate/isolated-model';
 import type { CropPlan } from '../msac/types';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, requireFiles, requireModelFiles } from './model-args';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, ISOLATE_OPTIONS, ISOLATE_USAGE, LOAD_OPTIONS, LOAD_USAGE, isFile, loadArgs, LoadArgs, requireFiles, requireModelFiles } from './model-args';
 import { PDF_OPTIONS, pdfArgs, PdfArgs } from './pdf-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 import type { ImageInput } from '../image/load';
@@ -22,6 +23,7 @@ and timings go to stderr. Ctrl-C stops it (exit 130).
 
 options:
 ${LOAD_USAGE}
+${ISOLATE_USAGE}
 ${ASK_USAGE}
   --page N               the page of a PDF image (1-based; default 1)
   --dpi N                render the PDF page at N dpi (default: chosen for the preset)
@@ -82,7 +84,7 @@ interface Parsed {
 function parse(argv: string[]): Parsed | 'help' {
   const { values, positionals } = parseOptions(
     argv,
-    { ...LOAD_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, 'scm-scores': { type: 'boolean' }, 'scm-heatmap': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { ...LOAD_OPTIONS, ...ISOLATE_OPTIONS, ...ASK_OPTIONS, page: PDF_OPTIONS.page, dpi: PDF_OPTIONS.dpi, password: PDF_OPTIONS.password, 'text-only': { type: 'boolean' }, json: { type: 'boolean' }, 'scm-scores': { type: 'boolean' }, 'scm-heatmap': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) return 'help';
@@ -128,7 +130,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const onStdoutError = () => closed.abort();
   process.stdout.on('error', onStdoutError);
   const bar = new ProgressBar();
-  let model: MiniMonkey | undefined;
+  let model: MiniMonkey | IsolatedMiniMonkey | undefined;
   try {
     model = await MiniMonkey.load({ ...load, signal, onProgress: bar.onLoad });
     const session = await model.chat();

@@ -5,8 +5,9 @@ import readline from 'node:readline';
 import { AbortError, MiniMonkeyError } from '../errors';
 import type { ChatSession, ContentPart } from '../llm/session';
 import { MiniMonkey } from '../model';
+import type { IsolatedMiniMonkey } from '../isolate/isolated-model';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
-import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, requireModelFiles } from './model-args';
+import { ASK_OPTIONS, ASK_USAGE, askArgs, AskArgs, askOptions, ISOLATE_OPTIONS, ISOLATE_USAGE, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, missingFile, requireModelFiles } from './model-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 
 const COMMANDS = `  /image FILE [question]   attach an image to this question (or, with no question, to the next)
@@ -23,6 +24,7 @@ is answered in turn and the command exits at the end of input (exit 1 if a turn 
 
 options:
 ${LOAD_USAGE}
+${ISOLATE_USAGE}
 ${ASK_USAGE}
   --system TEXT          system message (default InternVL2's)
   -h, --help             this help
@@ -38,7 +40,7 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const { values, positionals } = parseOptions(argv, { ...LOAD_OPTIONS, ...ASK_OPTIONS, system: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseOptions(argv, { ...LOAD_OPTIONS, ...ISOLATE_OPTIONS, ...ASK_OPTIONS, system: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
   if (values.help) return 'help';
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (questions are typed in the conversation)`);
   return { load: loadArgs(values), ask: askArgs(values), system: values.system };
@@ -107,7 +109,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   };
   ctx.signal.addEventListener('abort', onStop, { once: true });
 
-  let model: MiniMonkey | undefined;
+  let model: MiniMonkey | IsolatedMiniMonkey | undefined;
   try {
     try {
       model = await MiniMonkey.load({ ...load, signal: inFlight.signal, onProgress: bar.onLoad });

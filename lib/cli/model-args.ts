@@ -23,6 +23,12 @@ export const LOAD_OPTIONS = {
   'gpu-layers': { type: 'string' },
 } as const satisfies OptionSpec;
 
+/** ask, chat and serve: the model in a child process (lib/isolate). */
+export const ISOLATE_OPTIONS = { isolate: { type: 'boolean' } } as const satisfies OptionSpec;
+
+export const ISOLATE_USAGE = `  --isolate              run the model in a child process: a crash there is a WORKER error
+                         (exit 1), not the end of this process; the next question starts it again`;
+
 export const ASK_OPTIONS = {
   preset: { type: 'string', short: 'p' },
   'max-tokens': { type: 'string', short: 'n' },
@@ -89,11 +95,13 @@ export interface LoadArgs {
   family?: FamilyName;
   device?: DeviceOption;
   gpuLayers?: number;
+  /** --isolate (ask, chat, serve). */
+  isolate?: 'process';
 }
 
 /** --model/--mmproj/--threads/--context/--family/--device/--gpu-layers, checked. */
 export function loadArgs(values: {
-  model?: string; mmproj?: string; threads?: string; context?: string; family?: string; device?: string; 'gpu-layers'?: string;
+  model?: string; mmproj?: string; threads?: string; context?: string; family?: string; device?: string; 'gpu-layers'?: string; isolate?: boolean;
 }): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
   if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
@@ -106,6 +114,7 @@ export function loadArgs(values: {
     ...(values.family !== undefined ? { family: familyFlag(values.family) } : {}),
     ...(values.device !== undefined ? { device: deviceFlag(values.device) } : {}),
     ...(values['gpu-layers'] !== undefined ? { gpuLayers: limitFlag(values['gpu-layers'], '--gpu-layers', 'gpuLayers') } : {}),
+    ...(values.isolate === true ? { isolate: 'process' as const } : {}),
   };
 }
 

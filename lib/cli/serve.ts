@@ -7,7 +7,7 @@ import { MiniMonkey } from '../model';
 import { MiniMonkeyServer } from '../server/server';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 import { didYouMean } from './suggest';
-import { intFlag, limitFlag, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
+import { intFlag, limitFlag, ISOLATE_OPTIONS, ISOLATE_USAGE, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
 
 const USAGE = `usage: minimonkey serve --model FILE --mmproj FILE [options]
 
@@ -16,6 +16,7 @@ GET /v1/models, GET /health, and a page at / to try it. One line per request on 
 
 options:
 ${LOAD_USAGE}
+${ISOLATE_USAGE}
   --host H               address to bind (default 127.0.0.1: this machine only)
   --port N               port (default 8080; 0 picks a free one)
   --parallel N           conversations answered at once, as sequences of one context with their
@@ -53,6 +54,7 @@ interface Parsed {
 function parse(argv: string[]): Parsed | 'help' {
   const { values } = parseOptions(argv, {
     ...LOAD_OPTIONS,
+    ...ISOLATE_OPTIONS,
     host: { type: 'string' },
     port: { type: 'string' },
     parallel: { type: 'string' },
@@ -100,7 +102,10 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
   // "Several conversations at once"); one slot keeps a context of its own that grows per turn.
   const model = await MiniMonkey.load({ ...load, ...(args.parallel > 1 ? { parallel: args.parallel } : {}), signal: ctx.signal });
   try {
-    const server = await MiniMonkeyServer.start(model, {
+    // --isolate: the model in a child process; the server uses chat(), sequences, family and
+    // planCrops, which IsolatedMiniMonkey has with MiniMonkey's shapes (its sessions' ask,
+    // reset, dispose and contextUsed too).
+    const server = await MiniMonkeyServer.start(model as MiniMonkey, {
       host: args.host, port: args.port, parallel: args.parallel, queue: args.queue, apiKey: args.apiKey,
       maxBodyBytes: args.maxBody, maxImageBytes: args.maxImage, maxTokens: args.maxTokens,
       allowFiles: args.allowFiles, allowUrls: args.allowUrls, log, defaults: args.defaults,

@@ -88,7 +88,9 @@ export class SlotPool {
    * already does, else reset (a new session when the system message differs). Returns the prefix length.
    */
   async prepare(slot: Slot, keys: string[], system: string | undefined): Promise<number> {
-    const held = slot.prefixOf(keys);
+    // An empty context holds nothing, whatever the keys say: a model with isolate: 'process' whose
+    // child died or was unloaded lost the conversation.
+    const held = slot.session.contextUsed > 0 ? slot.prefixOf(keys) : 0;
     if (held > 0) return held;
     if (slot.system !== system) {
       slot.session.dispose();
