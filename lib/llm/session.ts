@@ -73,8 +73,10 @@ export interface AskResult {
   timings: { decode: number; encode: number; prefill: number; generate: number };
   /** The crop plan of each image of this turn, in order. */
   images: CropPlan[];
-  /** Images whose embeddings came from the cache. */
+  /** Images whose embeddings came from a cache (memory or the page cache on disk). */
   imageCacheHits: number;
+  /** Of those, images read from the page cache on disk (loaded with `pageCache`). */
+  pageCacheHits: number;
   /** The generated token ids (the end token excluded). */
   tokenIds: number[];
   /** What SCM did, when it was asked for. */
@@ -295,10 +297,12 @@ export class ChatSession {
 
     t = performance.now();
     let cacheHits = 0;
+    let pageHits = 0;
     const embeddings: Float32Array[] = [];
     for (let i = 0; i < images.length; i++) {
       const enc = await this.heavy(() => this.host.encodePrepared(images[i], signal));
       if (enc.cached) cacheHits++;
+      if (enc.cached === 'disk') pageHits++;
       embeddings.push(enc.embeddings);
       progress('encode', i + 1, images.length);
     }
@@ -350,6 +354,7 @@ export class ChatSession {
         timings,
         images: images.map((i) => i.plan),
         imageCacheHits: cacheHits,
+        pageCacheHits: pageHits,
         tokenIds: reply.tokenIds,
         ...(scmReport ? { scm: scmReport } : {}),
         ...(json !== undefined ? { json: json.value } : {}),
