@@ -32,6 +32,7 @@ export { MiniMonkey } from './model';
 export type { IsolatedMiniMonkey, IsolatedSession, IsolateSettings } from './isolate/isolated-model';
 export type { MiniMonkeyLoadOptions, EncodeImageOptions as MiniMonkeyEncodeImageOptions } from './model';
 export { ChatSession } from './llm/session';
+export type { PageCacheOptions } from './page-cache/page-cache';
 export type { AskOptions, AskResult, AskProgress, ChatOptions, Content, ContentPart, FinishReason } from './llm/session';
 export type { ReplyStream } from './llm/reply-stream';
 export type { SamplingOptions } from './llm/sampling';

@@ -205,3 +205,14 @@ export const GRAMMAR_LIMITS = {
    */
   emptyRun: { default: 32, why: '(a?){400} costs 18 s per token; a run of 32 costs about 10 ms' },
 } as const;
+
+/** The page cache (README "Page cache"): image embeddings kept on disk across processes. */
+export const PAGE_CACHE_LIMITS = {
+  /** Bytes of entries kept (`pageCache.maxBytes`); least recently used go first. */
+  maxBytes: {
+    default: 2 * 1024 * 1024 * 1024,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    why: '2 GiB: about 35 Mini-Monkey pages at the default preset (28 tiles x 256 x 2048 f32 = 56 MiB each); 0 stores nothing',
+  },
+} as const;

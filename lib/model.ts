@@ -18,6 +18,7 @@ import type { CropOptions, CropPlan } from './msac/types';
 import { checkInt, LIMITS } from './limits';
 import type { DeviceOption } from './devices';
 import { resolvePulledModel } from './hub/home';
+import path from 'node:path';
 import { BatchOptions, runBatch } from './batch/run';
 import type { BatchResult } from './batch/task';
 import { checkCallback, checkSignal, throwIfAborted } from './util/abort';
@@ -26,6 +27,9 @@ import { encodeImage, EncodedImage } from './vision/encode-image';
 import { checkThreads } from './threads';
 import { VisionEncoder, VisionEncoderInfo } from './vision/encoder';
 import type { IsolatedMiniMonkey, IsolateSettings } from './isolate/isolated-model';
+import { PageCache, pageCacheFrom, PageCacheOptions } from './page-cache/page-cache';
+import { fileIdentity } from './page-cache/file-identity';
+import { pageKey } from './page-cache/key';
 
 /**
  * Two files, or a pulled model by name: `{ model: 'hf:owner/name' }` loads what `minimonkey pull`
@@ -68,6 +72,13 @@ export interface MiniMonkeyLoadSettings {
   gpuLayers?: number;
   /** Memory for image embeddings kept for follow-up questions (default 512 MiB; 0 disables). */
   imageCacheBytes?: number;
+  /**
+   * Image embeddings kept on disk, so another process (or this one after a restart) asking about
+   * a page already seen skips the vision tower (README "Page cache"). `{}` or `true`: in
+   * <MINIMONKEY_HOME>/page-cache, at most 2 GiB; `{ dir, maxBytes }` to choose. Default off in the
+   * library (an app decides where its users' pages may be written); the CLI and server turn it on.
+   */
+  pageCache?: PageCacheOptions | boolean;
   signal?: AbortSignal;
   onProgress?: (p: { phase: 'text' | 'vision'; fraction: number }) => void;
 }
@@ -105,6 +116,8 @@ export class MiniMonkey implements ChatHost {
   /** @internal */
   readonly queue = new SerialQueue();
   private readonly cache: ImageEmbeddingCache;
+  private readonly pages: PageCache | undefined;
+  private readonly mmprojPath: string;
   private readonly threads: number;
   private readonly contextSize: number | undefined;
   private readonly batchSize: number;
@@ -115,8 +128,11 @@ export class MiniMonkey implements ChatHost {
   private readonly batcher: SequenceBatcher | undefined;
 
   private constructor(
-    text: TextModel, vision: VisionEncoder, family: ModelFamily, o: MiniMonkeyLoadSettings, threads: number, batcher: SequenceBatcher | undefined,
+    text: TextModel, vision: VisionEncoder, family: ModelFamily, o: MiniMonkeyLoadSettings & { mmproj: string }, threads: number,
+    batcher: SequenceBatcher | undefined, pages: PageCache | undefined,
   ) {
+    this.pages = pages;
+    this.mmprojPath = o.mmproj;
     this.batcher = batcher;
     this.text = text;
     this.vision = vision;
@@ -154,6 +170,7 @@ export class MiniMonkey implements ChatHost {
     if (o.imageCacheBytes !== undefined && !(typeof o.imageCacheBytes === 'number' && o.imageCacheBytes >= 0)) {
       throw new InvalidArgumentError('imageCacheBytes must be a number >= 0');
     }
+    const pages = pageCacheFrom(o.pageCache);
     const report = (phase: 'text' | 'vision', fraction: number) => {
       if (o.onProgress) safeCall(o.onProgress, { phase, fraction });
     };
@@ -187,7 +204,7 @@ export class MiniMonkey implements ChatHost {
         throw e;
       }
     }
-    return new MiniMonkey(text, vision, family, o, threads, batcher);
+    return new MiniMonkey(text, vision, family, o, threads, batcher, pages);
   }
 
   /**
@@ -312,6 +329,12 @@ export class MiniMonkey implements ChatHost {
     return { entries: this.cache.size, hits: this.cache.hits, misses: this.cache.misses };
   }
 
+  /** The disk cache of image embeddings (undefined when off): its folder and this model's use of it. */
+  get pageCache(): { dir: string; maxBytes: number; hits: number; misses: number; writes: number } | undefined {
+    const p = this.pages;
+    return p && { dir: p.dir, maxBytes: p.maxBytes, hits: p.hits, misses: p.misses, writes: p.writes };
+  }
+
   get disposed(): boolean {
     return this.isDisposed;
   }
@@ -344,18 +367,44 @@ export class MiniMonkey implements ChatHost {
   }
 
   /** @internal */
-  async encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: boolean }> {
+  async encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: false | 'memory' | 'disk' }> {
     this.live();
     throwIfAborted(signal);
     const hit = this.cache.get(img.key);
-    if (hit) return { embeddings: hit.embeddings, cached: true };
+    if (hit) return { embeddings: hit.embeddings, cached: 'memory' };
+    const floats = img.plan.imageTokens * this.vision.info.embeddingWidth;
+    const diskKey = this.pages && (await this.pageKeyOf(img));
+    if (diskKey) {
+      const stored = await this.pages!.get(diskKey, floats);
+      if (stored) {
+        this.cache.set(img.key, { plan: img.plan, embeddings: stored, embeddingWidth: this.vision.info.embeddingWidth });
+        return { embeddings: stored, cached: 'disk' };
+      }
+    }
+    let enc: EncodedImage;
     try {
-      const enc = await encodeImage(this.vision, img.rgb, { crop: img.crop, signal, onTiles: onTiles && ((done) => onTiles(done)) });
-      this.cache.set(img.key, enc);
-      return { embeddings: enc.embeddings, cached: false };
+      enc = await encodeImage(this.vision, img.rgb, { crop: img.crop, signal, onTiles });
     } catch (e) {
       throw fromNative(e);
     }
+    this.cache.set(img.key, enc);
+    if (diskKey) await this.pages!.put(diskKey, enc.embeddings);
+    return { embeddings: enc.embeddings, cached: false };
+  }
+
+  /** The page cache's key for an image; undefined (no disk cache for it) when the mmproj cannot be read. */
+  private async pageKeyOf(img: PreparedImage): Promise<string | undefined> {
+    const v = this.vision.info;
+    let mmproj: string;
+    try {
+      mmproj = await fileIdentity(this.mmprojPath, path.join(this.pages!.dir, 'files'));
+    } catch (e) {
+      process.emitWarning(`page cache: cannot hash ${this.mmprojPath} (${(e as Error).message}); not cached`, { code: 'MINIMONKEY_PAGE_CACHE' });
+      return undefined;
+    }
+    return pageKey({
+      image: img.key, imageTokens: img.plan.imageTokens, mmproj, device: v.device, weightType: v.weightType, weightBuffer: v.weightBuffer, embeddingWidth: v.embeddingWidth,
+    });
   }
 
   /** @internal SCM's pre-pass, made on first use (it copies layers 0-1 of the text model). */

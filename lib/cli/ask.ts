@@ -64,6 +64,7 @@ export function resultJson(r: AskResult, { scores = false }: { scores?: boolean 
     timings: r.timings,
     images: r.images.map(planSummary),
     imageCacheHits: r.imageCacheHits,
+    pageCacheHits: r.pageCacheHits,
     tokenIds: r.tokenIds,
     ...(scm !== undefined ? { scm } : {}),
     ...(r.json !== undefined ? { json: r.json } : {}),

@@ -8,7 +8,7 @@ import { packageRoot } from '../addon-loader';
 import { removeTempsOf } from '../util/safe-write';
 import { CliCommand, CliContext, OptionSpec, parseOptions, UsageError } from './command';
 
-const USAGE = `usage: minimonkey bench [vision|llm|scm|e2e|all] [options passed to the benchmark]
+const USAGE = `usage: minimonkey bench [vision|llm|scm|e2e|page-cache|all] [options passed to the benchmark]
 
 Runs the benchmarks beside llama.cpp built from the same pinned source (build the anchors first:
 npm run build:tools -- mm-clip-bench llama-bench llama-mtmd-cli). With no target, all run in this order.
@@ -24,13 +24,17 @@ npm run build:tools -- mm-clip-bench llama-bench llama-mtmd-cli). With no target
   e2e      one question about a 1344x896 page, stage by stage, without and with SCM, each stage
            beside llama.cpp at equal work; peak RSS beside llama-mtmd-cli's
            options: --preset default --text-type q4_0 --vision-types f16,q8_0 --threads N --gen 16
+  page-cache
+           the same page asked first with an empty page cache, then a new question in a new
+           process (embeddings from disk) and in the same one, without and with SCM
+           options: --preset default --text-type q4_0 --vision-type q8_0 --threads N --gen 8
   --shape internvl2-2b|tiny
            the synthetic pair: real InternVL2-2B dimensions (default; the figures in README)
            or the tiny test shape (seconds; checks that a benchmark runs, not how fast)
   -h, --help   this help
 `;
 
-const TARGETS = ['vision', 'llm', 'scm', 'e2e'] as const;
+const TARGETS = ['vision', 'llm', 'scm', 'e2e', 'page-cache'] as const;
 type Target = (typeof TARGETS)[number];
 
 // The options each benchmark reads (bench/*.ts, through argValue); all take a value.
@@ -40,6 +44,7 @@ const OPTIONS: Record<Target, string[]> = {
   llm: [...COMMON, 'types', 'prompt', 'gen', 'reps', 'sessions', 'image', 'only'],
   scm: [...COMMON, 'preset', 'text-type', 'vision-type', 'keep'],
   e2e: [...COMMON, 'preset', 'text-type', 'vision-types', 'gen'],
+  'page-cache': [...COMMON, 'preset', 'text-type', 'vision-type', 'gen'],
 };
 
 // From dist/lib/cli/ the compiled benchmarks are in dist/bench/.

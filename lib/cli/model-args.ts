@@ -21,6 +21,7 @@ export const LOAD_OPTIONS = {
   family: { type: 'string' },
   device: { type: 'string' },
   'gpu-layers': { type: 'string' },
+  'no-page-cache': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
 /** ask, chat and serve: the model in a child process (lib/isolate). */
@@ -48,7 +49,9 @@ export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:o
                          (default: detected from the text model's chat template)
   --device NAME          auto | cpu | a ggml device (Vulkan0, CUDA0: \`minimonkey runtime\` lists them);
                          default auto: the first GPU found, else the CPU
-  --gpu-layers N         text-model layers on that GPU (default -1: all)`;
+  --gpu-layers N         text-model layers on that GPU (default -1: all)
+  --no-page-cache        do not read or store image embeddings in MINIMONKEY_HOME/page-cache
+                         (also MINIMONKEY_PAGE_CACHE=off)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
   -n, --max-tokens N     most tokens to generate (default 512)
@@ -97,11 +100,19 @@ export interface LoadArgs {
   gpuLayers?: number;
   /** --isolate (ask, chat, serve). */
   isolate?: 'process';
+  /** On (`{}`: MINIMONKEY_HOME/page-cache) unless --no-page-cache or MINIMONKEY_PAGE_CACHE=off. */
+  pageCache: false | Record<string, never>;
 }
 
-/** --model/--mmproj/--threads/--context/--family/--device/--gpu-layers, checked. */
+/** MINIMONKEY_PAGE_CACHE=off (or 0, false, no): the CLI's page cache is off, as with --no-page-cache. */
+export function pageCacheOffByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(off|0|false|no)$/i.test((env.MINIMONKEY_PAGE_CACHE ?? '').trim());
+}
+
+/** --model/--mmproj/--threads/--context/--family/--device/--gpu-layers/--no-page-cache, checked. */
 export function loadArgs(values: {
   model?: string; mmproj?: string; threads?: string; context?: string; family?: string; device?: string; 'gpu-layers'?: string; isolate?: boolean;
+  'no-page-cache'?: boolean;
 }): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
   if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
@@ -115,6 +126,7 @@ export function loadArgs(values: {
     ...(values.device !== undefined ? { device: deviceFlag(values.device) } : {}),
     ...(values['gpu-layers'] !== undefined ? { gpuLayers: limitFlag(values['gpu-layers'], '--gpu-layers', 'gpuLayers') } : {}),
     ...(values.isolate === true ? { isolate: 'process' as const } : {}),
+    pageCache: values['no-page-cache'] === true || pageCacheOffByEnv() ? false : {},
   };
 }
 

@@ -28,7 +28,8 @@ export interface ChatHost {
   readonly queue: SerialQueue;
   readonly disposed: boolean;
   prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage>;
-  encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: boolean }>;
+  /** `cached`: where the embeddings came from when not from the vision tower (the page cache is 'disk'). */
+  encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: false | 'memory' | 'disk' }>;
   /** SCM's pre-pass on the same text model. */
   scmPrepass(): Promise<ScmPrepass>;
   /** A session was disposed: the host drops its reference. */

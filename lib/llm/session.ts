@@ -77,8 +77,10 @@ export interface AskResult {
   timings: { decode: number; encode: number; prefill: number; generate: number };
   /** The crop plan of each image of this turn, in order. */
   images: CropPlan[];
-  /** Images whose embeddings came from the cache. */
+  /** Images whose embeddings came from a cache (memory or the page cache on disk). */
   imageCacheHits: number;
+  /** Of those, images read from the page cache on disk (loaded with `pageCache`). */
+  pageCacheHits: number;
   /** The generated token ids (the end token excluded). */
   tokenIds: number[];
   /** What SCM did, when it was asked for. */
@@ -307,6 +309,7 @@ export class ChatSession {
 
     t = performance.now();
     let cacheHits = 0;
+    let pageHits = 0;
     const embeddings: Float32Array[] = [];
     // Progress in tiles over all the turn's images (a cached image counts whole at once).
     const tiles = images.reduce((n, img) => n + img.plan.tileCount, 0);
@@ -314,6 +317,7 @@ export class ChatSession {
     for (let i = 0; i < images.length; i++) {
       const enc = await this.heavy(() => this.host.encodePrepared(images[i], signal, (done) => progress('encode', tilesBefore + done, tiles)));
       if (enc.cached) cacheHits++;
+      if (enc.cached === 'disk') pageHits++;
       embeddings.push(enc.embeddings);
       tilesBefore += images[i].plan.tileCount;
       if (enc.cached) progress('encode', tilesBefore, tiles);
@@ -366,6 +370,7 @@ export class ChatSession {
         timings,
         images: images.map((i) => i.plan),
         imageCacheHits: cacheHits,
+        pageCacheHits: pageHits,
         tokenIds: reply.tokenIds,
         ...(scmReport ? { scm: scmReport } : {}),
         ...(json !== undefined ? { json: json.value } : {}),
