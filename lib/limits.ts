@@ -157,8 +157,15 @@ export const SERVER_LIMITS = {
   queue: { default: 16, min: 0, max: 4096, why: 'a bounded wait, so a burst is told to come back instead of piling up memory' },
   /** Request body bytes (`--max-body`): a JSON body with base64 images. */
   bodyBytes: { default: 32 * 1024 * 1024, why: '32 MiB: a few document scans as base64 data: URLs' },
+  /**
+   * Request body bytes held at once over all connections (option maxBodyBytesInFlight): a body
+   * that would take the total past it gets 503 with Retry-After before its bytes are kept.
+   */
+  bodyBytesInFlight: { default: 128 * 1024 * 1024, why: '4 full bodies; 40 clients each withholding the last byte of 31 MiB held 1.45 GB' },
   /** Bytes of one image, decoded from its data: URL or read from a file or URL. */
   imageBytes: { default: 20 * 1024 * 1024, why: '20 MiB: a 600-dpi A4 PNG scan; larger is refused before decoding' },
+  /** Image bytes of one request, all its images together, counted (by size or stat) before any is read. */
+  requestImageBytes: { default: 64 * 1024 * 1024, why: 'a few document scans; 300 names of an 8 MiB file read 2.5 GB before the count was checked' },
   /** Images in one request, over all its messages. */
   images: { default: 8, why: 'each costs up to 30 tiles of vision tower time' },
   /** Messages in one request. */

@@ -9,7 +9,7 @@ import type { CropOptions } from '../msac/types';
 import { isPresetName, PresetName } from '../msac/presets';
 import { SERVER_LIMITS } from '../limits';
 import { badRequest } from './api-error';
-import { imageBytes, ImageSourcePolicy } from './images';
+import { checkImageSizes, ImageBudget, imageBytes, ImageSourcePolicy } from './images';
 
 export interface RequestPolicy extends ImageSourcePolicy {
   /** Largest max_tokens accepted. */
@@ -144,9 +144,15 @@ function extension(v: unknown): { crop?: PresetName | CropOptions; scm?: boolean
 async function conversation(messages: unknown, policy: RequestPolicy, signal: AbortSignal): Promise<{ system: string | undefined; turns: Turn[] }> {
   if (!Array.isArray(messages) || messages.length === 0) throw badRequest('messages must be a non-empty array', 'messages');
   if (messages.length > SERVER_LIMITS.messages.default) throw badRequest(`at most ${SERVER_LIMITS.messages.default} messages`, 'messages');
+  // Every image counted and sized before any is read (a file named 300 times is one 400, not 2.5 GB read).
+  const urls = imageUrls(messages);
+  if (urls.length > SERVER_LIMITS.images.default) {
+    throw badRequest(`at most ${SERVER_LIMITS.images.default} images per request (got ${urls.length})`, urls[SERVER_LIMITS.images.default].param.replace(/\.image_url\.url$/, ''));
+  }
+  await checkImageSizes(urls, policy);
+  const budget: ImageBudget = { left: policy.maxTotalBytes };
   let system: string | undefined;
   const turns: Turn[] = [];
-  let images = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
     const param = `messages[${i}]`;
@@ -156,9 +162,7 @@ async function conversation(messages: unknown, policy: RequestPolicy, signal: Ab
       if (i !== 0) throw badRequest('a system message may only come first', `${param}.role`);
       system = textOnly(m.content, `${param}.content`);
     } else if (role === 'user') {
-      const parts = await userParts(m.content, policy, `${param}.content`, signal);
-      images += parts.filter((p) => typeof p !== 'string' && p.type === 'image').length;
-      if (images > SERVER_LIMITS.images.default) throw badRequest(`at most ${SERVER_LIMITS.images.default} images per request`, `${param}.content`);
+      const parts = await userParts(m.content, policy, `${param}.content`, signal, budget);
       const last = turns[turns.length - 1];
       // Consecutive user messages are one turn, as they would be one prompt.
       if (last && last.assistant === undefined) last.user.push('\n', ...parts);
@@ -183,7 +187,22 @@ function textOnly(content: unknown, param: string): string {
   throw badRequest('this message must be text (a string or text parts)', param);
 }
 
-async function userParts(content: unknown, policy: RequestPolicy, param: string, signal: AbortSignal): Promise<ContentPart[]> {
+/** The image_url URLs of the user messages, with their JSON paths (malformed parts are left to userParts). */
+function imageUrls(messages: unknown[]): { url: string; param: string }[] {
+  const out: { url: string; param: string }[] = [];
+  messages.forEach((m, i) => {
+    if (!isObject(m) || m.role !== 'user' || !Array.isArray(m.content)) return;
+    m.content.forEach((p: unknown, j: number) => {
+      if (!isObject(p) || p.type !== 'image_url') return;
+      const iu = p.image_url;
+      const url = typeof iu === 'string' ? iu : isObject(iu) && typeof iu.url === 'string' ? iu.url : undefined;
+      if (url !== undefined) out.push({ url, param: `messages[${i}].content[${j}].image_url.url` });
+    });
+  });
+  return out;
+}
+
+async function userParts(content: unknown, policy: RequestPolicy, param: string, signal: AbortSignal, budget: ImageBudget): Promise<ContentPart[]> {
   if (typeof content === 'string') return [content];
   if (!Array.isArray(content) || content.length === 0) throw badRequest('content must be a string or a non-empty array of parts', param);
   const out: ContentPart[] = [];
@@ -195,7 +214,7 @@ async function userParts(content: unknown, policy: RequestPolicy, param: string,
       const iu = p.image_url;
       const url = typeof iu === 'string' ? iu : isObject(iu) && typeof iu.url === 'string' ? iu.url : undefined;
       if (url === undefined) throw badRequest('image_url must be {url}', `${pp}.image_url`);
-      out.push({ type: 'image', image: await imageBytes(url, policy, `${pp}.image_url.url`, signal) });
+      out.push({ type: 'image', image: await imageBytes(url, policy, `${pp}.image_url.url`, signal, budget) });
     } else {
       throw badRequest("each part must be {type: 'text', text} or {type: 'image_url', image_url: {url}}", pp);
     }

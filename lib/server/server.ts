@@ -28,6 +28,8 @@ export interface ServeOptions {
   /** Requests waiting for a slot before 503 (default SERVER_LIMITS.queue). */
   queue?: number;
   maxBodyBytes?: number;
+  /** Body bytes held over all connections together (default SERVER_LIMITS.bodyBytesInFlight). */
+  maxBodyBytesInFlight?: number;
   maxImageBytes?: number;
   maxTokens?: number;
   /** image_url may name a local file / an http(s) URL (default false: data: URLs only). */
@@ -47,6 +49,10 @@ export interface ServeOptions {
 export class MiniMonkeyServer {
   private readonly inflight = new Set<AbortController>();
   private draining = false;
+  // Totals over all connections: completion requests anywhere between their first byte and their
+  // reply (reading, parsing, waiting for a slot, running), and the body bytes they hold.
+  private admitted = 0;
+  private bodyBytes = 0;
 
   private constructor(
     private readonly http: http.Server,
@@ -62,6 +68,7 @@ export class MiniMonkeyServer {
       parallel: options.parallel ?? 1,
       queue: options.queue ?? SERVER_LIMITS.queue.default,
       maxBodyBytes: options.maxBodyBytes ?? SERVER_LIMITS.bodyBytes.default,
+      maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? SERVER_LIMITS.bodyBytesInFlight.default,
       maxImageBytes: options.maxImageBytes ?? SERVER_LIMITS.imageBytes.default,
       maxTokens: options.maxTokens ?? SERVER_LIMITS.maxTokens.default,
       allowFiles: options.allowFiles ?? false,
@@ -225,6 +232,10 @@ export class MiniMonkeyServer {
     return this.pool.model.planCrops(int('width'), int('height'), crop);
   }
 
+  private busy(message: string): ApiError {
+    return new ApiError(503, 'overloaded_error', message, 'server_busy', null, { 'Retry-After': String(SERVER_LIMITS.retryAfter.default) });
+  }
+
   private async completions(req: http.IncomingMessage, res: http.ServerResponse, signal: AbortSignal): Promise<{ status: number; note: string }> {
     // JSON only: a form or text/plain POST is what another site's page can send without asking
     // (no CORS preflight); application/json from another origin is preflighted, and refused.
@@ -232,19 +243,41 @@ export class MiniMonkeyServer {
       req.resume();
       throw new ApiError(415, 'invalid_request_error', 'send the body as Content-Type: application/json', 'unsupported_media_type');
     }
-    const body = await readJson(req, this.o.maxBodyBytes);
-    const policy: RequestPolicy = { allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes, maxTokens: this.o.maxTokens, defaults: this.o.defaults };
-    const chat = await parseChatRequest(body, policy, signal);
-    const writer = new CompletionWriter(res, chat, chat.model || this.o.modelName);
-    (res as { sse?: CompletionWriter }).sse = writer;
-    const c = await complete(this.pool, chat, signal, (piece) => {
-      if (chat.stream && !res.destroyed) writer.piece(piece);
-    }, chat.stream ? (p) => !res.destroyed && writer.progress(p) : undefined);
-    if (chat.stream) writer.finish(c);
-    else sendJson(res, 200, writer.whole(c));
-    const t = c.result.tokens;
-    const note = `${chat.stream ? 'stream ' : ''}slot=${c.slot} prompt=${c.prompt} (${c.image} image, ${c.cached} cached) completion=${t.generated} ${c.result.finishReason}`;
-    return { status: 200, note };
+    // Work in the pipeline is bounded as a whole: past the slots and the queue, a request is told to
+    // come back before any of its body is read (a burst of large bodies holds no memory).
+    if (this.admitted >= this.pool.slots.length + this.o.queue) {
+      req.resume();
+      throw this.busy(`all ${this.pool.slots.length} slots are busy and ${this.o.queue} requests are waiting; retry later`);
+    }
+    this.admitted++;
+    let held = 0;
+    try {
+      const body = await readJson(req, this.o.maxBodyBytes, (n) => {
+        if (this.bodyBytes + n > this.o.maxBodyBytesInFlight) {
+          throw this.busy(`the server holds ${this.bodyBytes} bytes of request bodies (at most ${this.o.maxBodyBytesInFlight} together); retry later`);
+        }
+        this.bodyBytes += n;
+        held += n;
+      });
+      const policy: RequestPolicy = {
+        allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes,
+        maxTotalBytes: SERVER_LIMITS.requestImageBytes.default, maxTokens: this.o.maxTokens, defaults: this.o.defaults,
+      };
+      const chat = await parseChatRequest(body, policy, signal);
+      const writer = new CompletionWriter(res, chat, chat.model || this.o.modelName);
+      (res as { sse?: CompletionWriter }).sse = writer;
+      const c = await complete(this.pool, chat, signal, (piece) => {
+        if (chat.stream && !res.destroyed) writer.piece(piece);
+      }, chat.stream ? (p) => !res.destroyed && writer.progress(p) : undefined);
+      if (chat.stream) writer.finish(c);
+      else sendJson(res, 200, writer.whole(c));
+      const t = c.result.tokens;
+      const note = `${chat.stream ? 'stream ' : ''}slot=${c.slot} prompt=${c.prompt} (${c.image} image, ${c.cached} cached) completion=${t.generated} ${c.result.finishReason}`;
+      return { status: 200, note };
+    } finally {
+      this.admitted--;
+      this.bodyBytes -= held;
+    }
   }
 }
 
@@ -267,13 +300,29 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
-/** The body as JSON, refused past `max` bytes (by Content-Length before reading, else while reading). */
-async function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
+/**
+ * The body as JSON, refused past `max` bytes (by Content-Length before reading, else while reading).
+ * `reserve(n)` is told of n more bytes before they are kept (the Content-Length up front, else as
+ * chunks come) and may throw to refuse them; the body is then drained, not kept.
+ */
+async function readJson(req: http.IncomingMessage, max: number, reserve: (n: number) => void): Promise<unknown> {
   const tooLarge = () => new ApiError(413, 'invalid_request_error', `the request body is larger than ${max} bytes`, 'request_too_large');
-  if (Number(req.headers['content-length'] ?? 0) > max) {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > max) {
     req.resume();  // drain, so the 413 reaches the client instead of a reset
     throw tooLarge();
   }
+  let reserved = 0;
+  const take = (n: number) => {
+    try {
+      reserve(n);
+    } catch (e) {
+      req.resume();
+      throw e;
+    }
+    reserved += n;
+  };
+  if (Number.isSafeInteger(length) && length > 0) take(length);
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -282,6 +331,7 @@ async function readJson(req: http.IncomingMessage, max: number): Promise<unknown
       req.resume();
       throw tooLarge();
     }
+    if (n > reserved) take(n - reserved);
     chunks.push(chunk);
   }
   try {
