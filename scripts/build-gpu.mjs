@@ -2,7 +2,7 @@
 // `npm run build:gpu -- vulkan|cuda|metal [--out DIR]`: one of ggml's GPU backends, built from the same
 // pinned source and options as the addon (shared libraries, GGML_BACKEND_DL), as a loadable module:
 // build/backends/libggml-<backend>.so, where the loader looks in a source checkout
-// (lib/devices.ts), or DIR. `npm run prebuild:gpu` packs it as the optional npm package.
+// (lib/devices.ts), or DIR. `npm run package:gpu` packs it as the optional npm package.
 //
 // Only the module is built: it links libmm-ggml-base.so by name, and at run time binds to the one the
 // addon already loaded (same soname, same source, same options), so it can ship on its own.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run prebuild:gpu -- vulkan|cuda`: the optional npm package of one GPU backend for this
+// `npm run package:gpu -- vulkan|cuda`: the optional npm package of one GPU backend for this
 // platform, in build/packages/<backend>-<platform>-<arch>/ (`npm pack` or `npm publish` it from there):
 // package.json and lib/libggml-<backend>.so, stripped. The main package stays CPU-only and small;
 // an app that wants the GPU installs this beside it, and lib/devices.ts finds it by name.
