@@ -45,6 +45,25 @@ export const LIMITS = {
   parallel: { min: 1, max: 64, why: 'conversations of one shared context, each with its own KV cells; libllama allows 256' },
 } as const;
 
+/**
+ * Defaults of the options above, one place for the API, the CLI and the server alike (each says
+ * them in its help from here). Ranges are in LIMITS; these are the values used when none is given.
+ */
+export const DEFAULTS = {
+  /** Tokens a reply may generate: the reference demo's 512. */
+  maxTokens: 512,
+  /** Tokens per llama_decode call in prefill. */
+  batchSize: 512,
+  /** A lone chat's first context (it grows in steps up to the trained context). */
+  contextSize: 8192,
+  /** libllama rounds context sizes up to this; contexts grow by it. */
+  contextStep: 256,
+  /** Tokens kept for the system message and the question when a sequence is sized for an image. */
+  promptReserve: 256,
+  /** Memory for image embeddings kept for follow-up questions. */
+  imageCacheBytes: 512 * 1024 * 1024,
+} as const;
+
 export type LimitName = Exclude<keyof typeof LIMITS, 'threads'>;
 
 /** The range of a named limit, `threads` resolved for this machine. */

@@ -15,7 +15,7 @@ import { safeCall, TextModel, TextModelInfo } from './llm/text-model';
 import { planCrops } from './msac/plan';
 import { PRESETS, PresetName } from './msac/presets';
 import type { CropOptions, CropPlan } from './msac/types';
-import { checkInt, LIMITS } from './limits';
+import { checkInt, DEFAULTS, LIMITS } from './limits';
 import type { DeviceOption } from './devices';
 import { resolvePulledModel } from './hub/home';
 import path from 'node:path';
@@ -52,7 +52,7 @@ export interface MiniMonkeyLoadSettings {
    * maxTokens (starting at 8,192, growing up to the model's trained context when a turn needs it).
    */
   contextSize?: number;
-  /** Tokens per libllama decode call in prefill (default 512). */
+  /** Tokens per libllama decode call in prefill (default DEFAULTS.batchSize, 512). */
   batchSize?: number;
   /**
    * Where the vision tower, SCM's pre-pass and the language model run (default 'auto': the first
@@ -70,7 +70,7 @@ export interface MiniMonkeyLoadSettings {
   parallel?: number;
   /** Text-model layers on that device when it is a GPU (default -1: all; the rest stay on the CPU). */
   gpuLayers?: number;
-  /** Memory for image embeddings kept for follow-up questions (default 512 MiB; 0 disables). */
+  /** Memory for image embeddings kept for follow-up questions (default DEFAULTS.imageCacheBytes, 512 MiB; 0 disables). */
   imageCacheBytes?: number;
   /**
    * Image embeddings kept on disk, so another process (or this one after a restart) asking about
@@ -89,10 +89,8 @@ export interface EncodeImageOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_CONTEXT = 8192;
-
-/** libllama rounds context sizes up to this. */
-const CONTEXT_STEP = 256;
+const DEFAULT_CONTEXT = DEFAULTS.contextSize;
+const CONTEXT_STEP = DEFAULTS.contextStep;
 
 /**
  * Positions per sequence when `parallel` is given without `contextSize`. A sequence cannot grow
@@ -104,7 +102,7 @@ const CONTEXT_STEP = 256;
 export function defaultSequenceSize(family: ModelFamily, trainContext: number): number {
   const p = PRESETS[family.defaultPreset];
   const image = (p.detail.max + (p.adaptive ? p.adaptive.max : 0) + 1) * family.tokensPerTile;
-  const want = Math.ceil((image + 512 + 256) / CONTEXT_STEP) * CONTEXT_STEP;
+  const want = Math.ceil((image + DEFAULTS.maxTokens + DEFAULTS.promptReserve) / CONTEXT_STEP) * CONTEXT_STEP;
   return Math.max(LIMITS.contextSize.min, Math.min(want, trainContext, LIMITS.contextSize.max));
 }
 
@@ -139,8 +137,8 @@ export class MiniMonkey implements ChatHost {
     this.family = family;
     this.threads = threads;
     this.contextSize = o.contextSize;
-    this.batchSize = o.batchSize ?? 512;
-    this.cache = new ImageEmbeddingCache(o.imageCacheBytes ?? 512 * 1024 * 1024);
+    this.batchSize = o.batchSize ?? DEFAULTS.batchSize;
+    this.cache = new ImageEmbeddingCache(o.imageCacheBytes ?? DEFAULTS.imageCacheBytes);
   }
 
   /**
@@ -435,7 +433,7 @@ async function sharedContext(text: TextModel, family: ModelFamily, parallel: num
         `(${LIMITS.contextSize.why}): use fewer sequences or a smaller contextSize`,
     );
   }
-  return SequenceBatcher.create(text, { contextSize: size, parallel, batchSize: o.batchSize ?? 512, threads });
+  return SequenceBatcher.create(text, { contextSize: size, parallel, batchSize: o.batchSize ?? DEFAULTS.batchSize, threads });
 }
 
 /** `hf:owner/name` → the pulled pair's paths; anything else needs both paths. */

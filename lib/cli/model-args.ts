@@ -4,7 +4,7 @@
 // values the same way, before any file is read (exit 2).
 import fs from 'node:fs';
 import { IoError } from '../errors';
-import { FILE_LIMITS, LIMITS, limitRange } from '../limits';
+import { DEFAULTS, FILE_LIMITS, LIMITS, limitRange } from '../limits';
 import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile, readInputFileSync } from '../util/file-kind';
@@ -54,7 +54,7 @@ export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:o
                          (also MINIMONKEY_PAGE_CACHE=off)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
-  -n, --max-tokens N     most tokens to generate (default 512)
+  -n, --max-tokens N     most tokens to generate (default ${DEFAULTS.maxTokens})
   --temperature T        0 = greedy, the reference's decoding (default 0)
   --seed N               sampling seed, for temperature > 0
   --scm                  scale compression (SCM): fewer detail tokens, faster prefill

@@ -7,7 +7,7 @@ import type { ImageInput, LoadImageOptions } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';
 import type { NativeLlmContext } from '../native';
-import { checkInt } from '../limits';
+import { checkInt, DEFAULTS } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { fillImages, layoutLength, layoutPrompt, partsLength, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
 import { ReplyStream } from './reply-stream';
@@ -40,7 +40,7 @@ export interface AskOptions extends SamplingOptions {
   crop?: PresetName | CropOptions;
   /** How images are read (EXIF orientation, alpha, pixel limit). */
   image?: LoadImageOptions;
-  /** Most tokens to generate (default 512, as the reference demo). */
+  /** Most tokens to generate (default DEFAULTS.maxTokens, 512: the reference demo's). */
   maxTokens?: number;
   /** The reply ends before the first of these strings (which is not part of it). */
   stop?: string[];
@@ -120,8 +120,7 @@ export interface ContextGrowth {
   create(size: number): Promise<NativeLlmContext>;
 }
 
-/** libllama rounds context sizes up to this. */
-const CONTEXT_STEP = 256;
+const CONTEXT_STEP = DEFAULTS.contextStep;
 
 export class ChatSession {
   private ctx: NativeLlmContext | undefined;
@@ -295,8 +294,8 @@ export class ChatSession {
     const needed = before - (scm ? droppedCount(blocks, scm.keep) : 0);
     const imageTokens = images.reduce((n, i) => n + i.plan.imageTokens, 0) - (before - needed);
     // Auto-sized: room for the prompt and the whole reply, up to the trained context.
-    if (this.growth && start + needed + 1 <= this.growth.max && start + needed + 1 + (o.maxTokens ?? 512) > ctx.size()) {
-      ctx = await this.grow(ctx, start + needed + 1 + (o.maxTokens ?? 512), signal);
+    if (this.growth && start + needed + 1 <= this.growth.max && start + needed + 1 + (o.maxTokens ?? DEFAULTS.maxTokens) > ctx.size()) {
+      ctx = await this.grow(ctx, start + needed + 1 + (o.maxTokens ?? DEFAULTS.maxTokens), signal);
     }
     if (start + needed + 1 > ctx.size()) {
       const limit = this.growth ? `this conversation can hold at most ${this.growth.max} (${this.growth.why})` : `this conversation's contextSize is ${ctx.size()}`;
@@ -385,7 +384,7 @@ export class ChatSession {
   }
 
   private async generate(ctx: NativeLlmContext, o: AskOptions, stream: ReplyStream<AskResult>, token: Parameters<NativeLlmContext['step']>[0]) {
-    const maxTokens = o.maxTokens ?? 512;
+    const maxTokens = o.maxTokens ?? DEFAULTS.maxTokens;
     const decoder = new TextDecoder('utf-8');
     const stops = new StopStringMatcher(o.stop ?? []);
     let text = '';

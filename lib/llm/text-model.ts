@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { checkDevice, DeviceOption } from '../devices';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '../native';
-import { checkInt, LIMITS } from '../limits';
+import { checkInt, DEFAULTS, LIMITS } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { partsLength } from './prompt';
 import { checkThreads } from '../threads';
@@ -29,7 +29,7 @@ export interface TextModelLoadOptions {
 export interface ContextOptions {
   /** Tokens the context holds (text + image tokens of the whole conversation). */
   contextSize: number;
-  /** Tokens per llama_decode call during prefill (default 512). */
+  /** Tokens per llama_decode call during prefill (default DEFAULTS.batchSize, 512). */
   batchSize?: number;
   threads?: number;
 }
@@ -116,7 +116,7 @@ export class TextModel {
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('createContext({contextSize, batchSize?, threads?})');
     const contextSize = checkInt('contextSize', options.contextSize) ?? NaN;
     if (Number.isNaN(contextSize)) throw new InvalidArgumentError('contextSize is required');
-    const batchSize = checkInt('batchSize', options.batchSize) ?? 512;
+    const batchSize = checkInt('batchSize', options.batchSize) ?? DEFAULTS.batchSize;
     const threads = checkThreads(options.threads);
     try {
       return await native().createContext(this.live(), contextSize, batchSize, threads);

@@ -7,7 +7,7 @@ import type { AskOptions, ContentPart } from '../llm/session';
 import type { ScmOptions } from '../llm/scm';
 import type { CropOptions } from '../msac/types';
 import { isPresetName, PresetName } from '../msac/presets';
-import { SERVER_LIMITS } from '../limits';
+import { DEFAULTS, SERVER_LIMITS } from '../limits';
 import { badRequest } from './api-error';
 import { checkImageSizes, ImageBudget, imageBytes, ImageSourcePolicy } from './images';
 
@@ -98,7 +98,7 @@ function askOptions(body: Json, policy: RequestPolicy): ChatRequest['options'] {
   const o: ChatRequest['options'] = {};
   const maxName = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? 'max_completion_tokens' : 'max_tokens';
   const max = num(body, maxName, (n) => Number.isInteger(n) && n >= 1 && n <= policy.maxTokens, `an integer from 1 to ${policy.maxTokens}`);
-  o.maxTokens = max ?? Math.min(512, policy.maxTokens);
+  o.maxTokens = max ?? Math.min(DEFAULTS.maxTokens, policy.maxTokens);
   // Greedy unless asked: the reference's decoding, and what makes answers reproducible.
   o.temperature = num(body, 'temperature', (n) => n >= 0 && n <= 2, 'a number from 0 to 2') ?? 0;
   const topP = num(body, 'top_p', (n) => n > 0 && n <= 1, 'in (0, 1]');
