@@ -15,6 +15,12 @@ export function run(cmd, args, env = {}) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, CCACHE_BASEDIR: root, ...env } });
 }
 
+/** This machine's platform package tag: <platform>-<arch>, with -musl on a musl Linux (@minimonkey/<tag>). */
+export function hostPlatformTag() {
+  const musl = process.platform === 'linux' && !process.report.getReport().header.glibcVersionRuntime;
+  return `${process.platform}-${process.arch}${musl ? '-musl' : ''}`;
+}
+
 /** Parallel compile jobs: MINIMONKEY_JOBS, else one per core. */
 export const jobs = String(process.env.MINIMONKEY_JOBS || Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
 

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addonFiles, cmakeBuild, root } from './cmake-build.mjs';
+import { addonFiles, cmakeBuild, hostPlatformTag, root } from './cmake-build.mjs';
 
 /** Platforms this script cross-builds on an x86-64 Linux host. */
 const CROSS = {
@@ -40,8 +40,7 @@ function arg(name) {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-const hostLibc = process.platform === 'linux' && !process.report.getReport().header.glibcVersionRuntime ? '-musl' : '';
-const host = `${process.platform}-${process.arch}${hostLibc}`;
+const host = hostPlatformTag();
 const tag = arg('--platform') ?? host;
 const cross = tag === host ? undefined : CROSS[tag];
 if (tag !== host && (!cross || host !== 'linux-x64')) {
