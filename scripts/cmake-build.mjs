@@ -15,6 +15,12 @@ export function run(cmd, args, env = {}) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, CCACHE_BASEDIR: root, ...env } });
 }
 
+/** This machine's platform package tag: <platform>-<arch>, with -musl on a musl Linux (@minimonkey/<tag>). */
+export function hostPlatformTag() {
+  const musl = process.platform === 'linux' && !process.report.getReport().header.glibcVersionRuntime;
+  return `${process.platform}-${process.arch}${musl ? '-musl' : ''}`;
+}
+
 /** Parallel compile jobs: MINIMONKEY_JOBS, else one per core. */
 export const jobs = String(process.env.MINIMONKEY_JOBS || Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
 
@@ -45,7 +51,8 @@ export function staticCpuLevel() {
 /**
  * Configures and builds with cmake-js (Node-API mode, from package.json binary.napi_versions: the
  * headers come from node-api-headers, nothing is downloaded) into `outDir`; returns the folder that
- * holds the addon: <outDir>/bin with its libraries and CPU modules, or <outDir>/Release in a static build.
+ * holds the addon: <outDir>/bin with its libraries and CPU modules (bin/Release with Visual Studio), or
+ * <outDir>/Release in a static build.
  */
 export function cmakeBuild({ outDir, defines = {} }) {
   // One line per stage, so a long source build (npm shows it with --foreground-scripts) is never silent.
@@ -61,8 +68,9 @@ export function cmakeBuild({ outDir, defines = {} }) {
   stage(3, `compile with ${jobs} jobs (a first build compiles ggml's CPU backend once per CPU variant: 20-40 minutes on 2 cores; ccache makes rebuilds quick)`);
   run(process.execPath, [cmakeJs, 'build', ...common, '--parallel', jobs]);
   process.stderr.write(`[build] done in ${Math.round((Date.now() - t0) / 1000)} s\n`);
-  const bin = path.join(root, outDir, 'bin');
-  return fs.existsSync(path.join(bin, 'minimonkey.node')) ? bin : path.join(root, outDir, 'Release');
+  // Visual Studio (cmake-js's generator on Windows) is multi-config: it writes into <dir>/Release.
+  const candidates = ['bin', path.join('bin', 'Release'), 'Release'].map((d) => path.join(root, outDir, d));
+  return candidates.find((d) => fs.existsSync(path.join(d, 'minimonkey.node'))) ?? candidates[2];
 }
 
 /** The files of one addon build: the addon, ggml's and libllama's libraries, the backend modules. */

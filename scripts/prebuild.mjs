@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addonFiles, cmakeBuild, root } from './cmake-build.mjs';
+import { addonFiles, cmakeBuild, hostPlatformTag, root } from './cmake-build.mjs';
 
 /** Platforms this script cross-builds on an x86-64 Linux host. */
 const CROSS = {
@@ -40,8 +40,7 @@ function arg(name) {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-const hostLibc = process.platform === 'linux' && !process.report.getReport().header.glibcVersionRuntime ? '-musl' : '';
-const host = `${process.platform}-${process.arch}${hostLibc}`;
+const host = hostPlatformTag();
 const tag = arg('--platform') ?? host;
 const cross = tag === host ? undefined : CROSS[tag];
 if (tag !== host && (!cross || host !== 'linux-x64')) {
@@ -86,10 +85,12 @@ function builtSet() {
     return { from: release, files: addonFiles(release), stripIt: true };
   }
   if (cross.script) {
-    // The script builds (or takes from its cache by source hash) the stripped set into `out`.
+    // The script builds (or takes from its cache by source hash) the stripped set into `out`, with its
+    // manifest set.json: the files are the ones it lists, never whatever else lies in the folder.
     const out = path.join(root, 'build', `cross-${tag}`, 'set');
     execFileSync(process.execPath, [path.join(root, cross.script), '--out', out], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-    return { from: out, files: fs.readdirSync(out).filter((f) => /\.(node|dll)$/.test(f)).sort(), stripIt: false };
+    const { files } = JSON.parse(fs.readFileSync(path.join(out, 'set.json'), 'utf8'));
+    return { from: out, files: [...files].sort(), stripIt: false };
   }
   const cacheRoot = process.env.MINIMONKEY_BUILD_CACHE
     ? path.resolve(process.env.MINIMONKEY_BUILD_CACHE)

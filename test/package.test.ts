@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, tinyPair } from './helpers/models';
-import { cleanEnv, compileAttempts, mustRun, newApp as installApp, noCompilers as noCompilerEnv, pack, packMain, root, sh } from './helpers/packages';
+import { cleanEnv, compileAttempts, mustRun, newApp as installApp, noCompilers as noCompilerEnv, pack, packMain, root, sh, stageMain } from './helpers/packages';
 
 const x64Linux = process.platform === 'linux' && process.arch === 'x64';
 const onX64Linux = x64Linux ? it : it.skip;
@@ -161,6 +161,16 @@ describe('the packed package, installed from its tarballs', () => {
     expect(compileAttempts(compileLog)).toBe('');
   }, 10 * 60 * 1000);
 
+  it('packing the main package is allowed once this platform\'s set of this version is in prebuilds/ (the release job\'s case)', () => {
+    // The real set from the real script, where `npm run prebuild` puts it; the prepack check run as npm runs it.
+    const copy = path.join(work, 'staging-with-set');
+    stageMain(copy);
+    fs.cpSync(platformDir, path.join(copy, 'prebuilds', platformTag), { recursive: true });
+    const r = sh('node', ['scripts/check-pack.mjs'], { cwd: copy, env: cleanEnv() });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it('a platform package of another version is refused with NATIVE_LOAD, naming the version to install', () => {
     // The same set under another version number: what a stale lockfile or a hand-picked version gives.
     const other = path.join(work, 'platform-other');
@@ -241,5 +251,40 @@ describe('the packed package, installed from its tarballs', () => {
       expect(r.status).toBe(0);
       expect(JSON.parse(r.stdout).cpu.features).toMatchObject({ AVX2: '1' });
     });
+  });
+});
+
+describe('packing the main package without its prebuilt set', () => {
+  // A copy of the package folder, never the checkout's prebuilds/ (shared with other checkouts).
+  const staging = path.join(fs.mkdtempSync(path.join(tempDir(), 'prepack-')), 'staging');
+  const dest = path.join(path.dirname(staging), 'tarballs');
+  stageMain(staging);
+  const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const npmPack = () => sh('npm', ['pack', '--pack-destination', dest], { cwd: staging, env: cleanEnv() });
+  const tarballs = () => (fs.existsSync(dest) ? fs.readdirSync(dest) : []);
+
+  it('is refused with one line naming what is missing, and writes no tarball', () => {
+    fs.mkdirSync(dest, { recursive: true });
+    const r = npmPack();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`minimonkey: not packing minimonkey@${version}: prebuilds/${platformTag}/package.json is missing`);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('minimonkey:'))).toHaveLength(1);
+    expect(tarballs()).toEqual([]);
+  });
+
+  it('is refused when the set there is of another version, or lacks a file its manifest lists', () => {
+    const set = path.join(staging, 'prebuilds', platformTag);
+    fs.mkdirSync(set, { recursive: true });
+    const manifest = { name: platformPackage, version: '0.0.1-other', files: ['minimonkey.node', 'libmm-llama.so'] };
+    fs.writeFileSync(path.join(set, 'package.json'), JSON.stringify(manifest));
+    fs.writeFileSync(path.join(set, 'minimonkey.node'), '');
+    let r = npmPack();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`prebuilds/${platformTag} holds ${platformPackage}@0.0.1-other, not ${platformPackage}@${version}`);
+    fs.writeFileSync(path.join(set, 'package.json'), JSON.stringify({ ...manifest, version }));
+    r = npmPack();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`prebuilds/${platformTag} lacks libmm-llama.so`);
+    expect(tarballs()).toEqual([]);
   });
 });

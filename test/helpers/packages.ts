@@ -36,12 +36,17 @@ export function pack(dir: string, dest: string): { tarball: string; files: strin
  * jest's global setup compiled it) and package.json; packed into `dest`.
  */
 export function packMain(staging: string, dest: string): { tarball: string; files: string[] } {
+  stageMain(staging);
+  return pack(staging, dest);
+}
+
+/** The main package folder as `npm pack` sees it (package.json's "files" and package.json), in `staging`. */
+export function stageMain(staging: string): void {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] };
   fs.mkdirSync(staging, { recursive: true });
   for (const entry of [...pkg.files, 'package.json']) {
     fs.cpSync(path.join(root, entry), path.join(staging, entry), { recursive: true });
   }
-  return pack(staging, dest);
 }
 
 /** A folder whose every compiler and build tool fails and appends its command line to `log`. */
