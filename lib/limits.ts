@@ -242,3 +242,20 @@ export const PAGE_CACHE_LIMITS = {
     why: '2 GiB: about 35 Mini-Monkey pages at the default preset (28 tiles x 256 x 2048 f32 = 56 MiB each); 0 stores nothing',
   },
 } as const;
+
+/** Talking to a model hub (`pull`): what a hostile or broken hub may cost before the pull fails with `DOWNLOAD`. */
+export const HUB_LIMITS = {
+  /** Milliseconds from sending a request to its response headers (connect and first byte); `timeouts.responseMs`. */
+  responseMs: { default: 30_000, min: 1, max: 3_600_000, why: "undici's own is 300 s; a hub that never answers fails after 30 s" },
+  /**
+   * Milliseconds of waiting in which a response body must send `idleBytes` (or end): a stalled hub,
+   * and a trickling one, fail; `timeouts.idleMs`.
+   */
+  idleMs: { default: 60_000, min: 1, max: 3_600_000, why: 'a CDN pause is seconds; a body that sends under 16 KiB a minute will not finish a model' },
+  /** Bytes a body must send in each `idleMs` of waiting (about 270 B/s at the default). */
+  idleBytes: { default: 16 * 1024, why: 'a trickle of one byte at a time kept a download open without end' },
+  /** Pages of one repo's file listing (the hub pages at 1,000 entries). */
+  listingPages: { default: 1_000, why: "a million files; a `Link: rel=\"next\"` loop grew RSS ~20 MB/s without end" },
+  /** Files and folders of one repo's listing. */
+  listingEntries: { default: 1_000_000, why: 'the largest model repos list tens of thousands of files' },
+} as const;

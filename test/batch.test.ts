@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { MiniMonkey } from '../lib';
 import { doneKeys, JsonlWriter, readJsonl } from '../lib/batch/jsonl';
 import { planBatch } from '../lib/batch/plan';
-import type { BatchResult } from '../lib/batch/task';
+import { BatchResult, runPage } from '../lib/batch/task';
 import { documentImage } from '../lib/demo/document-image';
 import { tempDir, tinyPair } from './helpers/models';
 import { makePdf } from './helpers/pdfs';
@@ -102,6 +102,65 @@ describe('model.batch', () => {
       }
     }
     expect(values).toBeGreaterThan(0);
+  });
+});
+
+describe('finding 9: wrong or unclear batch results (issue 26)', () => {
+  it('(a) a file edited after the plan: its answer is stored under the key of the content that was read, never the old key', async () => {
+    const f = path.join(dir, 'edited.png');
+    fs.writeFileSync(f, await documentImage({ width: 320, height: 240, seed: 7 }));
+    const [job] = (await planBatch([f], opts)).jobs;
+    fs.writeFileSync(f, await documentImage({ width: 240, height: 320, seed: 8 }));
+    const newKey = (await planBatch([f], opts)).jobs[0].key;
+    expect(newKey).not.toBe(job.key);
+    const r = await runPage(mm, job, opts);
+    expect(r.error).toBeUndefined();
+    expect(r.key).toBe(newKey);
+    expect(r.answer).toBe((await direct(f)).text);
+  });
+
+  it('(b) one unreadable file (mode 000) fails its own page; the other pages are planned', () => {
+    // Root reads any file, so the plan runs as an unprivileged user when the tests run as root.
+    const folder = fs.mkdtempSync('/tmp/minimonkey-unreadable-');
+    try {
+      fs.chmodSync(folder, 0o755);
+      fs.copyFileSync(path.join(docs, 'a.png'), path.join(folder, 'ok.png'));
+      fs.copyFileSync(path.join(docs, 'a.png'), path.join(folder, 'secret.png'));
+      fs.chmodSync(path.join(folder, 'ok.png'), 0o644);
+      fs.chmodSync(path.join(folder, 'secret.png'), 0o000);
+      const plan = path.join(__dirname, '..', 'dist', 'lib', 'batch', 'plan.js');
+      const script = `require(${JSON.stringify(plan)}).planBatch([${JSON.stringify(folder)}], {question: 'q'}).then((p) => console.log(JSON.stringify(p)), (e) => { console.log(JSON.stringify({thrown: e.code ?? e.message})); })`;
+      const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', ...asUser });
+      expect(out.stderr).toBe('');
+      const p = JSON.parse(out.stdout);
+      expect(p.thrown).toBeUndefined();
+      expect(p.jobs.map((j: { file: string }) => path.basename(j.file))).toEqual(['ok.png']);
+      expect(p.failed.map((f: BatchResult) => [path.basename(f.file), f.error?.code])).toEqual([['secret.png', 'IO']]);
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('(e) disposing the model mid-batch stops the batch with DISPOSED; the remaining pages are not recorded, and a resume does them', async () => {
+    const other = await MiniMonkey.load({ ...pair, threads: 2, contextSize: 4096 });
+    const out = path.join(dir, 'disposed.jsonl');
+    const seen: BatchResult[] = [];
+    const e = await (async () => {
+      for await (const r of other.batch([docs], { ...opts, out })) {
+        seen.push(r);
+        if (seen.length === 2) other.dispose();
+      }
+    })().then(() => undefined, (err: Error & { code?: string }) => err);
+    expect(e?.code).toBe('DISPOSED');
+    expect(seen.length).toBe(2);
+    const lines = readJsonl(out);
+    expect(lines.map((l) => l.key)).toEqual(seen.map((r) => r.key));
+    expect(lines.every((l) => (l as BatchResult).error === undefined)).toBe(true);
+    const rest: BatchResult[] = [];
+    for await (const r of mm.batch([docs], { ...opts, out })) rest.push(r);
+    expect(rest.length).toBe(3);
+    expect(readJsonl(out).length).toBe(5);
   });
 });
 

@@ -3,7 +3,7 @@
 // and every option that changes the answer. A re-run skips the pages whose key has a result.
 import crypto from 'node:crypto';
 import { readInputFile } from '../util/file-kind';
-import type { BatchTask } from './task';
+import type { BatchTask } from './batch-task';
 
 /** sha256 of bytes, as hex. */
 export function bytesHash(bytes: Uint8Array): string {

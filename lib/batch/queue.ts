@@ -15,9 +15,8 @@ import type { Job } from 'bullmq';
 import type IORedisClient from 'ioredis';
 import { MiniMonkeyError } from '../errors';
 import { requireOptional } from '../util/optional-dependency';
-import type { MiniMonkey } from '../model';
 import { readInputFile } from '../util/file-kind';
-import { BatchResult, BatchTask, errorRecord, PageJob, runPage, workerName } from './task';
+import { BatchModel, BatchResult, BatchTask, errorRecord, PageJob, runPage, workerName } from './task';
 
 /** What a queued page carries. */
 export interface QueueJobData {
@@ -141,7 +140,7 @@ export interface WorkerOptions extends QueueOptions {
 }
 
 /** Consumes page jobs with `model`, one at a time, until the signal aborts. */
-export async function runQueueWorker(model: MiniMonkey, o: WorkerOptions): Promise<void> {
+export async function runQueueWorker(model: BatchModel, o: WorkerOptions): Promise<void> {
   const name = o.name ?? 'minimonkey';
   const { Worker } = bullmq(); // before any connection opens
   const files = connect(o.url);

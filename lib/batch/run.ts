@@ -1,11 +1,10 @@
 // model.batch(inputs, options): the pages of files, folders and globs asked one question (or read
 // into a schema), as an AsyncIterable of results in page order. With `out`, each result is also
 // appended to that JSONL file as it comes, and pages already done there are skipped.
-import type { MiniMonkey } from '../model';
 import { checkSignal, throwIfAborted } from '../util/abort';
 import { doneKeys, JsonlWriter } from './jsonl';
 import { planBatch, PlanOptions } from './plan';
-import { BatchResult, BatchTask, runPage } from './task';
+import { BatchModel, BatchResult, BatchTask, runPage } from './task';
 
 export interface BatchOptions extends BatchTask, Omit<PlanOptions, 'done'> {
   /** A JSONL results file: results are appended; pages with a result there are skipped. */
@@ -15,7 +14,7 @@ export interface BatchOptions extends BatchTask, Omit<PlanOptions, 'done'> {
   onPlan?: (p: { total: number; skipped: number }) => void;
 }
 
-export async function* runBatch(model: MiniMonkey, inputs: string[], o: BatchOptions): AsyncGenerator<BatchResult> {
+export async function* runBatch(model: BatchModel, inputs: string[], o: BatchOptions): AsyncGenerator<BatchResult> {
   checkSignal(o?.signal);
   const { out, signal, onPlan, pages, password, ...task } = o;
   const plan = await planBatch(inputs, task, { pages, password, signal, done: out !== undefined ? doneKeys(out) : undefined });

@@ -7,28 +7,21 @@ import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, MiniMonkeyError } from '../errors';
 import type { ImageInput } from '../image/load';
 import { extractionQuestion } from '../llm/extract';
-import type { JsonSchema } from '../llm/json-schema';
 import { schemaToGrammar } from '../llm/json-schema';
-import type { AskOptions } from '../llm/session';
-import type { MiniMonkey } from '../model';
-import type { PresetName } from '../msac/presets';
+import type { AskOptions, ChatSession } from '../llm/session';
 import { checkDpi } from '../pdf/render';
 import { readInputFile } from '../util/file-kind';
+import type { BatchTask } from './batch-task';
 import { bytesHash, pageKey } from './key';
 
-/** What every page of a batch is asked: part of each result's key. */
-export interface BatchTask {
-  /** The question; with `json`, the instructions said before the schema's fields. */
-  question?: string;
-  /** Answer with JSON of this schema (the result's `value`). */
-  json?: JsonSchema;
-  crop?: PresetName;
-  maxTokens?: number;
-  temperature?: number;
-  seed?: number;
-  scm?: boolean;
-  /** PDF pages: render at this dpi (default: chosen for MSAC). */
-  dpi?: number;
+export type { BatchTask };
+
+/**
+ * What a batch needs of a model: a fresh conversation per page. MiniMonkey is one; naming the
+ * class here would make batch and model import each other (model.ts fronts batch()).
+ */
+export interface BatchModel {
+  chat(): Promise<Pick<ChatSession, 'ask' | 'dispose'>>;
 }
 
 /** One page to do: where it is, and which result it will be. */
@@ -115,7 +108,7 @@ function imageOf(job: PageJob, bytes: Uint8Array, task: BatchTask, password: str
 }
 
 /** Runs one page on `model` (a fresh conversation), never throwing for the page's own failure. */
-export async function runPage(model: MiniMonkey, job: PageJob, task: BatchTask, o: { password?: string; signal?: AbortSignal } = {}): Promise<BatchResult> {
+export async function runPage(model: BatchModel, job: PageJob, task: BatchTask, o: { password?: string; signal?: AbortSignal } = {}): Promise<BatchResult> {
   const base = { key: job.key, file: job.file, page: job.page, worker: workerName() };
   const t0 = performance.now();
   let session;

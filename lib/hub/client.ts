@@ -3,6 +3,7 @@
 // environment, the caller's AbortSignal on every request, a record of the last failed status (a
 // body stream that fails loses it), and a check that a ranged request got the range it asked for.
 import { DownloadError, InvalidArgumentError } from '../errors';
+import { HubTimeouts, settleTimeouts, timedFetch } from './timed-fetch';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -11,6 +12,8 @@ export interface HubOptions {
   endpoint?: string;
   /** An access token for gated or private repos (default: $HF_TOKEN, else none). */
   token?: string;
+  /** Bounds on every hub request: to the response headers, and between body chunks (HUB_LIMITS). */
+  timeouts?: HubTimeouts;
 }
 
 /** A server that answered a ranged request with the whole file (200) or another range. */
@@ -41,6 +44,7 @@ export function hubClient(o: HubOptions, signal: AbortSignal | undefined, env: N
   if (token !== undefined && (typeof token !== 'string' || !token.startsWith('hf_'))) {
     throw new InvalidArgumentError('a Hugging Face token starts with hf_ (HF_TOKEN or token)');
   }
+  const bounded = timedFetch(settleTimeouts(o.timeouts), signal);
   const client: HubClient = {
     hubUrl: endpoint,
     accessToken: token,
@@ -51,7 +55,7 @@ export function hubClient(o: HubOptions, signal: AbortSignal | undefined, env: N
       client.rangeIgnored = false;
     },
     fetch: async (input, init) => {
-      const resp = await fetch(input, { ...init, signal: signal ?? init?.signal });
+      const resp = await bounded(input, init);
       if (resp.status >= 400) client.lastFailure = { status: resp.status, url: resp.url };
       const range = headerOf(init?.headers, 'range');
       const start = range ? /^bytes=(\d+)-/.exec(range)?.[1] : undefined;

@@ -13,9 +13,11 @@ import { DownloadError, InvalidArgumentError, IoError, UnsupportedError } from '
 import { checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { ioError } from '../util/io-error';
 import { writeBytes } from '../util/safe-write';
+import { HUB_LIMITS } from '../limits';
 import { HubClient, hubClient, hubError, HubOptions } from './client';
 import { downloadOne, partialPath, RemoteFile } from './download';
 import { hubLib } from './hub-lib';
+import { checkRepoPath } from './repo-path';
 import { manifestPath, minimonkeyHome, modelDir, parseRepoRef, PulledModel, repoFolder } from './home';
 
 export interface PullOptions extends HubOptions {
@@ -125,13 +127,22 @@ async function resolveCommit(client: HubClient, repo: string, revision: string):
 
 async function listRepo(client: HubClient, repo: string, commit: string): Promise<RemoteFile[]> {
   const out: RemoteFile[] = [];
+  // The client follows `Link: rel="next"` itself: each page is counted and a URL seen twice is a loop.
+  const pages = new Set<string>();
+  const listFetch: typeof fetch = (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (pages.has(url)) throw new DownloadError(`${repo}: the hub's file listing links back to a page it already sent (${url})`);
+    if (pages.size >= HUB_LIMITS.listingPages.default) throw new DownloadError(`${repo}: the hub's file listing goes on past ${HUB_LIMITS.listingPages.default} pages`);
+    pages.add(url);
+    return client.fetch(input, init);
+  };
+  let entries = 0;
   try {
     client.clearFailure();
-    for await (const e of (await hubLib()).listFiles({ repo, revision: commit, recursive: true, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch })) {
+    for await (const e of (await hubLib()).listFiles({ repo, revision: commit, recursive: true, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: listFetch })) {
+      if (++entries > HUB_LIMITS.listingEntries.default) throw new DownloadError(`${repo}: the hub's file listing has more than ${HUB_LIMITS.listingEntries.default} entries`);
       if (e.type !== 'file') continue;
-      if (typeof e.path !== 'string' || e.path.split('/').some((p) => p === '' || p === '.' || p === '..') || path.isAbsolute(e.path)) {
-        throw new DownloadError(`${repo}: the hub listed a bad file name ${JSON.stringify(e.path)}`);
-      }
+      checkRepoPath(repo, e.path);
       if (!Number.isSafeInteger(e.size) || e.size < 0) throw new DownloadError(`${repo}/${e.path}: the hub listed a bad size`);
       const sha256 = e.lfs?.oid && /^[0-9a-f]{64}$/.test(e.lfs.oid) ? e.lfs.oid : undefined;
       const gitOid = !e.lfs && e.oid && /^[0-9a-f]{40}$/.test(e.oid) ? e.oid : undefined;

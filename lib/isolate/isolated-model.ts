@@ -17,7 +17,7 @@ import type { CropOptions, CropPlan } from '../msac/types';
 import { checkCallback, checkSignal } from '../util/abort';
 import { compiledSibling } from '../util/compiled';
 import type { EncodedImage } from '../vision/encode-image';
-import type { EncodeImageOptions, MiniMonkeyLoadOptions } from '../model';
+import type { EncodeImageOptions, MiniMonkeyLoadOptions } from '../model-options';
 import type { ChildState } from './protocol';
 import { CallHandlers, CallRequest, ModelWorker } from './worker';
 
