@@ -85,12 +85,10 @@ function builtSet() {
     return { from: release, files: addonFiles(release), stripIt: true };
   }
   if (cross.script) {
-    // The script builds (or takes from its cache by source hash) the stripped set into `out`, with its
-    // manifest set.json: the files are the ones it lists, never whatever else lies in the folder.
+    // The script builds (or takes from its cache by source hash) the stripped set into `out`.
     const out = path.join(root, 'build', `cross-${tag}`, 'set');
     execFileSync(process.execPath, [path.join(root, cross.script), '--out', out], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-    const { files } = JSON.parse(fs.readFileSync(path.join(out, 'set.json'), 'utf8'));
-    return { from: out, files: [...files].sort(), stripIt: false };
+    return { from: out, files: fs.readdirSync(out).filter((f) => /\.(node|dll)$/.test(f)).sort(), stripIt: false };
   }
   const cacheRoot = process.env.MINIMONKEY_BUILD_CACHE
     ? path.resolve(process.env.MINIMONKEY_BUILD_CACHE)
