@@ -18,6 +18,7 @@ import { HubClient, hubClient, hubError, HubOptions } from './client';
 import { downloadOne, partialPath, RemoteFile } from './download';
 import { hubLib } from './hub-lib';
 import { checkRepoPath } from './repo-path';
+import { urlOf } from './timed-fetch';
 import { manifestPath, minimonkeyHome, modelDir, parseRepoRef, PulledModel, repoFolder } from './home';
 
 export interface PullOptions extends HubOptions {
@@ -130,7 +131,7 @@ async function listRepo(client: HubClient, repo: string, commit: string): Promis
   // The client follows `Link: rel="next"` itself: each page is counted and a URL seen twice is a loop.
   const pages = new Set<string>();
   const listFetch: typeof fetch = (input, init) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const url = urlOf(input);
     if (pages.has(url)) throw new DownloadError(`${repo}: the hub's file listing links back to a page it already sent (${url})`);
     if (pages.size >= HUB_LIMITS.listingPages.default) throw new DownloadError(`${repo}: the hub's file listing goes on past ${HUB_LIMITS.listingPages.default} pages`);
     pages.add(url);

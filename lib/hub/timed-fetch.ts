@@ -29,7 +29,8 @@ export function settleTimeouts(t: HubTimeouts | undefined): Required<HubTimeouts
 /** Statuses whose Response may not carry a body (the Response constructor refuses one). */
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
-const urlOf = (input: Parameters<typeof fetch>[0]) => (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+/** The URL a fetch call names, whichever form it was given in. */
+export const urlOf = (input: Parameters<typeof fetch>[0]) => (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
 
 export function timedFetch(timeouts: Required<HubTimeouts>, signal: AbortSignal | undefined): typeof fetch {
   return async (input, init) => {
