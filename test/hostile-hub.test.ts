@@ -1,8 +1,9 @@
 // A hostile or broken hub against `pullModel` (issue 26, finding 8), on loopback: a file listing
 // whose `Link: rel="next"` points back at itself, a listing of many pages (no abort listener left
-// behind per page), names with a NUL, backslashes or a drive letter, a hub that never answers, one
-// that trickles a byte at a time, and one that stalls mid-file. Each ends in a typed DOWNLOAD error
-// within the timeouts given, not after undici's 300 s or never.
+// behind per page), names with a NUL, backslashes, a drive letter, a Windows device name or a
+// trailing dot, endless or 100 MB answers, a hub that never answers, one that trickles a byte at a
+// time, and one that stalls mid-file. Each ends in a typed DOWNLOAD error within the timeouts given
+// or the byte bound, not after undici's 300 s or never.
 import { getEventListeners } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,7 +20,7 @@ const REPO = 'evil/repo';
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, u: URL) => void;
 
 /** A hub that answers model info normally and hands everything else to `route`. */
-async function evilHub(route: Handler): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+async function evilHub(route: Handler, info?: Handler): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   const held = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -28,6 +29,7 @@ async function evilHub(route: Handler): Promise<{ url: string; requests: string[
     held.add(res);
     res.on('close', () => held.delete(res));
     if (u.pathname.startsWith(`/api/models/${REPO}/revision/`)) {
+      if (info) return info(req, res, u);
       res.writeHead(200, { 'Content-Type': 'application/json', 'X-Repo-Commit': COMMIT });
       res.end(JSON.stringify({ _id: 'x', id: REPO, private: false, gated: false, downloads: 0, likes: 0, lastModified: '2026-01-01T00:00:00.000Z', sha: COMMIT, siblings: [] }));
       return;
@@ -122,6 +124,39 @@ describe('a hostile hub listing', () => {
     } finally {
       await hub.close();
     }
+  });
+
+  it.each([
+    ['a device name', 'CON'],
+    ['a device name in lower case with an extension', 'con.txt'],
+    ['a device name in mixed case', 'Aux'],
+    ['a device name with two extensions', 'nul.tar.gz'],
+    ['a COM port', 'COM1.gguf'],
+    ['an LPT port', 'lpt9'],
+    ['a COM port with a superscript digit', 'COM\u00b9'],
+    ['a device name as a folder', 'prn/x.gguf'],
+    ['a trailing dot', 'x.gguf.'],
+    ['a trailing space', 'x.gguf '],
+    ['a dotted folder with a trailing space (Windows reads ..)', '.. /x.gguf'],
+    ['a part of 256 bytes', `${'a'.repeat(251)}.gguf`],
+    ['a part of 256 bytes in two-byte letters', `${'\u00e9'.repeat(128)}`],
+  ])('a name Windows cannot hold (%s) is refused on every OS with DOWNLOAD naming it, before anything is written', async (_what, name) => {
+    const hub = await evilHub((_req, res) => tree(res, [file('mmproj-x-f16.gguf'), file(name), file('x-q4_k_m.gguf')]));
+    const home = freshHome();
+    try {
+      const e = await failure(pullModel({ repo: REPO, endpoint: hub.url, home }));
+      expect(e.code).toBe('DOWNLOAD');
+      expect(e.message).toContain(`bad file name ${JSON.stringify(name)}`);
+      expect(fs.readdirSync(home)).toEqual([]);
+      expect(hub.requests.some((r) => r.includes('/resolve/'))).toBe(false);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('names near the Windows device names and of 255 bytes pass', () => {
+    const ok = ['console.txt', 'auxiliary.json', 'nullable.py', 'com10', 'lpt', 'COM0x', 'conf/con_fig.json', 'x/.hidden', `${'a'.repeat(250)}.gguf`, '\u00e9'.repeat(127), 'a b/c d.txt'];
+    for (const name of ok) expect([name, badRepoPath(name)]).toEqual([name, undefined]);
   });
 
   it('the path check refuses every separator a supported OS uses, and passes ordinary names', () => {
