@@ -256,6 +256,11 @@ export const HUB_LIMITS = {
   idleBytes: { default: 16 * 1024, why: 'a trickle of one byte at a time kept a download open without end' },
   /** Pages of one repo's file listing (the hub pages at 1,000 entries). */
   listingPages: { default: 1_000, why: "a million files; a `Link: rel=\"next\"` loop grew RSS ~20 MB/s without end" },
+  /**
+   * Bytes of one hub answer read whole (a file-listing page, the model info, an error's body),
+   * counted as they stream: more fails before the rest is read.
+   */
+  answerBytes: { default: 16 * 1024 * 1024, why: 'a page of 1,000 entries is under 1 MB; an endless listing was buffered without bound' },
   /** Files and folders of one repo's listing. */
   listingEntries: { default: 1_000_000, why: 'the largest model repos list tens of thousands of files' },
 } as const;

@@ -165,6 +165,101 @@ describe('a hostile hub listing', () => {
   });
 });
 
+/**
+ * Streams `head` and then copies of `chunk` as fast as the client reads (backpressure respected),
+ * until the client goes away or `limit` bytes (a safety bound: the code before the cap read on).
+ * `sent()` is the bytes handed to the socket.
+ */
+function flood(res: http.ServerResponse, head: string, chunk: string, limit = 64 * 1024 * 1024): void {
+  const block = Buffer.from(chunk.repeat(Math.ceil(65536 / chunk.length)));
+  let closed = false;
+  res.on('close', () => (closed = true));
+  const more = () => {
+    while (!closed) {
+      if (flooded >= limit) return void res.destroy();
+      flooded += block.length;
+      if (!res.write(block)) return void res.once('drain', more);
+    }
+  };
+  res.write(head);
+  more();
+}
+let flooded = 0;
+
+const MAX_ANSWER = 16 * 1024 * 1024;
+const entry = JSON.stringify(file('notes/a-file-in-an-endless-listing.txt'));
+
+describe('hub answers bounded in bytes (HUB_LIMITS.answerBytes)', () => {
+  beforeEach(() => (flooded = 0));
+
+  it('an endless listing page (no Content-Length) fails at 16 MiB with DOWNLOAD naming the limit, read as it streams', async () => {
+    const hub = await evilHub((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      flood(res, '[', `${entry},`);
+    });
+    try {
+      const t0 = Date.now();
+      const e = await failure(pullModel({ repo: REPO, endpoint: hub.url, home: freshHome() }));
+      const took = Date.now() - t0;
+      expect(e.code).toBe('DOWNLOAD');
+      expect(e.message).toMatch(/the hub's file listing page is larger than 16777216 bytes \(HUB_LIMITS\.answerBytes\)/);
+      expect(took).toBeLessThan(5000);
+      // Refused at the bound: the hub got to send the 16 MiB and what the sockets buffer, no more.
+      expect(flooded).toBeGreaterThan(MAX_ANSWER);
+      expect(flooded).toBeLessThan(MAX_ANSWER + 8 * 1024 * 1024);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a 100 MB listing page that says its Content-Length is refused before its body is read', async () => {
+    const hub = await evilHub((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(100_000_000) });
+      flood(res, '[', `${entry},`, 100_000_000);
+    });
+    try {
+      const t0 = Date.now();
+      const e = await failure(pullModel({ repo: REPO, endpoint: hub.url, home: freshHome() }));
+      expect(e.code).toBe('DOWNLOAD');
+      expect(e.message).toMatch(/file listing page is larger than 16777216 bytes \(HUB_LIMITS\.answerBytes\)/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(flooded).toBeLessThan(MAX_ANSWER);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('an endless model info answer and an endless error body are bounded the same way', async () => {
+    const info = await evilHub(
+      () => undefined,
+      (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        flood(res, '{"sha":"', 'a');
+      },
+    );
+    try {
+      const e = await failure(pullModel({ repo: REPO, endpoint: info.url, home: freshHome() }));
+      expect(e.code).toBe('DOWNLOAD');
+      expect(e.message).toMatch(/the hub's model info is larger than 16777216 bytes/);
+    } finally {
+      await info.close();
+    }
+    flooded = 0;
+    const failing = await evilHub((_req, res) => {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      flood(res, '', 'Internal Server Error ');
+    });
+    try {
+      const e = await failure(pullModel({ repo: REPO, endpoint: failing.url, home: freshHome() }));
+      expect(e.code).toBe('DOWNLOAD');
+      expect(e.message).toMatch(/the hub's error body \(500\) is larger than 16777216 bytes/);
+      expect(flooded).toBeLessThan(MAX_ANSWER + 8 * 1024 * 1024);
+    } finally {
+      await failing.close();
+    }
+  });
+});
+
 describe('hub timeouts', () => {
   it('a hub that accepts and never answers fails after timeouts.responseMs', async () => {
     const hub = await evilHub(() => {

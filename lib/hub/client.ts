@@ -1,9 +1,11 @@
 // The Hugging Face Hub as @huggingface/hub speaks it (the hub's URL and API layout, redirects,
 // LFS/xet), with what minimonkey adds around each request: HF_ENDPOINT and HF_TOKEN from the
 // environment, the caller's AbortSignal on every request, a record of the last failed status (a
-// body stream that fails loses it), and a check that a ranged request got the range it asked for.
+// body stream that fails loses it), a byte bound on an error's body (the library reads it whole),
+// and a check that a ranged request got the range it asked for.
 import { DownloadError, InvalidArgumentError } from '../errors';
-import { HubTimeouts, settleTimeouts, timedFetch } from './timed-fetch';
+import { capAnswer } from './capped-body';
+import { HubTimeouts, settleTimeouts, timedFetch, urlOf } from './timed-fetch';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -55,8 +57,11 @@ export function hubClient(o: HubOptions, signal: AbortSignal | undefined, env: N
       client.rangeIgnored = false;
     },
     fetch: async (input, init) => {
-      const resp = await bounded(input, init);
-      if (resp.status >= 400) client.lastFailure = { status: resp.status, url: resp.url };
+      let resp = await bounded(input, init);
+      if (resp.status >= 400) {
+        client.lastFailure = { status: resp.status, url: resp.url };
+        resp = await capAnswer(resp, urlOf(input), `error body (${resp.status})`); // the library reads it whole
+      }
       const range = headerOf(init?.headers, 'range');
       const start = range ? /^bytes=(\d+)-/.exec(range)?.[1] : undefined;
       if (start !== undefined && Number(start) > 0 && resp.ok) {

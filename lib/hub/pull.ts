@@ -17,6 +17,7 @@ import { HUB_LIMITS } from '../limits';
 import { HubClient, hubClient, hubError, HubOptions } from './client';
 import { downloadOne, partialPath, RemoteFile } from './download';
 import { hubLib } from './hub-lib';
+import { cappedFetch } from './capped-body';
 import { checkRepoPath } from './repo-path';
 import { urlOf } from './timed-fetch';
 import { manifestPath, minimonkeyHome, modelDir, parseRepoRef, PulledModel, repoFolder } from './home';
@@ -117,7 +118,7 @@ export function planRepo(entries: RemoteFile[], textType: string | undefined, vi
 async function resolveCommit(client: HubClient, repo: string, revision: string): Promise<string> {
   try {
     client.clearFailure();
-    const info = await (await hubLib()).modelInfo({ name: repo, revision, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: client.fetch, additionalFields: ['sha'] });
+    const info = await (await hubLib()).modelInfo({ name: repo, revision, hubUrl: client.hubUrl, accessToken: client.accessToken, fetch: cappedFetch(client.fetch, 'model info'), additionalFields: ['sha'] });
     const sha = (info as { sha?: unknown }).sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) throw new DownloadError(`${repo}@${revision}: the hub gave no commit id`);
     return sha;
@@ -130,12 +131,13 @@ async function listRepo(client: HubClient, repo: string, commit: string): Promis
   const out: RemoteFile[] = [];
   // The client follows `Link: rel="next"` itself: each page is counted and a URL seen twice is a loop.
   const pages = new Set<string>();
+  const pageFetch = cappedFetch(client.fetch, 'file listing page');
   const listFetch: typeof fetch = (input, init) => {
     const url = urlOf(input);
     if (pages.has(url)) throw new DownloadError(`${repo}: the hub's file listing links back to a page it already sent (${url})`);
     if (pages.size >= HUB_LIMITS.listingPages.default) throw new DownloadError(`${repo}: the hub's file listing goes on past ${HUB_LIMITS.listingPages.default} pages`);
     pages.add(url);
-    return client.fetch(input, init);
+    return pageFetch(input, init);
   };
   let entries = 0;
   try {

@@ -98,10 +98,15 @@ export function timedFetch(timeouts: Required<HubTimeouts>, signal: AbortSignal 
         return reader.cancel(reason);
       },
     });
-    const out = new Response(body, { status: resp.status, statusText: resp.statusText, headers: resp.headers });
-    // The client reads where a redirect led (resp.url) and whether one happened.
-    Object.defineProperty(out, 'url', { value: resp.url });
-    Object.defineProperty(out, 'redirected', { value: resp.redirected });
-    return out;
+    return withBody(resp, body);
   };
+}
+
+/** `resp` with another body stream, the same status, headers, url and redirected. */
+export function withBody(resp: Response, body: ReadableStream<Uint8Array>): Response {
+  const out = new Response(body, { status: resp.status, statusText: resp.statusText, headers: resp.headers });
+  // The client reads where a redirect led (resp.url) and whether one happened.
+  Object.defineProperty(out, 'url', { value: resp.url });
+  Object.defineProperty(out, 'redirected', { value: resp.redirected });
+  return out;
 }
