@@ -333,6 +333,40 @@ describe('minimonkey pull', () => {
     expect(usage.code).toBe(2);
   });
 
+  it('--response-timeout and --idle-timeout: a hub that hangs or stalls fails with DOWNLOAD, exit 1, naming the flag', async () => {
+    const home = freshHome();
+    const env = { HF_ENDPOINT: hub.url, MINIMONKEY_HOME: home };
+    hub.faults.noAnswer = /\/tree\//; // the listing never answers
+    let t0 = Date.now();
+    const hung = await runCli(['pull', 'tiny/minimonkey-gguf', '--response-timeout', '300'], env);
+    expect(hung.stderr).toMatch(/^minimonkey pull: .*the hub did not answer within 300 ms \(--response-timeout\) \[DOWNLOAD\]$/m);
+    expect(hung.code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+
+    hub.faults = { stall: { 'minimonkey-tiny-Q4_K_M.gguf': 20_000 } };
+    t0 = Date.now();
+    const stalled = await runCli(['pull', 'tiny/minimonkey-gguf', '--idle-timeout', '300'], env);
+    expect(stalled.stderr).toMatch(/^minimonkey pull: .*sent under 16384 bytes in 300 ms \(--idle-timeout\) \[DOWNLOAD\]$/m);
+    expect(stalled.code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(20_000); // five tries of 300 ms and the back-off between them
+    expect(fs.existsSync(path.join(home, 'models', 'tiny--minimonkey-gguf', 'minimonkey-tiny-Q4_K_M.gguf'))).toBe(false);
+  });
+
+  it('timeout flags outside HUB_LIMITS and mistyped ones are usage errors (exit 2) before any request', async () => {
+    const env = { HF_ENDPOINT: hub.url, MINIMONKEY_HOME: freshHome() };
+    for (const [flag, value] of [['--response-timeout', '0'], ['--idle-timeout', '3600001'], ['--idle-timeout', '1.5'], ['--response-timeout', 'soon']]) {
+      const r = await runCli(['pull', 'tiny/minimonkey-gguf', flag, value], env);
+      expect([r.code, r.stderr.split('\n')[0]]).toEqual([2, `minimonkey pull: ${flag} must be an integer from 1 to 3600000, got '${value}'`]);
+    }
+    const typo = await runCli(['pull', 'tiny/minimonkey-gguf', '--idle-timout', '5'], env);
+    expect([typo.code, typo.stderr.split('\n')[0]]).toEqual([2, "minimonkey pull: Unknown option '--idle-timout'; did you mean '--idle-timeout'?"]);
+    expect(hub.log).toEqual([]);
+    const help = await runCli(['pull', '--help'], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--response-timeout MS .*\n.*default 30000, 1-3600000/);
+    expect(help.stdout).toMatch(/--idle-timeout MS .*\n.*default 60000, 1-3600000/);
+  });
+
   it('Ctrl-C stops it with exit 130, nothing at the destination; the next pull resumes', async () => {
     const home = freshHome();
     const env = { HF_ENDPOINT: hub.url, MINIMONKEY_HOME: home };

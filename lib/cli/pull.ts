@@ -1,8 +1,14 @@
 // `minimonkey pull <owner/name>[@revision]`: a model from the Hugging Face Hub (or HF_ENDPOINT's
 // mirror) into MINIMONKEY_HOME, ready for `--model hf:owner/name`.
+import { DownloadError } from '../errors';
 import { minimonkeyHome } from '../hub/home';
 import { pullModel, PullProgress } from '../hub/pull';
+import { HubTimeouts } from '../hub/timed-fetch';
+import { HUB_LIMITS } from '../limits';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
+import { intFlag } from './model-args';
+
+const { responseMs: RESPONSE, idleMs: IDLE } = HUB_LIMITS;
 
 const USAGE = `usage: minimonkey pull <owner/name>[@revision] [options]
 
@@ -14,16 +20,20 @@ Every file is checked against the hub's sha256 and renamed into place only when 
 interrupted pull resumes where it stopped when run again.
 
 options:
-  --out DIR            where the GGUF pair goes (default: $MINIMONKEY_HOME/models/<owner>--<name>)
-  --text-type T        checkpoint: f32 | f16 | q8_0 | q4_0 | q4_k_m (default q4_k_m);
-                       GGUF repo: the quantization in the file name, e.g. q4_k_m, q8_0
-  --vision-type T      the same for the mmproj (default f16)
-  -h, --help           this help
+  --out DIR              where the GGUF pair goes (default: $MINIMONKEY_HOME/models/<owner>--<name>)
+  --text-type T          checkpoint: f32 | f16 | q8_0 | q4_0 | q4_k_m (default q4_k_m);
+                         GGUF repo: the quantization in the file name, e.g. q4_k_m, q8_0
+  --vision-type T        the same for the mmproj (default f16)
+  --response-timeout MS  a hub request fails when its answer has not begun within MS
+                         (connect and first byte; default ${RESPONSE.default}, ${RESPONSE.min}-${RESPONSE.max})
+  --idle-timeout MS      an answer (a listing, a file) fails when it sends under ${HUB_LIMITS.idleBytes.default / 1024} KiB in MS of waiting
+                         (a stalled or trickling hub; default ${IDLE.default}, ${IDLE.min}-${IDLE.max})
+  -h, --help             this help
 
 environment:
-  MINIMONKEY_HOME      the cache folder (default ~/.cache/minimonkey; now ${minimonkeyHome()})
-  HF_TOKEN             an access token, for gated or private repos
-  HF_ENDPOINT          a hub mirror (default https://huggingface.co)
+  MINIMONKEY_HOME        the cache folder (default ~/.cache/minimonkey; now ${minimonkeyHome()})
+  HF_TOKEN               an access token, for gated or private repos
+  HF_ENDPOINT            a hub mirror (default https://huggingface.co)
 
 exit codes: 0 done, 1 failed (the error's code is shown), 2 bad usage, 130 stopped with Ctrl-C
 (nothing half-written is left at the destination; the bytes so far are kept for the next try)
@@ -34,12 +44,20 @@ interface Parsed {
   out?: string;
   textType?: string;
   visionType?: string;
+  timeouts: HubTimeouts;
 }
 
 function parse(argv: string[]): Parsed | 'help' {
   const { values, positionals } = parseOptions(
     argv,
-    { out: { type: 'string' }, 'text-type': { type: 'string' }, 'vision-type': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    {
+      out: { type: 'string' },
+      'text-type': { type: 'string' },
+      'vision-type': { type: 'string' },
+      'response-timeout': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     true,
   );
   if (values.help) return 'help';
@@ -47,7 +65,12 @@ function parse(argv: string[]): Parsed | 'help' {
   for (const [flag, v] of [['--text-type', values['text-type']], ['--vision-type', values['vision-type']]] as const) {
     if (v !== undefined && !/^[A-Za-z0-9_]{1,16}$/.test(v)) throw new UsageError(`${flag} must be a type name such as q4_k_m or f16, got '${v}'`);
   }
-  return { repo: positionals[0], out: values.out, textType: values['text-type']?.toLowerCase(), visionType: values['vision-type']?.toLowerCase() };
+  // The API's own ranges (HUB_LIMITS), said as a usage error before any request.
+  const timeouts: HubTimeouts = {
+    responseMs: intFlag(values['response-timeout'], '--response-timeout', RESPONSE.min, RESPONSE.max),
+    idleMs: intFlag(values['idle-timeout'], '--idle-timeout', IDLE.min, IDLE.max),
+  };
+  return { repo: positionals[0], out: values.out, textType: values['text-type']?.toLowerCase(), visionType: values['vision-type']?.toLowerCase(), timeouts };
 }
 
 const mb = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
@@ -115,7 +138,9 @@ export class DownloadProgress {
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
   const bar = new DownloadProgress();
   try {
-    const r = await pullModel({ repo: args.repo, outDir: args.out, textType: args.textType, visionType: args.visionType, signal: ctx.signal, onProgress: bar.onProgress });
+    const r = await pullModel({
+      repo: args.repo, outDir: args.out, textType: args.textType, visionType: args.visionType, timeouts: args.timeouts, signal: ctx.signal, onProgress: bar.onProgress,
+    });
     bar.clear();
     for (const w of r.warnings) process.stderr.write(`minimonkey pull: note: ${w}\n`);
     process.stderr.write(`pulled ${r.repo} at ${r.commit.slice(0, 12)} (${r.files.length} files, ${mb(r.bytes)}); load it with --model hf:${r.repo}\n`);
@@ -123,8 +148,14 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
     return 0;
   } catch (e) {
     bar.clear();
-    throw e;
+    throw flagNames(e);
   }
+}
+
+/** A timeout error says the flag a CLI user sets, not the API option behind it. */
+function flagNames(e: unknown): unknown {
+  if (e instanceof DownloadError) e.message = e.message.replace('timeouts.responseMs', '--response-timeout').replace('timeouts.idleMs', '--idle-timeout');
+  return e;
 }
 
 export const command: CliCommand<Parsed> = { usage: USAGE, parse, run };

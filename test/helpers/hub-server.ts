@@ -8,7 +8,7 @@
 //   GET /cdn/{sha256}                                        the bytes, ETag = sha256, Range → 206
 // Gated repos answer 401 without `Authorization: Bearer <token>`. Faults a test can switch on:
 // cut a file's connection mid-body once, serve wrong bytes under the right hash, stall a file
-// after some bytes, ignore Range.
+// after some bytes, ignore Range, never answer some paths.
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +37,8 @@ export interface Faults {
   stall?: Record<string, number>;
   /** Answer range requests that do not start at byte 0 with the whole file (200). */
   ignoreResumeRange?: boolean;
+  /** Accept requests whose path matches and never answer them (a hub that hangs). */
+  noAnswer?: RegExp;
 }
 
 export interface LoggedRequest {
@@ -113,6 +115,11 @@ export class HubServer {
     const u = new URL(req.url ?? '/', this.url);
     const p = decodeURIComponent(u.pathname);
     this.log.push({ method: req.method ?? '', path: p, range: req.headers.range, authorization: req.headers.authorization, origin: onCdn ? 'cdn' : 'hub' });
+    if (this.faults.noAnswer?.test(p)) {
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
+      return;
+    }
     if (p.startsWith('/cdn/')) return this.cdn(req, res, p.slice(5), u.searchParams.get('file'));
     if (onCdn) return void res.writeHead(404).end();
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)(?:\/(.*))?$/.exec(p);
