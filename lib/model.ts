@@ -26,7 +26,7 @@ import type { VisionEncoder } from './vision/encoder';
 import type { IsolatedMiniMonkey, IsolateSettings } from './isolate/isolated-model';
 import { EmbeddingSource, ImagePipeline } from './model/image-pipeline';
 import { loadPair } from './model/pairing';
-import { openLoneSession, openSequenceSession, openSharedContext, SessionDefaults, settleChat } from './model/sessions';
+import { openLoneSession, openSequenceSession, openSharedContext, SettledSessionDefaults, settleChat } from './model/sessions';
 import { settleLoad } from './model/settle-load';
 
 export type { EncodeImageOptions, MiniMonkeyLoadOptions, MiniMonkeyLoadSettings } from './model-options';
@@ -41,14 +41,14 @@ export class MiniMonkey implements ChatHost {
   readonly queue = new SerialQueue();
   private readonly images: ImagePipeline;
   /** The load's settled contextSize, batchSize and threads: what every session's context is made with. */
-  private readonly defaults: SessionDefaults;
+  private readonly defaults: SettledSessionDefaults;
   private sessions = new Set<ChatSession>();
   private scm: Promise<ScmPrepass> | undefined;
   private isDisposed = false;
   /** With `parallel`: the shared context the sessions take sequences of. */
   private readonly batcher: SequenceBatcher | undefined;
 
-  private constructor(text: TextModel, vision: VisionEncoder, family: ModelFamily, images: ImagePipeline, defaults: SessionDefaults, batcher: SequenceBatcher | undefined) {
+  private constructor(text: TextModel, vision: VisionEncoder, family: ModelFamily, images: ImagePipeline, defaults: SettledSessionDefaults, batcher: SequenceBatcher | undefined) {
     this.text = text;
     this.vision = vision;
     this.family = family;

@@ -28,6 +28,9 @@ export interface ScmRunOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** @internal ScmRunOptions with `keep` checked (a chat turn's, by scmSettings at ask's edge). */
+export type SettledScmRun = ScmRunOptions & { keep: number };
+
 export interface ScmScores {
   /** Positions scored. */
   tokens: number;
@@ -78,7 +81,7 @@ export class ScmPrepass {
    * @internal run() with settled options: a chat turn's `keep` was checked at ask's edge (scmSettings)
    * and its blocks are the prompt's own; nothing is checked again.
    */
-  async score(parts: (Int32Array | Float32Array)[], blocks: ScmBlock[], o: ScmRunOptions & { keep: number }): Promise<ScmScores> {
+  async score(parts: (Int32Array | Float32Array)[], blocks: ScmBlock[], o: SettledScmRun): Promise<ScmScores> {
     const handle = this.live();
     const pairs = new Int32Array(blocks.length * 2);
     blocks.forEach((b, i) => {

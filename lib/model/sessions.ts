@@ -24,7 +24,7 @@ export interface SettledChat {
 }
 
 /** What the sessions take from the load: the context each makes, and the threads it runs on. */
-export type SessionDefaults = Pick<SettledLoad, 'contextSize' | 'batchSize' | 'threads'>;
+export type SettledSessionDefaults = Pick<SettledLoad, 'contextSize' | 'batchSize' | 'threads'>;
 
 /** chat()'s options checked and completed. */
 export function settleChat(options: ChatOptions, family: ModelFamily): SettledChat {
@@ -51,7 +51,7 @@ export function defaultSequenceSize(family: ModelFamily, trainContext: number): 
 }
 
 /** The shared context of `parallel` sequences; all of them together are bounded as one context. */
-export async function openSharedContext(text: TextModel, family: ModelFamily, parallel: number, d: SessionDefaults): Promise<SequenceBatcher> {
+export async function openSharedContext(text: TextModel, family: ModelFamily, parallel: number, d: SettledSessionDefaults): Promise<SequenceBatcher> {
   const size = d.contextSize ?? defaultSequenceSize(family, text.info.trainContext);
   const padded = Math.ceil(size / CONTEXT_STEP) * CONTEXT_STEP;
   if (parallel * padded > LIMITS.contextSize.max) {
@@ -64,7 +64,7 @@ export async function openSharedContext(text: TextModel, family: ModelFamily, pa
 }
 
 /** A conversation with a context of its own; with no size given anywhere, one that grows up to the trained context. */
-export async function openLoneSession(host: ChatHost, d: SessionDefaults, c: SettledChat): Promise<ChatSession> {
+export async function openLoneSession(host: ChatHost, d: SettledSessionDefaults, c: SettledChat): Promise<ChatSession> {
   const explicit = c.contextSize ?? d.contextSize;
   const make = (contextSize: number) => host.text.openContext({ contextSize, batchSize: d.batchSize, threads: d.threads });
   const ctx = await make(explicit ?? DEFAULTS.contextSize);
