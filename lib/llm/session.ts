@@ -137,8 +137,9 @@ export class ChatSession {
   askSettled(parts: ContentPart[], s: SettledAsk): ReplyStream<AskResult> {
     const stream = new ReplyStream<AskResult>();
     try {
+      const ctx = this.live();
       // The addon parses the grammar before any work: a GBNF syntax error fails the ask, not a turn.
-      if (s.grammar !== undefined) this.live().checkGrammar(s.grammar);
+      if (s.grammar !== undefined) ctx.checkGrammar(s.grammar);
     } catch (e) {
       stream.fail(fromNative(e));
       return stream;
