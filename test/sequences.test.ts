@@ -199,6 +199,29 @@ describe('sequences are taken and given back', () => {
     }
   });
 
+  test('extract with a bad option fails at once when every sequence is taken: its options are settled before it waits for one', async () => {
+    const held = [await shared.chat(), await shared.chat(), await shared.chat()];
+    try {
+      expect(shared.sequences!.free).toBe(0);
+      const schema = { type: 'object', properties: { total: { type: 'number' } } } as const;
+      const bad = [{ maxTokens: 0 }, { scm: { keep: 2 } }, { instructions: 7 as unknown as string }];
+      for (const o of bad) {
+        // Before, extract waited for a free sequence and only then checked its ask: this never settled.
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([
+          shared.extract(img, schema, o).then(() => 'answered', (e: unknown) => e),
+          new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting'), 2000))),
+        ]);
+        clearTimeout(timer);
+        expect(r).toBeInstanceOf(InvalidArgumentError);
+        expect(shared.sequences!.waiting).toBe(0);
+      }
+    } finally {
+      for (const s of held) s.dispose();
+    }
+    expect(shared.sequences!.free).toBe(3);
+  });
+
   test('a session disposed mid-reply: its ask rejects, the other goes on unchanged, its sequence is reused clean', async () => {
     const want = await alone(textQ, { maxTokens: 24 });
     const [a, b] = [await shared.chat(), await shared.chat()];

@@ -9,7 +9,8 @@ import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile, readInputFileSync } from '../util/file-kind';
 import { OptionSpec, UsageError } from './command';
-import { parseRepoRef, resolvePulledModel } from '../hub/home';
+import { parseRepoRef } from '../hub/home';
+import { resolveModelFiles } from '../model/resolve';
 import { FAMILY_NAMES, FamilyName, isFamilyName } from '../family';
 import { checkDevice, DeviceOption } from '../devices';
 
@@ -235,11 +236,7 @@ function parseHfRef(ref: string): void {
 
 /** The pair's paths (an hf: model resolved to what pull left), checked to exist (exit 1 if not). */
 export function requireModelFiles(load: LoadArgs): LoadArgs & { mmproj: string } {
-  let resolved = load as LoadArgs & { mmproj: string };
-  if (load.model.startsWith('hf:')) {
-    const pulled = resolvePulledModel(load.model);
-    resolved = { ...load, model: pulled.model, mmproj: load.mmproj ?? pulled.mmproj };
-  }
+  const resolved = resolveModelFiles(load);
   requireFiles([['model', resolved.model], ['mmproj', resolved.mmproj]]);
   return resolved;
 }

@@ -6,7 +6,8 @@ import type { ImageInput } from '../image/load';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions } from '../msac/types';
 import type { ScmOptions } from './scm';
-import type { AskOptions, AskResult, ChatSession } from './session';
+import { AskOptions, settleAsk, settleContent, SettledAsk } from './ask-options';
+import type { AskResult, ChatSession } from './session';
 import type { JsonSchema } from './json-schema';
 
 export interface ExtractOptions {
@@ -47,17 +48,27 @@ export function extractionQuestion(schema: JsonSchema, instructions?: string): s
   return `${head}\n${about}${lines.length > 0 ? `${lines.join('\n')}\n` : ''}Answer with JSON only.`;
 }
 
+/**
+ * The extraction's ask, settled before any session is made: a bad option fails before a sequence is
+ * waited for or a context allocated.
+ */
+export function settleExtract(schema: JsonSchema, o: ExtractOptions): SettledAsk {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('extract options must be an object');
+  if (o.instructions !== undefined && typeof o.instructions !== 'string') throw new InvalidArgumentError('instructions must be a string');
+  const ask: AskOptions = { json: schema, maxTokens: o.maxTokens ?? 1024, crop: o.crop, signal: o.signal };
+  if (o.scm !== undefined) ask.scm = o.scm;
+  return settleAsk(ask);
+}
+
 /** Runs the extraction on a fresh session (disposed after). */
 export async function extract<T>(
   chat: () => Promise<ChatSession>, image: ImageInput, schema: JsonSchema, o: ExtractOptions = {},
 ): Promise<T> {
-  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('extract options must be an object');
-  if (o.instructions !== undefined && typeof o.instructions !== 'string') throw new InvalidArgumentError('instructions must be a string');
+  const ask = settleExtract(schema, o);
+  const question = settleContent([{ type: 'image', image }, extractionQuestion(schema, o.instructions)]);
   const session = await chat();
   try {
-    const ask: AskOptions = { json: schema, maxTokens: o.maxTokens ?? 1024, crop: o.crop, signal: o.signal };
-    if (o.scm !== undefined) ask.scm = o.scm;
-    const result: AskResult = await session.ask([{ type: 'image', image }, extractionQuestion(schema, o.instructions)], ask);
+    const result: AskResult = await session.askSettled(question, ask);
     if (result.json === undefined) {
       throw new IncompleteError(`the answer stopped (${result.finishReason}) after ${result.tokens.generated} tokens, before its JSON was complete`, result);
     }

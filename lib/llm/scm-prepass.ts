@@ -8,6 +8,9 @@ import { cancelTokenFor, throwIfAborted } from '../util/abort';
 import { checkThreads } from '../threads';
 import { safeCall, TextModel } from './text-model';
 
+/** Query rows per graph when not given: bounds the pass's memory, not its result. */
+const DEFAULT_CHUNK = 64;
+
 /** A run of detail-layer tokens of the prompt: positions [start, start + length). */
 export interface ScmBlock {
   start: number;
@@ -24,6 +27,9 @@ export interface ScmRunOptions {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
+
+/** @internal ScmRunOptions with `keep` checked (a chat turn's, by scmSettings at ask's edge). */
+export type SettledScmRun = ScmRunOptions & { keep: number };
 
 export interface ScmScores {
   /** Positions scored. */
@@ -46,8 +52,13 @@ export class ScmPrepass {
 
   /** Reads layers 0-1 and the token-embedding layout of `text`'s file (a few % of the model). */
   static async create(text: TextModel, options: { threads?: number } = {}): Promise<ScmPrepass> {
+    return ScmPrepass.open(text, checkThreads(options.threads));
+  }
+
+  /** @internal create() with a settled thread count (MiniMonkey's, checked at load): not checked again. */
+  static async open(text: TextModel, threads: number): Promise<ScmPrepass> {
     try {
-      return new ScmPrepass(await native().createScm(text.live(), checkThreads(options.threads)));
+      return new ScmPrepass(await native().createScm(text.live(), threads));
     } catch (e) {
       throw fromNative(e);
     }
@@ -55,22 +66,33 @@ export class ScmPrepass {
 
   /** Scores `blocks` of the prompt `parts` (token runs and embedding rows, positions from 0). */
   async run(parts: (Int32Array | Float32Array)[], blocks: ScmBlock[], options: ScmRunOptions = {}): Promise<ScmScores> {
-    const handle = this.live();
+    this.live();
     const keep = options.keep ?? 0.5;
-    const chunk = options.chunk ?? 64;
+    const chunk = options.chunk ?? DEFAULT_CHUNK;
     if (!(typeof keep === 'number' && keep > 0 && keep <= 1)) throw new InvalidArgumentError(`keep must be in (0, 1] (got ${keep})`);
     if (!Number.isInteger(chunk) || chunk < 1 || chunk > 8192) throw new InvalidArgumentError(`chunk must be an integer in [1, 8192] (got ${chunk})`);
+    for (const b of blocks) {
+      if (!Number.isInteger(b.start) || !Number.isInteger(b.length)) throw new InvalidArgumentError('block start and length must be integers');
+    }
+    return this.score(parts, blocks, { ...options, keep, chunk });
+  }
+
+  /**
+   * @internal run() with settled options: a chat turn's `keep` was checked at ask's edge (scmSettings)
+   * and its blocks are the prompt's own; nothing is checked again.
+   */
+  async score(parts: (Int32Array | Float32Array)[], blocks: ScmBlock[], o: SettledScmRun): Promise<ScmScores> {
+    const handle = this.live();
     const pairs = new Int32Array(blocks.length * 2);
     blocks.forEach((b, i) => {
-      if (!Number.isInteger(b.start) || !Number.isInteger(b.length)) throw new InvalidArgumentError('block start and length must be integers');
       pairs[2 * i] = b.start;
       pairs[2 * i + 1] = b.length;
     });
-    throwIfAborted(options.signal);
-    const cancel = cancelTokenFor(options.signal);
-    const onProgress = options.onProgress;
+    throwIfAborted(o.signal);
+    const cancel = cancelTokenFor(o.signal);
+    const onProgress = o.onProgress;
     try {
-      return await handle.run(parts, pairs, keep, chunk, options.layer0 ?? false, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d, t) : undefined);
+      return await handle.run(parts, pairs, o.keep, o.chunk ?? DEFAULT_CHUNK, o.layer0 ?? false, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d, t) : undefined);
     } catch (e) {
       throw fromNative(e);
     } finally {

@@ -1,67 +1,28 @@
 // One conversation: its own KV cache on the model's text weights. A follow-up question prefills
 // only the new turn; an aborted or failed ask leaves the conversation exactly as it was.
 import { performance } from 'node:perf_hooks';
-import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError, UnsupportedError } from '../errors';
+import { AbortError, ContextOverflowError, DisposedError, fromNative, MiniMonkeyError, UnsupportedError } from '../errors';
 import { TEXT_ARCHS, TextArch } from '../family';
-import type { ImageInput, LoadImageOptions } from '../image/load';
-import type { PresetName } from '../msac/presets';
-import type { CropOptions, CropPlan } from '../msac/types';
+import type { CropPlan } from '../msac/types';
 import type { NativeLlmContext } from '../native';
-import { checkInt, DEFAULTS } from '../limits';
-import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
+import { DEFAULTS } from '../limits';
+import { cancelTokenFor, throwIfAborted } from '../util/abort';
+import { AskOptions, AskProgress, Content, ContentPart, settleAsk, settleContent, SettledAsk } from './ask-options';
 import { fillImages, layoutLength, layoutPrompt, partsLength, PromptPiece, systemBlock, TurnPart, userTurn } from './prompt';
 import { ReplyStream } from './reply-stream';
-import { compressParts, detailBlocks, droppedCount, imageReports, keptCount, ScmImageReport, ScmOptions, ScmReport, scmSettings } from './scm';
-import { checkSampling, SamplingOptions } from './sampling';
-import { constraintGrammar, JsonSchema, parseConstrained } from './structured';
+import { compressParts, detailBlocks, droppedCount, imageReports, keptCount, ScmImageReport, ScmReport } from './scm';
+import { parseConstrained } from './structured';
 import { StopStringMatcher } from './stop-strings';
 import { safeCall } from './text-model';
 import { SerialQueue } from '../util/serial-queue';
 import type { ChatHost, PreparedImage } from './chat-host';
 
+export type { AskOptions, AskProgress, Content, ContentPart } from './ask-options';
+
 // Texts longer than this are tokenized off the JS thread (16 KiB tokenize in about 3 ms).
 const SYNC_TOKENIZE_CHARS = 16 * 1024;
 
-export type ContentPart = string | { type: 'text'; text: string } | { type: 'image'; image: ImageInput; crop?: PresetName | CropOptions };
-/** A question: plain text, or text and images in the order they should appear. */
-export type Content = string | ContentPart[];
-
 export type FinishReason = 'end' | 'maxTokens' | 'stopString' | 'contextFull';
-
-/** What a turn is doing: decode (images read, of the turn's), encode (tiles through the vision tower, of all the turn's tiles), scm (the pre-pass), prefill (prompt tokens). */
-export interface AskProgress {
-  phase: 'decode' | 'encode' | 'scm' | 'prefill';
-  done: number;
-  total: number;
-}
-
-export interface AskOptions extends SamplingOptions {
-  /** Crop preset or ranges for images that do not set their own (default 'default', the reference's). */
-  crop?: PresetName | CropOptions;
-  /** How images are read (EXIF orientation, alpha, pixel limit). */
-  image?: LoadImageOptions;
-  /** Most tokens to generate (default DEFAULTS.maxTokens, 512: the reference demo's). */
-  maxTokens?: number;
-  /** The reply ends before the first of these strings (which is not part of it). */
-  stop?: string[];
-  /**
-   * Scale compression (SCM, off by default as in the reference evaluation): the first two LLM
-   * layers score each image's detail tokens and only the top `keep` fraction is prefilled.
-   */
-  scm?: boolean | ScmOptions;
-  /**
-   * Structured answer: the reply is JSON that validates against this JSON Schema (`true`: any JSON
-   * value), parsed into `result.json`. Enforced by a grammar; a schema feature that cannot be
-   * enforced is an UnsupportedError before any work (README "Structured answers").
-   */
-  json?: true | JsonSchema;
-  /** A GBNF grammar (llama.cpp's syntax, start rule `root`) the reply must follow; not with `json`. */
-  grammar?: string;
-  signal?: AbortSignal;
-  /** Each piece of text as it is generated, with the id of the token that completed it. */
-  onToken?: (text: string, token: number) => void;
-  onProgress?: (p: AskProgress) => void;
-}
 
 export interface AskResult {
   text: string;
@@ -158,21 +119,32 @@ export class ChatSession {
    * one model, unless it was loaded with `parallel`, where sessions generate together.
    */
   ask(content: Content, options: AskOptions = {}): ReplyStream<AskResult> {
-    const stream = new ReplyStream<AskResult>();
     let parts: ContentPart[];
-    let grammar: string | undefined;
+    let settled: SettledAsk;
+    try {
+      this.live();
+      parts = settleContent(content);
+      settled = settleAsk(options);
+    } catch (e) {
+      const stream = new ReplyStream<AskResult>();
+      stream.fail(fromNative(e));
+      return stream;
+    }
+    return this.askSettled(parts, settled);
+  }
+
+  /** @internal ask() with the question and options already settled (settleContent, settleAsk): nothing is checked again. */
+  askSettled(parts: ContentPart[], s: SettledAsk): ReplyStream<AskResult> {
+    const stream = new ReplyStream<AskResult>();
     try {
       const ctx = this.live();
-      parts = normalizeContent(content);
-      if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-      checkAskOptions(options);
-      grammar = constraintGrammar(options);
-      if (grammar !== undefined) ctx.checkGrammar(grammar);
+      // The addon parses the grammar before any work: a GBNF syntax error fails the ask, not a turn.
+      if (s.grammar !== undefined) ctx.checkGrammar(s.grammar);
     } catch (e) {
       stream.fail(fromNative(e));
       return stream;
     }
-    this.turnQueue.run(() => this.runTurn(parts, options, stream, grammar)).then(
+    this.turnQueue.run(() => this.runTurn(parts, s, stream)).then(
       (r) => stream.end(r),
       (e) => stream.fail(fromNative(e)),
     );
@@ -245,7 +217,7 @@ export class ChatSession {
     return next;
   }
 
-  private async runTurn(content: ContentPart[], o: AskOptions, stream: ReplyStream<AskResult>, grammar: string | undefined): Promise<AskResult> {
+  private async runTurn(content: ContentPart[], o: SettledAsk, stream: ReplyStream<AskResult>): Promise<AskResult> {
     let ctx = this.live();
     const signal = o.signal;
     throwIfAborted(signal);
@@ -285,7 +257,7 @@ export class ChatSession {
     }
     const tokenizer = { tokenize: (s: string) => long.get(s) ?? this.host.text.tokenize(s), special: this.host.text.info.special };
     const layout = layoutPrompt(pieces, tokenizer, bos);
-    const scm = scmSettings(o.scm);
+    const scm = o.scm;
     if (scm && !(this.host.family.scm && TEXT_ARCHS[this.host.text.info.arch as TextArch]?.scm)) {
       throw new UnsupportedError(`SCM is not available for ${this.host.family.label} with a ${this.host.text.info.arch} text model`);
     }
@@ -294,8 +266,8 @@ export class ChatSession {
     const needed = before - (scm ? droppedCount(blocks, scm.keep) : 0);
     const imageTokens = images.reduce((n, i) => n + i.plan.imageTokens, 0) - (before - needed);
     // Auto-sized: room for the prompt and the whole reply, up to the trained context.
-    if (this.growth && start + needed + 1 <= this.growth.max && start + needed + 1 + (o.maxTokens ?? DEFAULTS.maxTokens) > ctx.size()) {
-      ctx = await this.grow(ctx, start + needed + 1 + (o.maxTokens ?? DEFAULTS.maxTokens), signal);
+    if (this.growth && start + needed + 1 <= this.growth.max && start + needed + 1 + o.maxTokens > ctx.size()) {
+      ctx = await this.grow(ctx, start + needed + 1 + o.maxTokens, signal);
     }
     if (start + needed + 1 > ctx.size()) {
       const limit = this.growth ? `this conversation can hold at most ${this.growth.max} (${this.growth.why})` : `this conversation's contextSize is ${ctx.size()}`;
@@ -332,7 +304,7 @@ export class ChatSession {
       if (blocks.length > 0) {
         if (this.historyLength() !== start) throw new MiniMonkeyError('INTERNAL', 'SCM: the conversation record does not match the context');
         const pre = await this.host.scmPrepass();
-        const r = await this.heavy(() => pre.run([...this.history, ...parts], blocks, { keep: scm.keep, signal, onProgress: (d, n) => progress('scm', d, n) }));
+        const r = await this.heavy(() => pre.score([...this.history, ...parts], blocks, { keep: scm.keep, signal, onProgress: (d, n) => progress('scm', d, n) }));
         parts = compressParts(parts, start, blocks, r.kept, this.host.text.info.embeddingWidth);
         peakBytes = r.peakBytes;
         scored = imageReports(blocks, r.kept, r.scores);
@@ -356,10 +328,10 @@ export class ChatSession {
       timings.prefill = performance.now() - t;
 
       t = performance.now();
-      ctx.setSampling({ ...checkSampling(o), ...(grammar !== undefined ? { grammar } : {}) });
+      ctx.setSampling({ ...o.sampling, ...(o.grammar !== undefined ? { grammar: o.grammar } : {}) });
       const reply = await this.generate(ctx, o, stream, cancel.token);
       timings.generate = performance.now() - t;
-      const json = o.json !== undefined ? parseConstrained(reply.text, reply.finishReason) : undefined;
+      const json = o.json ? parseConstrained(reply.text, reply.finishReason) : undefined;
       this.turns++;
       this.history.push(...parts, Int32Array.from(reply.tokenIds));
       return {
@@ -383,10 +355,10 @@ export class ChatSession {
     }
   }
 
-  private async generate(ctx: NativeLlmContext, o: AskOptions, stream: ReplyStream<AskResult>, token: Parameters<NativeLlmContext['step']>[0]) {
-    const maxTokens = o.maxTokens ?? DEFAULTS.maxTokens;
+  private async generate(ctx: NativeLlmContext, o: SettledAsk, stream: ReplyStream<AskResult>, token: Parameters<NativeLlmContext['step']>[0]) {
+    const maxTokens = o.maxTokens;
     const decoder = new TextDecoder('utf-8');
-    const stops = new StopStringMatcher(o.stop ?? []);
+    const stops = new StopStringMatcher(o.stop);
     let text = '';
     let generated = 0;
     let finishReason: FinishReason = 'maxTokens';
@@ -425,29 +397,4 @@ export class ChatSession {
     emit(stops.flush(), lastId);
     return { text, finishReason, generated, tokenIds };
   }
-}
-
-function normalizeContent(content: Content): ContentPart[] {
-  if (typeof content === 'string') return [content];
-  if (!Array.isArray(content)) throw new InvalidArgumentError('content must be a string or an array of parts');
-  for (const p of content) {
-    if (typeof p === 'string') continue;
-    if (p && typeof p === 'object' && p.type === 'text' && typeof p.text === 'string') continue;
-    if (p && typeof p === 'object' && p.type === 'image' && p.image !== undefined && p.image !== null) continue;
-    throw new InvalidArgumentError("each content part must be a string, {type: 'text', text} or {type: 'image', image}");
-  }
-  return content;
-}
-
-function checkAskOptions(o: AskOptions): void {
-  checkInt('maxTokens', o.maxTokens);
-  checkSignal(o.signal);
-  checkCallback(o.onToken, 'onToken');
-  checkCallback(o.onProgress, 'onProgress');
-  if (o.image !== undefined && (o.image === null || typeof o.image !== 'object')) throw new InvalidArgumentError('image options must be an object');
-  if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string'))) {
-    throw new InvalidArgumentError('stop must be an array of strings');
-  }
-  scmSettings(o.scm);
-  checkSampling(o);
 }

@@ -26,12 +26,28 @@ export interface TextModelLoadOptions {
   onProgress?: (fraction: number) => void;
 }
 
+/** @internal TextModelLoadOptions checked once, defaults filled in: what the addon is handed. */
+export interface SettledTextModelLoad {
+  device: DeviceOption;
+  gpuLayers: number;
+  useMmap: boolean;
+  signal: AbortSignal | undefined;
+  onProgress: ((fraction: number) => void) | undefined;
+}
+
 export interface ContextOptions {
   /** Tokens the context holds (text + image tokens of the whole conversation). */
   contextSize: number;
   /** Tokens per llama_decode call during prefill (default DEFAULTS.batchSize, 512). */
   batchSize?: number;
   threads?: number;
+}
+
+/** @internal ContextOptions checked once, defaults filled in. */
+export interface SettledContext {
+  contextSize: number;
+  batchSize: number;
+  threads: number;
 }
 
 export interface TokenizeOptions {
@@ -52,19 +68,18 @@ export class TextModel {
 
   /** Loads a text GGUF (internlm2, qwen2 or llama) through libllama, off the JS thread. */
   static async load(path: string, options: TextModelLoadOptions = {}): Promise<TextModel> {
-    if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('model path must be a non-empty string');
-    if (!options || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-    const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? -1;
-    const device = checkDevice(options.device);
-    checkSignal(options.signal);
-    checkCallback(options.onProgress, 'onProgress');
-    throwIfAborted(options.signal);
+    return TextModel.open(path, settleTextModelLoad(path, options));
+  }
+
+  /** @internal load() with options already settled (MiniMonkey.load checked them): nothing is checked again. */
+  static async open(path: string, s: SettledTextModelLoad): Promise<TextModel> {
+    throwIfAborted(s.signal);
     if (!fs.existsSync(path)) throw new ModelLoadError(`${path}: file not found`);
-    const cancel = cancelTokenFor(options.signal);
-    const onProgress = options.onProgress;
+    const cancel = cancelTokenFor(s.signal);
+    const onProgress = s.onProgress;
     try {
       const handle = await native().loadTextModel(
-        path, gpuLayers, options.useMmap ?? true, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d / t) : undefined, device,
+        path, s.gpuLayers, s.useMmap, cancel.token, onProgress ? (d, t) => safeCall(onProgress, d / t) : undefined, s.device,
       );
       return new TextModel(handle);
     } catch (e) {
@@ -117,9 +132,13 @@ export class TextModel {
     const contextSize = checkInt('contextSize', options.contextSize) ?? NaN;
     if (Number.isNaN(contextSize)) throw new InvalidArgumentError('contextSize is required');
     const batchSize = checkInt('batchSize', options.batchSize) ?? DEFAULTS.batchSize;
-    const threads = checkThreads(options.threads);
+    return this.openContext({ contextSize, batchSize, threads: checkThreads(options.threads) });
+  }
+
+  /** @internal createContext() with settled options (MiniMonkey's, checked at load): nothing is checked again. */
+  async openContext(s: SettledContext): Promise<NativeLlmContext> {
     try {
-      return await native().createContext(this.live(), contextSize, batchSize, threads);
+      return await native().createContext(this.live(), s.contextSize, s.batchSize, s.threads);
     } catch (e) {
       throw fromNative(e);
     }
@@ -161,6 +180,17 @@ export class TextModel {
     if (!this.handle) throw new DisposedError('the text model has been disposed');
     return this.handle;
   }
+}
+
+/** @internal The load options checked against LIMITS, defaults filled in (TextModel.load's edge, and MiniMonkey.load's). */
+export function settleTextModelLoad(path: unknown, options: TextModelLoadOptions): SettledTextModelLoad {
+  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('model path must be a non-empty string');
+  if (!options || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
+  const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? -1;
+  const device = checkDevice(options.device);
+  checkSignal(options.signal);
+  checkCallback(options.onProgress, 'onProgress');
+  return { device, gpuLayers, useMmap: options.useMmap ?? true, signal: options.signal, onProgress: options.onProgress };
 }
 
 /** Runs a user callback; an exception in it must not break the work that reports to it. */

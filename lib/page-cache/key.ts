@@ -1,5 +1,5 @@
 // The key of a page's embeddings: everything that decides their numbers. The image part is the
-// in-memory cache's key (decoded pixels, their size and the crop options: image-cache.ts), the
+// in-memory cache's key (decoded pixels, their size and the crop options: model/image-cache.ts), the
 // crop plan's token count, the mmproj's content hash, where and with which weights the tower ran
 // (a GPU's sums differ from the CPU's), and the package version (a new version may compute the
 // tower differently; its entries are simply misses). SCM is not part: it acts after the encode.

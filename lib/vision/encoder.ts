@@ -19,6 +19,13 @@ export interface VisionEncoderLoadOptions {
   signal?: AbortSignal;
 }
 
+/** @internal VisionEncoderLoadOptions checked once, defaults filled in. */
+export interface SettledVisionEncoderLoad {
+  threads: number;
+  device: DeviceOption;
+  signal: AbortSignal | undefined;
+}
+
 export interface VisionEncoderInfo {
   /** Tile side in pixels (448 for Mini-Monkey). */
   imageSize: number;
@@ -63,19 +70,22 @@ export class VisionEncoder {
   /** Loads a vision projector GGUF (llama.cpp's mmproj layout, projector type internvl). */
   static async load(mmprojPath: string, options: VisionEncoderLoadOptions = {}): Promise<VisionEncoder> {
     if (typeof mmprojPath !== 'string' || mmprojPath.length === 0) throw new InvalidArgumentError('mmprojPath must be a non-empty string');
-    const threads = checkThreads(options.threads);
-    const device = checkDevice(options.device);
-    throwIfAborted(options.signal);
+    return VisionEncoder.open(mmprojPath, { threads: checkThreads(options.threads), device: checkDevice(options.device), signal: options.signal });
+  }
+
+  /** @internal load() with options already settled (MiniMonkey.load checked them): nothing is checked again. */
+  static async open(mmprojPath: string, s: SettledVisionEncoderLoad): Promise<VisionEncoder> {
+    throwIfAborted(s.signal);
     if (!fs.existsSync(mmprojPath)) throw new ModelLoadError(`${mmprojPath}: file not found`);
     let handle: NativeVisionEncoder;
     try {
-      handle = await native().loadVisionEncoder(mmprojPath, threads, device);
+      handle = await native().loadVisionEncoder(mmprojPath, s.threads, s.device);
     } catch (e) {
       throw fromNative(e);
     }
-    if (options.signal?.aborted) {
+    if (s.signal?.aborted) {
       handle.dispose();
-      throwIfAborted(options.signal);
+      throwIfAborted(s.signal);
     }
     return new VisionEncoder(handle);
   }
