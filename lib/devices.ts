@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { installedPackage, outsideAsar, ownVersion, packageRoot } from './addon-loader';
 import { InvalidArgumentError } from './errors';
-import { LIMITS } from './limits';
+import { DEFAULTS, LIMITS } from './limits';
 
 /** 'auto': the first GPU ggml finds, else the CPU. 'cpu': the CPU only. Else a ggml device name: 'Vulkan0', 'CUDA0', 'MTL0'. */
 export type DeviceOption = 'auto' | 'cpu' | (string & {});
@@ -50,7 +50,7 @@ export function backendDirs(from: string = __dirname): string[] {
 
 /** The device option checked at the edge (the addon checks it again): 'auto' when undefined. */
 export function checkDevice(device: unknown): DeviceOption {
-  if (device === undefined) return 'auto';
+  if (device === undefined) return DEFAULTS.device;
   const { min, max } = LIMITS.deviceName;
   if (typeof device !== 'string' || device.length < min || device.length > max || !/^[A-Za-z0-9_.:-]+$/.test(device)) {
     throw new InvalidArgumentError(

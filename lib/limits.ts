@@ -62,6 +62,20 @@ export const DEFAULTS = {
   promptReserve: 256,
   /** Memory for image embeddings kept for follow-up questions. */
   imageCacheBytes: 512 * 1024 * 1024,
+  /** Sampling: greedy decoding with no penalty, as the reference evaluates (the addon's own defaults are the same). */
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  repeatPenalty: 1,
+  repeatLastN: 64,
+  seed: 0,
+  /** Every layer on the chosen device. */
+  gpuLayers: -1,
+  /** One conversation per context unless `parallel` asks for more. */
+  parallel: 1,
+  /** The first GPU ggml finds, else the CPU. */
+  device: 'auto',
 } as const;
 
 export type LimitName = Exclude<keyof typeof LIMITS, 'threads'>;

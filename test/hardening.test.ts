@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ContextOverflowError, DisposedError, InvalidArgumentError, loadImage, MiniMonkey, MiniMonkeyError, ModelLoadError, TextModel, VisionEncoder } from '../lib';
 import { GgmlType, GgufValueType } from '../lib/gguf/constants';
 import { readGgufHeader } from '../lib/gguf/reader';
-import { LIMITS, limitRange, machineCores } from '../lib/limits';
+import { DEFAULTS, LIMITS, limitRange, machineCores } from '../lib/limits';
 import { native } from '../lib/native';
 import { tempDir, tinyPair } from './helpers/models';
 import { f32, rewriteGguf, str, strings, u32 } from './helpers/rewrite-gguf';
@@ -209,15 +209,19 @@ test("README's limits table says the numbers lib/limits.ts enforces", () => {
   expect(start).toBeGreaterThan(-1);
   const next = readme.slice(start + 1).search(/\n#{1,3} /);
   const section = readme.slice(start, next < 0 ? undefined : start + 1 + next);
-  const rows = new Map<string, [string, string]>();
-  for (const m of section.matchAll(/^\| `(\w+)` \| (-?\d+) \| ([^|]+) \|/gm)) rows.set(m[1], [m[2], m[3].trim()]);
+  const rows = new Map<string, [string, string, string]>();
+  for (const m of section.matchAll(/^\| `(\w+)` \| (-?\d+) \| ([^|]+) \| ([^|]+) \|/gm)) rows.set(m[1], [m[2], m[3].trim(), m[4].trim()]);
   for (const name of Object.keys(LIMITS) as (keyof typeof LIMITS)[]) {
     const r = limitRange(name);
     const row = rows.get(name);
     expect([name, row?.[0]]).toEqual([name, String(r.min)]);
     if (name === 'threads') expect(row?.[1]).toBe('logical CPUs, at most 512');
     else expect([name, row?.[1]]).toEqual([name, String(r.max)]);
+    // The default column says DEFAULTS (threads: the physical cores; deviceName: the device option's default).
+    const dflt = name === 'threads' ? 'the physical cores' : name === 'deviceName' ? `\`${DEFAULTS.device}\`` : String(DEFAULTS[name]);
+    expect([name, row?.[2].split(',')[0]]).toEqual([name, dflt]);
   }
+  expect(rows.get('contextSize')?.[2]).toContain(`steps of ${DEFAULTS.contextStep}`);
 });
 
 test('a FIFO given as a model file fails fast in the library too, never blocks on open', async () => {

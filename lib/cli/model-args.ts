@@ -49,15 +49,15 @@ export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:o
   --family NAME          ${FAMILY_NAMES.join(' | ')}: prompt template and system message
                          (default: detected from the text model's chat template)
   --device NAME          auto | cpu | a ggml device (Vulkan0, CUDA0: \`minimonkey runtime\` lists them);
-                         default auto: the first GPU found, else the CPU
-  --gpu-layers N         text-model layers on that GPU (default -1: all)
+                         default ${DEFAULTS.device}: the first GPU found, else the CPU
+  --gpu-layers N         text-model layers on that GPU (default ${DEFAULTS.gpuLayers}: all)
   --no-page-cache        do not read or store image embeddings in MINIMONKEY_HOME/page-cache
                          (also MINIMONKEY_PAGE_CACHE=off)`;
 
 export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.join(', ')} (default: default)
   -n, --max-tokens N     most tokens to generate (default ${DEFAULTS.maxTokens})
-  --temperature T        0 = greedy, the reference's decoding (default 0)
-  --seed N               sampling seed, for temperature > 0
+  --temperature T        0 = greedy, the reference's decoding (default ${DEFAULTS.temperature})
+  --seed N               sampling seed, for temperature > 0 (default ${DEFAULTS.seed})
   --scm                  scale compression (SCM): fewer detail tokens, faster prefill
   --json-schema FILE     answer with JSON that validates against this JSON Schema file
   --grammar FILE         answer following this GBNF grammar file (start rule: root)`;

@@ -1,7 +1,7 @@
 // `minimonkey serve`: the model behind an OpenAI-compatible HTTP API and a page to try it
 // (lib/server). Ctrl-C / SIGTERM stop taking requests, let those in flight finish, and exit.
 import path from 'node:path';
-import { limitRange, SERVER_LIMITS } from '../limits';
+import { DEFAULTS, limitRange, SERVER_LIMITS } from '../limits';
 import { isPresetName, PresetName, PRESET_NAMES } from '../msac/presets';
 import { MiniMonkey } from '../model';
 import { MiniMonkeyServer } from '../server/server';
@@ -20,7 +20,7 @@ ${ISOLATE_USAGE}
   --host H               address to bind (default 127.0.0.1: this machine only)
   --port N               port (default 8080; 0 picks a free one)
   --parallel N           conversations answered at once, as sequences of one context with their
-                         decodes batched (default 1; ${limitRange('parallel').min}-${limitRange('parallel').max})
+                         decodes batched (default ${DEFAULTS.parallel}; ${limitRange('parallel').min}-${limitRange('parallel').max})
   --queue N              requests that may wait for a slot before 503 (default ${SERVER_LIMITS.queue.default})
   --api-key KEY          require Authorization: Bearer KEY on /v1 (default: env MINIMONKEY_API_KEY)
   --max-body BYTES       largest request body (default ${SERVER_LIMITS.bodyBytes.default})
@@ -82,7 +82,7 @@ function parse(argv: string[]): Parsed | 'help' {
     load: loadArgs(values),
     host: values.host ?? '127.0.0.1',
     port: intFlag(values.port, '--port', 0, 65535) ?? 8080,
-    parallel: limitFlag(values.parallel, '--parallel', 'parallel') ?? 1,
+    parallel: limitFlag(values.parallel, '--parallel', 'parallel') ?? DEFAULTS.parallel,
     queue: intFlag(values.queue, '--queue', Q.min, Q.max) ?? Q.default,
     apiKey,
     maxBody: intFlag(values['max-body'], '--max-body', 1024, 1 << 30),

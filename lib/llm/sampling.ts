@@ -1,6 +1,6 @@
 // Sampling options of one reply, checked here so a bad value is a typed error, not a libllama abort.
 import { InvalidArgumentError } from '../errors';
-import { checkInt } from '../limits';
+import { checkInt, DEFAULTS } from '../limits';
 
 export interface SamplingOptions {
   /** 0 (default) decodes greedily, as the reference does; above 0 samples. */
@@ -23,7 +23,7 @@ function check(name: string, v: number | undefined, ok: (n: number) => boolean, 
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new InvalidArgumentError(`${name} must be ${range} (got ${v})`);
 }
 
-/** The options checked, as the addon takes them (only the known keys). */
+/** The options checked and their defaults filled in from DEFAULTS, as the addon takes them (only the known keys). */
 export function checkSampling(o: SamplingOptions): SamplingOptions {
   check('temperature', o.temperature, (n) => n >= 0 && n <= 100, 'between 0 and 100');
   checkInt('topK', o.topK);
@@ -33,12 +33,12 @@ export function checkSampling(o: SamplingOptions): SamplingOptions {
   checkInt('repeatLastN', o.repeatLastN);
   checkInt('seed', o.seed);
   return {
-    temperature: o.temperature,
-    topK: o.topK,
-    topP: o.topP,
-    minP: o.minP,
-    repeatPenalty: o.repeatPenalty,
-    repeatLastN: o.repeatLastN,
-    seed: o.seed,
+    temperature: o.temperature ?? DEFAULTS.temperature,
+    topK: o.topK ?? DEFAULTS.topK,
+    topP: o.topP ?? DEFAULTS.topP,
+    minP: o.minP ?? DEFAULTS.minP,
+    repeatPenalty: o.repeatPenalty ?? DEFAULTS.repeatPenalty,
+    repeatLastN: o.repeatLastN ?? DEFAULTS.repeatLastN,
+    seed: o.seed ?? DEFAULTS.seed,
   };
 }

@@ -186,7 +186,7 @@ export class TextModel {
 export function settleTextModelLoad(path: unknown, options: TextModelLoadOptions): SettledTextModelLoad {
   if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('model path must be a non-empty string');
   if (!options || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
-  const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? -1;
+  const gpuLayers = checkInt('gpuLayers', options.gpuLayers) ?? DEFAULTS.gpuLayers;
   const device = checkDevice(options.device);
   checkSignal(options.signal);
   checkCallback(options.onProgress, 'onProgress');

@@ -8,7 +8,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from '../errors';
 import type { MiniMonkey } from '../model';
-import { SERVER_LIMITS } from '../limits';
+import { DEFAULTS, SERVER_LIMITS } from '../limits';
 import { isPresetName, PresetName, PRESET_NAMES } from '../msac/presets';
 import { ApiError, badRequest, toApiError } from './api-error';
 import { complete, CompletionWriter } from './completions';
@@ -65,7 +65,7 @@ export class MiniMonkeyServer {
     const o = {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8080,
-      parallel: options.parallel ?? 1,
+      parallel: options.parallel ?? DEFAULTS.parallel,
       queue: options.queue ?? SERVER_LIMITS.queue.default,
       maxBodyBytes: options.maxBodyBytes ?? SERVER_LIMITS.bodyBytes.default,
       maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? SERVER_LIMITS.bodyBytesInFlight.default,
