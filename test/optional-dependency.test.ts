@@ -1,5 +1,6 @@
 // Optional packages (the queue's bullmq and ioredis) are loaded on first use; one that is not
 // installed is a typed MISSING_DEPENDENCY error naming what to install, and nothing else is hidden.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniMonkeyError, MissingDependencyError } from '../lib';
@@ -32,5 +33,32 @@ describe('optional dependencies', () => {
 
   it('with the queue packages installed (as in this checkout) the check passes', () => {
     expect(() => checkQueuePackages()).not.toThrow();
+  });
+
+  // cmake-js and node-addon-api only build from source: optional peers, checked before anything is fetched or built.
+  const buildCheck = (script: string, cwd: string) => spawnSync(process.execPath, ['--input-type=module', '-e',
+    `const m = await import(${JSON.stringify(script)}); m.cmakeBuild({ outDir: 'build/never' });`], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH } });
+
+  it('a source build without cmake-js and node-addon-api stops at once with one line naming the install command', () => {
+    // The real script alone in a folder where neither package can be found.
+    const dir = fs.mkdtempSync(path.join(tempDir(), 'no-build-tools-'));
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(path.join(__dirname, '..', 'scripts', 'cmake-build.mjs'), path.join(dir, 'scripts', 'cmake-build.mjs'));
+    const r = buildCheck(path.join(dir, 'scripts', 'cmake-build.mjs'), dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('minimonkey: building from source needs the npm packages cmake-js and node-addon-api, which a plain install leaves out: ' +
+      'npm install cmake-js node-addon-api (missing: cmake-js, node-addon-api)');
+    expect(fs.existsSync(path.join(dir, 'deps'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'build'))).toBe(false);
+  });
+
+  it('the package lists them as optional peers, and this checkout (devDependencies) has them', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+    for (const name of ['cmake-js', 'node-addon-api']) {
+      expect(pkg.dependencies[name]).toBeUndefined();
+      expect(pkg.peerDependenciesMeta[name]).toEqual({ optional: true });
+      expect(pkg.devDependencies[name]).toBe(pkg.peerDependencies[name]);
+      expect(() => require.resolve(`${name}/package.json`)).not.toThrow();
+    }
   });
 });
