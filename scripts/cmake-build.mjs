@@ -48,26 +48,6 @@ export function staticCpuLevel() {
   }
 }
 
-/** What only a build from source needs: optional peer dependencies, so a prebuilt install leaves them out. */
-export const BUILD_PACKAGES = ['cmake-js', 'node-addon-api'];
-
-/** Exits with one line naming what to install when a build tool package is missing. */
-export function requireBuildPackages() {
-  const missing = BUILD_PACKAGES.filter((name) => {
-    try {
-      require.resolve(`${name}/package.json`);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length) {
-    process.stderr.write(`minimonkey: building from source needs the npm packages ${BUILD_PACKAGES.join(' and ')}, which a plain install leaves out: ` +
-      `npm install ${BUILD_PACKAGES.join(' ')} (missing: ${missing.join(', ')})\n`);
-    process.exit(1);
-  }
-}
-
 /**
  * Configures and builds with cmake-js (Node-API mode, from package.json binary.napi_versions: the
  * headers come from node-api-headers, nothing is downloaded) into `outDir`; returns the folder that
@@ -76,7 +56,6 @@ export function requireBuildPackages() {
  */
 export function cmakeBuild({ outDir, defines = {} }) {
   // One line per stage, so a long source build (npm shows it with --foreground-scripts) is never silent.
-  requireBuildPackages();
   const t0 = Date.now();
   const stage = (n, what) => process.stderr.write(`[build] ${n}/3 ${what} (${Math.round((Date.now() - t0) / 1000)} s so far)\n`);
   stage(1, 'the pinned llama.cpp source');

@@ -36,20 +36,19 @@ describe('optional dependencies', () => {
   });
 
   // cmake-js and node-addon-api only build from source: optional peers, checked before anything is fetched or built.
-  const buildCheck = (script: string, cwd: string) => spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(script)}); m.cmakeBuild({ outDir: 'build/never' });`], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH } });
-
   it('a source build without cmake-js and node-addon-api stops at once with one line naming the install command', () => {
-    // The real script alone in a folder where neither package can be found.
+    // The real scripts and package.json alone in a folder where neither package can be found.
     const dir = fs.mkdtempSync(path.join(tempDir(), 'no-build-tools-'));
     fs.mkdirSync(path.join(dir, 'scripts'));
-    fs.copyFileSync(path.join(__dirname, '..', 'scripts', 'cmake-build.mjs'), path.join(dir, 'scripts', 'cmake-build.mjs'));
-    const r = buildCheck(path.join(dir, 'scripts', 'cmake-build.mjs'), dir);
+    for (const f of ['build-native.mjs', 'build-packages.mjs', 'cmake-build.mjs']) {
+      fs.copyFileSync(path.join(__dirname, '..', 'scripts', f), path.join(dir, 'scripts', f));
+    }
+    fs.copyFileSync(path.join(__dirname, '..', 'package.json'), path.join(dir, 'package.json'));
+    const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'build-native.mjs')], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('minimonkey: building from source needs the npm packages cmake-js and node-addon-api, which a plain install leaves out: ' +
-      'npm install cmake-js node-addon-api (missing: cmake-js, node-addon-api)');
-    expect(fs.existsSync(path.join(dir, 'deps'))).toBe(false);
-    expect(fs.existsSync(path.join(dir, 'build'))).toBe(false);
+    expect(r.stderr.trim()).toBe('minimonkey: building from source needs the npm packages cmake-js and node-addon-api, which a plain install leaves out ' +
+      '(missing: cmake-js, node-addon-api): run `npm install cmake-js@8 node-addon-api@8` in your project, then `npm rebuild minimonkey`');
+    expect(fs.readdirSync(dir).sort()).toEqual(['package.json', 'scripts']); // no deps/, no build/
   });
 
   it('the package lists them as optional peers, and this checkout (devDependencies) has them', () => {
@@ -59,6 +58,8 @@ describe('optional dependencies', () => {
       expect(pkg.peerDependenciesMeta[name]).toEqual({ optional: true });
       expect(pkg.devDependencies[name]).toBe(pkg.peerDependencies[name]);
       expect(() => require.resolve(`${name}/package.json`)).not.toThrow();
+      // The command the message names installs a version inside the peer range.
+      expect(pkg.peerDependencies[name]).toMatch(/^\^8\./);
     }
   });
 });
