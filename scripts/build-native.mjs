@@ -4,7 +4,10 @@
 // build/Release where the loader looks. `npm install` runs this only when no prebuilt binary loads.
 import fs from 'node:fs';
 import path from 'node:path';
+import { requireBuildPackages } from './build-packages.mjs';
 import { addonFiles, cmakeBuild, root } from './cmake-build.mjs';
+
+requireBuildPackages(); // before anything is fetched or built: one line naming what to add
 
 // cmake works in build/cmake; keeping it out of build/Release lets binding.gyp (node-gyp) delegate here.
 const built = cmakeBuild({ outDir: path.join('build', 'cmake') });

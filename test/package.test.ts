@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, tinyPair } from './helpers/models';
 import { cleanEnv, compileAttempts, mustRun, newApp as installApp, noCompilers as noCompilerEnv, pack, packMain, root, sh, stageMain } from './helpers/packages';
+import { bytesOf, installedPackages, readmeInstallSize, readmePackageSizes, treeBytes, within10 } from './helpers/readme-sizes';
 
 const x64Linux = process.platform === 'linux' && process.arch === 'x64';
 const onX64Linux = x64Linux ? it : it.skip;
@@ -90,6 +91,40 @@ describe('the packed package, installed from its tarballs', () => {
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     expect(fs.existsSync(path.join(installed, 'deps'))).toBe(false);
   });
+
+  it('the install and the platform package are within 10% of the sizes README states', () => {
+    // Measured before any test writes into the app: the plain `npm install` of the two tarballs.
+    const stated = readmeInstallSize();
+    const actual = { bytes: treeBytes(path.join(app, 'node_modules')), packages: installedPackages(app) };
+    expect([within10(actual.bytes, stated.bytes), within10(actual.packages, stated.packages), actual]).toEqual([true, true, actual]);
+    const row = readmePackageSizes(platformTag);
+    const sizes = { download: fs.statSync(platform.tarball).size, installed: bytesOf(platformDir, platform.files) };
+    expect([within10(sizes.download, row.download), within10(sizes.installed, row.installed), sizes]).toEqual([true, true, sizes]);
+  });
+
+  it('a build from source without cmake-js and node-addon-api stops in one line naming them; after that command it gets past the check', () => {
+    // README's two source-build commands, run as written in an app that has the two tarballs.
+    const dir = path.join(work, 'app-from-source');
+    const log = path.join(work, 'from-source-attempts.log');
+    const stubs = noCompilerEnv(path.join(work, 'no-compilers-from-source'), log);
+    installApp(dir, ['npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', main.tarball, platform.tarball]], stubs);
+    // A llama.cpp tarball that is not there stops the build at its first stage, once past the check.
+    const rebuild = () => sh('npm', ['rebuild', 'minimonkey', '--build-from-source'], { cwd: dir, env: { ...stubs, MINIMONKEY_LLAMA_TARBALL: path.join(work, 'no-such-llama.tgz') } });
+    let r = rebuild();
+    expect(r.status).not.toBe(0);
+    const said = r.stderr.split('\n').filter((l) => l.includes('minimonkey: building from source'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('needs the npm packages cmake-js and node-addon-api, which a plain install leaves out (missing: cmake-js, node-addon-api): ' +
+      'run `npm install cmake-js@8 node-addon-api@8` in your project, then `npm rebuild minimonkey`');
+    expect(r.stderr).not.toContain('[build] 1/3');
+    expect(fs.existsSync(path.join(dir, 'node_modules', 'minimonkey', 'deps'))).toBe(false);
+    mustRun('npm', ['install', 'cmake-js@8', 'node-addon-api@8'], { cwd: dir, env: stubs });
+    r = rebuild();
+    expect(r.stderr).not.toContain('minimonkey: building from source needs');
+    expect(r.stderr).toContain('[build] 1/3 the pinned llama.cpp source');
+    expect(r.status).not.toBe(0);
+    expect(compileAttempts(log)).toBe('');
+  }, 10 * 60 * 1000);
 
   it('`minimonkey demo` runs there, on the platform package, with the best CPU variant for this CPU', () => {
     const info = JSON.parse(mustRun(cli, ['runtime', '--json'], { cwd: app, env: cleanEnv() }));
