@@ -125,11 +125,18 @@ async function until(what: string, ms: number, ready: () => Promise<boolean>): P
       npmPreapprovedPackages: ['minimonkey', '@minimonkey/*'],
       enableGlobalCache: false,
       cacheFolder: path.join(work, 'yarn-cache'),
+      // Yarn's metadata cache lives in its global folder, keyed without the port: a run after another
+      // would fetch tarballs from the earlier run's (dead) registry port.
+      globalFolder: path.join(work, 'yarn-global'),
       enableTelemetry: false,
     }));
     const env = noCompilers(path.join(work, 'no-compilers'), compileLog);
     // CI=true would make Yarn refuse to write the new lock file.
-    yarnOutput = mustRun(process.execPath, [yarn, 'add', 'minimonkey'], { cwd: app, env: { ...env, YARN_ENABLE_IMMUTABLE_INSTALLS: 'false' } });
+    try {
+      yarnOutput = mustRun(process.execPath, [yarn, 'add', 'minimonkey'], { cwd: app, env: { ...env, YARN_ENABLE_IMMUTABLE_INSTALLS: 'false' } });
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nthe registry said:\n${registryLog}`);
+    }
   }, 30 * 60 * 1000);
 
   afterAll(() => {
