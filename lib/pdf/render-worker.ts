@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import type { RenderReply, RenderRequest } from './protocol';
+import { beginBounded, installRenderBounds, refused } from './render-bounds';
 
 // Only what we call of pdfjs's API (its own .d.mts cannot be imported from CommonJS typings).
 interface PdfViewport { width: number; height: number }
@@ -28,6 +29,25 @@ interface NapiCanvas { createCanvas(w: number, h: number): Canvas }
 // TypeScript compiles import() to require() under CommonJS, and require() cannot load pdfjs's
 // top-level-await ES module; a Function body keeps the real import().
 const esmImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
+
+installRenderBounds();
+
+// Under an address-space limit (ulimit -v) V8 cannot reserve WebAssembly memory, and Node 20's
+// undici starts its wasm HTTP parser as soon as pdfjs touches the Response global, with nobody
+// awaiting it: that one rejection would end the thread, so every PDF failed. pdfjs itself needs
+// no wasm (its JS fallbacks decode JPX, JBIG2 and ICC colour), so that rejection is let go.
+let wasmRefused = false;
+process.on('unhandledRejection', (reason) => {
+  if (isMemoryError(reason)) {
+    wasmRefused = true;
+    return;
+  }
+  throw reason;
+});
+
+function isMemoryError(e: unknown): boolean {
+  return e instanceof RangeError && /out of memory|could not allocate|allocation failed/i.test(e.message);
+}
 
 let pdfjs: Promise<PdfJs> | undefined;
 const root = path.dirname(require.resolve('pdfjs-dist/package.json'));
@@ -57,8 +77,12 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
       wasmUrl: `${path.join(root, 'wasm')}/`,
       useSystemFonts: false,
       isEvalSupported: false, // no eval of PDF content (CVE-2024-4367 class)
+      // An image of more pixels is dropped before decoding; render-bounds.ts turns that into a refusal.
+      maxImageSize: req.bounds.maxImagePixels,
+      // Where wasm memory could not be had once, pdfjs is not sent to try again.
+      useWasm: !wasmRefused,
       disableFontFace: true,
-      verbosity: 0,
+      verbosity: 1, // warnings, which render-bounds.ts reads (and prints none of)
     }).promise;
     open.set(req.key, doc);
     doc.catch(() => open.delete(req.key));
@@ -72,6 +96,26 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
 }
 
 async function handle(req: RenderRequest): Promise<RenderReply> {
+  beginBounded(req.bounds);
+  let reply: RenderReply;
+  try {
+    reply = await render(req);
+  } catch (e) {
+    reply = errorReply(req.id, e);
+  }
+  // A refusal wins over what pdfjs made of it (a page without its image, a "corrupt" stream).
+  const r = refused();
+  if (r) return { id: req.id, ok: false, error: { name: r.reason === 'too-large' ? 'TooLarge' : 'OutOfMemory', message: r.message } };
+  return reply;
+}
+
+function errorReply(id: number, e: unknown): RenderReply {
+  const err = e as { name?: string; message?: string; code?: number };
+  const memory = isMemoryError(e) || (wasmRefused && /wasm|webassembly/i.test(String(err?.message)));
+  return { id, ok: false, error: { name: memory ? 'OutOfMemory' : String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: err?.code } };
+}
+
+async function render(req: RenderRequest): Promise<RenderReply> {
   const doc = await documentFor(req);
   const n = req.kind === 'info' ? req.sizeOf : req.page;
   if (n !== undefined && (n < 1 || n > doc.numPages)) {
@@ -92,12 +136,9 @@ async function handle(req: RenderRequest): Promise<RenderReply> {
   return { id: req.id, ok: true, pages: doc.numPages, rgba: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
+// One request at a time: the thread has one JavaScript thread anyway, and a refusal belongs to
+// the request that caused it.
+let queue: Promise<void> = Promise.resolve();
 parentPort!.on('message', (req: RenderRequest) => {
-  handle(req).then(
-    (reply) => parentPort!.postMessage(reply, reply.ok && reply.rgba ? [reply.rgba.buffer as ArrayBuffer] : []),
-    (e: unknown) => {
-      const err = e as { name?: string; message?: string; code?: number };
-      parentPort!.postMessage({ id: req.id, ok: false, error: { name: String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: err?.code } });
-    },
-  );
+  queue = queue.then(() => handle(req)).then((reply) => parentPort!.postMessage(reply, reply.ok && reply.rgba ? [reply.rgba.buffer as ArrayBuffer] : []));
 });

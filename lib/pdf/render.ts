@@ -12,7 +12,7 @@ import type { CropOptions } from '../msac/types';
 import { compiledSibling } from '../util/compiled';
 import { readInputFileSync } from '../util/file-kind';
 import { autoDpi, pixelsAt } from './dpi';
-import type { InfoRequest, PageRequest, RenderReply, RenderRequest } from './protocol';
+import type { DecodeBounds, InfoRequest, PageRequest, RenderReply, RenderRequest } from './protocol';
 
 /** A PDF file path or its bytes. */
 export type PdfSource = string | Uint8Array;
@@ -22,6 +22,10 @@ export interface PdfRenderOptions {
   dpi?: number;
   /** Largest rendered width·height (default 16,777,216 = 4096²); a given dpi over it is refused. */
   maxPixels?: number;
+  /** Pixels of one image in the page (default 67,108,864 = 8192²); a page with a larger one is refused. */
+  maxImagePixels?: number;
+  /** Bytes one decoded stream (content, font, image data) may reach (default 256 MiB); a larger one is refused. */
+  maxStreamBytes?: number;
   /** The user password of an encrypted PDF. */
   password?: string;
   /** The crop the automatic dpi is chosen for (default 'default'; ask/encode pass their own). */
@@ -95,7 +99,10 @@ class RendererThread {
     // A worker that dies (out of memory on a hostile page) fails what it held; the next call starts another.
     const fail = (e: unknown) => {
       if (this.worker === w) this.worker = undefined;
-      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new PdfError(`the PDF renderer stopped: ${(e as Error)?.message ?? e}`, 'corrupt', { cause: e })));
+      // ERR_WORKER_OUT_OF_MEMORY: its JavaScript heap ran out; said as memory, not as a bad file.
+      const memory = (e as { code?: string })?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      const reason = memory ? 'out-of-memory' : 'corrupt';
+      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new PdfError(`the PDF renderer stopped${memory ? ', out of memory' : ''}: ${(e as Error)?.message ?? e}`, reason, { cause: e })));
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
@@ -148,6 +155,8 @@ function failure(reply: Extract<RenderReply, { ok: false }>, what: string, page?
   const { name, message, code } = reply.error;
   const pages = reply.pages;
   if (name === 'PageRange') return new PdfError(`${what} has ${pages} page${pages === 1 ? '' : 's'}: no page ${page}`, 'page-range', { pages });
+  if (name === 'TooLarge') return new PdfError(`${what}${page !== undefined ? ` page ${page}` : ''}: refused, ${message}`, 'too-large', { pages });
+  if (name === 'OutOfMemory') return new PdfError(`${what}${page !== undefined ? ` page ${page}` : ''}: out of memory while rendering (${message})`, 'out-of-memory', { pages });
   if (name === 'PasswordException') {
     return code === 2
       ? new PdfError(`${what}: the password is wrong`, 'wrong-password')
@@ -161,7 +170,9 @@ type Request = Omit<InfoRequest, 'id' | 'key' | 'data'> | Omit<PageRequest, 'id'
 async function ask(l: Loaded, req: Request, page?: number): Promise<Extract<RenderReply, { ok: true }>> {
   // A copy goes to the worker (transferred), so the caller's bytes stay theirs.
   const data = new Uint8Array(l.bytes); // a copy (Buffer.slice would be a view of a shared pool)
-  const reply = await thread.request({ ...req, key: l.key, data } as Omit<RenderRequest, 'id'>, [data.buffer as ArrayBuffer]);
+  // The worker keeps a document open per key, with the image bound it was opened with.
+  const key = `${l.key}:${req.bounds.maxImagePixels}`;
+  const reply = await thread.request({ ...req, key, data } as Omit<RenderRequest, 'id'>, [data.buffer as ArrayBuffer]);
   if (!reply.ok) throw failure(reply, l.what, page);
   return reply;
 }
@@ -173,34 +184,48 @@ export function checkDpi(dpi: unknown): void {
   }
 }
 
-function checkOptions(o: PdfRenderOptions): { maxPixels: number } {
+function checkOptions(o: PdfRenderOptions): { maxPixels: number; bounds: DecodeBounds } {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('PDF options must be an object');
   const { dpi, maxPixels = PDF_LIMITS.maxPixels.default, password } = o;
   checkDpi(dpi);
-  if (!(typeof maxPixels === 'number' && maxPixels >= 1 && (maxPixels === Infinity || Number.isSafeInteger(maxPixels)))) {
-    throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity (got ${String(maxPixels)})`);
-  }
+  checkBound('maxPixels', maxPixels);
   if (password !== undefined && typeof password !== 'string') throw new InvalidArgumentError('password must be a string');
-  return { maxPixels };
+  return { maxPixels, bounds: checkBounds(o) };
+}
+
+/** maxImagePixels and maxStreamBytes of `o` (defaults from PDF_LIMITS); Infinity lifts one. */
+function checkBounds(o: { maxImagePixels?: number; maxStreamBytes?: number }): DecodeBounds {
+  const { maxImagePixels = PDF_LIMITS.maxImagePixels.default, maxStreamBytes = PDF_LIMITS.maxStreamBytes.default } = o;
+  checkBound('maxImagePixels', maxImagePixels);
+  checkBound('maxStreamBytes', maxStreamBytes);
+  // pdfjs takes maxImageSize as an integer, -1 for none.
+  return { maxImagePixels: maxImagePixels === Infinity ? -1 : maxImagePixels, maxStreamBytes };
+}
+
+function checkBound(name: string, v: unknown): void {
+  if (!(typeof v === 'number' && v >= 1 && (v === Infinity || Number.isSafeInteger(v)))) {
+    throw new InvalidArgumentError(`${name} must be an integer >= 1 or Infinity (got ${String(v)})`);
+  }
 }
 
 /** Pages in the PDF. Throws PdfError when it cannot be opened (encrypted, corrupt). */
-export async function pdfPageCount(source: PdfSource, options: { password?: string } = {}): Promise<number> {
+export async function pdfPageCount(source: PdfSource, options: { password?: string; maxImagePixels?: number; maxStreamBytes?: number } = {}): Promise<number> {
   checkRuntime();
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('PDF options must be an object');
+  const bounds = checkBounds(options);
   const l = loadSource(source, options.password);
-  return (await ask(l, { kind: 'info', password: options.password })).pages;
+  return (await ask(l, { kind: 'info', bounds, password: options.password })).pages;
 }
 
 /** Page `page` (1-based) of a PDF as RGBA pixels. Throws PdfError for what cannot be rendered. */
 export async function renderPdfPage(source: PdfSource, page: number, options: PdfRenderOptions = {}): Promise<RenderedPage> {
   checkRuntime();
-  const { maxPixels } = checkOptions(options);
+  const { maxPixels, bounds } = checkOptions(options);
   if (!Number.isSafeInteger(page) || page < PDF_LIMITS.page.min || page > PDF_LIMITS.page.max) {
     throw new InvalidArgumentError(`page must be an integer from ${PDF_LIMITS.page.min} to ${PDF_LIMITS.page.max} (got ${String(page)})`);
   }
   const l = loadSource(source, options.password);
-  const info = await ask(l, { kind: 'info', password: options.password, sizeOf: page }, page);
+  const info = await ask(l, { kind: 'info', bounds, password: options.password, sizeOf: page }, page);
   const size = info.size!;
   const dpi = options.dpi ?? autoDpi(size.width, size.height, options.crop ?? 'default', maxPixels);
   const width = pixelsAt(size.width, dpi);
@@ -208,6 +233,6 @@ export async function renderPdfPage(source: PdfSource, page: number, options: Pd
   if (width * height > maxPixels) {
     throw new PdfError(`${l.what} page ${page}: ${width}x${height} px at ${dpi} dpi is over the limit of ${maxPixels} pixels (option maxPixels)`, 'too-large', { pages: info.pages });
   }
-  const r = await ask(l, { kind: 'page', password: options.password, page, scale: dpi / 72, width, height }, page);
+  const r = await ask(l, { kind: 'page', bounds, password: options.password, page, scale: dpi / 72, width, height }, page);
   return { data: r.rgba!, width, height, dpi, pages: r.pages };
 }
