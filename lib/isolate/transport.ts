@@ -1,25 +1,26 @@
-// The child process a model runs in, as one small interface: Node's child_process.fork with an
+// The child process a model (or the PDF renderer, pdf/render.ts) runs in, as one small interface: Node's child_process.fork with an
 // IPC channel (advanced serialization, so typed arrays travel as such), or in Electron's main
 // process `utilityProcess.fork` (Electron's recommended home for heavy native work; not tested
 // here: no Electron on CI). Either way a death arrives as onExit with the exit code or signal.
 import { fork } from 'node:child_process';
 import type { FromChild, ToChild } from './protocol';
 
-export interface ChildTransport {
+/** `Out` the messages sent to the child, `In` those it sends back (a model's by default). */
+export interface ChildTransport<Out = ToChild, In = FromChild> {
   readonly pid: number | undefined;
-  send(m: ToChild): void;
-  onMessage(fn: (m: FromChild) => void): void;
+  send(m: Out): void;
+  onMessage(fn: (m: In) => void): void;
   onExit(fn: (code: number | null, signal: NodeJS.Signals | null) => void): void;
   kill(signal?: NodeJS.Signals): void;
   /** Whether the channel keeps the parent's event loop alive (only while calls are pending). */
   setRef(ref: boolean): void;
 }
 
-export function startChild(file: string): ChildTransport {
-  return electronUtility(file) ?? nodeFork(file);
+export function startChild<Out = ToChild, In = FromChild>(file: string): ChildTransport<Out, In> {
+  return electronUtility<Out, In>(file) ?? nodeFork<Out, In>(file);
 }
 
-function nodeFork(file: string): ChildTransport {
+function nodeFork<Out, In>(file: string): ChildTransport<Out, In> {
   // env given explicitly: a sandbox's process.env (jest's) is what the caller sees, not the real one.
   const child = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', env: process.env });
   // A send to a child that just died fails with EPIPE: its exit event tells the calls why.
@@ -29,7 +30,7 @@ function nodeFork(file: string): ChildTransport {
       return child.pid;
     },
     send: (m) => {
-      if (child.connected) child.send(m);
+      if (child.connected) child.send(m as Parameters<typeof child.send>[0]);
     },
     onMessage: (fn) => child.on('message', fn as (m: unknown) => void),
     // 'close', not 'exit': it comes after the last message the child sent (the IPC channel is drained).
@@ -59,7 +60,7 @@ interface UtilityProcess {
 }
 
 /** Electron's utilityProcess, when this is Electron's main process; undefined elsewhere. */
-function electronUtility(file: string): ChildTransport | undefined {
+function electronUtility<Out, In>(file: string): ChildTransport<Out, In> | undefined {
   if (!process.versions.electron) return undefined;
   let utility: { fork(file: string, args: string[], o: object): UtilityProcess } | undefined;
   try {

@@ -1,4 +1,4 @@
-// Messages between the PDF renderer (render.ts) and its worker thread (render-worker.ts).
+// Messages between the PDF renderer (render.ts) and its process (render-worker.ts).
 
 /** What pdfjs may decode for one request (PDF_LIMITS; render-bounds.ts enforces them). */
 export interface DecodeBounds {

@@ -1,11 +1,12 @@
-// The PDF renderer's worker thread: pdfjs-dist (Mozilla's PDF.js, the renderer of Firefox, kept by
+// The PDF renderer's process: pdfjs-dist (Mozilla's PDF.js, the renderer of Firefox, kept by
 // Mozilla) drawing on @napi-rs/canvas (Skia, prebuilt per platform: no system library to install).
-// A thread of its own because pdfjs is JavaScript: a page of vector art or a large JPEG takes
+// Off the host's thread because pdfjs is JavaScript: a page of vector art or a large JPEG takes
 // tens of milliseconds to seconds, which must not stall the host's event loop (Electron's UI).
-// pdfjs-dist ships only ES modules; it is imported with a real import() (see esmImport), which a
-// plain worker thread can do whatever the test runner does on the main thread.
+// A process, not a worker thread, because what runs out of memory here cannot be caught: under a
+// memory limit Skia's std::bad_alloc aborts and V8's garbage collector faults, and in a thread
+// either took the whole host down. Here it ends this process; render.ts reports it and starts
+// another. pdfjs-dist ships only ES modules; it is imported with a real import() (see esmImport).
 import path from 'node:path';
-import { parentPort } from 'node:worker_threads';
 import type { RenderReply, RenderRequest } from './protocol';
 import { beginBounded, installRenderBounds, refused } from './render-bounds';
 
@@ -67,7 +68,7 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
   if (!doc) {
     const lib = await load();
     doc = lib.getDocument({
-      data: req.data, // transferred to us: pdfjs may keep and detach it
+      data: req.data, // our own copy: pdfjs may keep and detach it
       password: req.password,
       // Fonts a PDF names without embedding them (the 14 standard fonts) come from pdfjs's own
       // files, so a page looks the same on every machine; no system fonts are looked up.
@@ -136,9 +137,29 @@ async function render(req: RenderRequest): Promise<RenderReply> {
   return { id: req.id, ok: true, pages: doc.numPages, rgba: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-// One request at a time: the thread has one JavaScript thread anyway, and a refusal belongs to
+interface ParentPort {
+  on(event: 'message', fn: (e: { data: unknown }) => void): void;
+  postMessage(m: unknown): void;
+}
+
+// Electron's utilityProcess has process.parentPort; a forked Node process has process.send.
+const electronPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+const send = (m: RenderReply): void => {
+  if (electronPort) electronPort.postMessage(m);
+  // A parent gone mid-send (EPIPE) is not an error here: 'disconnect' ends this process.
+  else if (process.connected) process.send!(m, undefined, {}, () => undefined);
+};
+
+// One request at a time: the process has one JavaScript thread anyway, and a refusal belongs to
 // the request that caused it.
 let queue: Promise<void> = Promise.resolve();
-parentPort!.on('message', (req: RenderRequest) => {
-  queue = queue.then(() => handle(req)).then((reply) => parentPort!.postMessage(reply, reply.ok && reply.rgba ? [reply.rgba.buffer as ArrayBuffer] : []));
-});
+const onRequest = (req: RenderRequest): void => {
+  queue = queue.then(() => handle(req)).then(send);
+};
+if (electronPort) {
+  electronPort.on('message', (e) => onRequest(e.data as RenderRequest));
+} else {
+  process.on('message', (m) => onRequest(m as RenderRequest));
+  // The host gone (exited, killed, or closed the channel): nothing more will come.
+  process.on('disconnect', () => process.exit(0));
+}

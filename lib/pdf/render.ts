@@ -1,14 +1,15 @@
-// PDF pages to pixels, for every place an image is accepted. The rendering runs on a worker thread
-// of its own (render-worker.ts: pdfjs-dist on @napi-rs/canvas), started on first use and unref'd
-// while idle, so it never keeps a process alive. A page comes back as RGBA at the dpi chosen by
+// PDF pages to pixels, for every place an image is accepted. The rendering runs in a process of
+// its own (render-worker.ts: pdfjs-dist on @napi-rs/canvas), started on first use and unref'd
+// while idle, so it never keeps the host alive, and a renderer that runs out of memory ends only
+// itself (a PdfError `out-of-memory`; the next page starts another). A page comes back as RGBA at the dpi chosen by
 // dpi.ts (or given), and goes on through the ordinary raw-pixel path of loadImage.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, PdfError, UnsupportedError } from '../errors';
 import { PDF_LIMITS } from '../limits';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions } from '../msac/types';
+import { ChildTransport, startChild } from '../isolate/transport';
 import { compiledSibling } from '../util/compiled';
 import { readInputFileSync } from '../util/file-kind';
 import { autoDpi, pixelsAt } from './dpi';
@@ -76,51 +77,56 @@ function checkRuntime(): void {
 
 type Pending = { resolve: (r: RenderReply) => void; reject: (e: unknown) => void };
 
-/** The one renderer thread of this process. */
-class RendererThread {
-  private worker: Worker | undefined;
+/**
+ * The renderer process's death in words, as a PdfError: a signal there is memory that could not be
+ * had (Skia's std::bad_alloc aborts, V8 faults in its collector, the OOM killer's SIGKILL); pdfjs
+ * itself is JavaScript, whose errors come back as replies.
+ */
+function deathError(code: number | null, signal: NodeJS.Signals | null): PdfError {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  return new PdfError(`the PDF renderer process ${how}: out of memory, most likely (the page needs more than this machine or process limit gives)`, 'out-of-memory');
+}
+
+/** The one renderer process of this host, started on first use, again after a death. */
+class RendererProcess {
+  private child: ChildTransport<RenderRequest, RenderReply> | undefined;
   private pending = new Map<number, Pending>();
   private nextId = 1;
 
-  request(req: Omit<RenderRequest, 'id'>, transfer: ArrayBuffer[]): Promise<RenderReply> {
-    const w = this.start();
+  request(req: Omit<RenderRequest, 'id'>): Promise<RenderReply> {
+    const c = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) w.ref();
-      w.postMessage({ ...req, id }, transfer);
+      if (this.pending.size === 1) c.setRef(true);
+      c.send({ ...req, id } as RenderRequest);
     });
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(compiledSibling(__dirname, 'render-worker'));
-    w.on('message', (reply: RenderReply) => this.settle(reply.id, (p) => p.resolve(reply)));
-    // A worker that dies (out of memory on a hostile page) fails what it held; the next call starts another.
-    const fail = (e: unknown) => {
-      if (this.worker === w) this.worker = undefined;
-      // ERR_WORKER_OUT_OF_MEMORY: its JavaScript heap ran out; said as memory, not as a bad file.
-      const memory = (e as { code?: string })?.code === 'ERR_WORKER_OUT_OF_MEMORY';
-      const reason = memory ? 'out-of-memory' : 'corrupt';
-      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new PdfError(`the PDF renderer stopped${memory ? ', out of memory' : ''}: ${(e as Error)?.message ?? e}`, reason, { cause: e })));
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
-    w.unref();
-    this.worker = w;
-    return w;
+  private start(): ChildTransport<RenderRequest, RenderReply> {
+    if (this.child) return this.child;
+    const c = startChild<RenderRequest, RenderReply>(compiledSibling(__dirname, 'render-worker'));
+    c.onMessage((reply) => this.settle(reply.id, (p) => p.resolve(reply)));
+    // A death fails what it held; the next call starts another.
+    c.onExit((code, signal) => {
+      if (this.child === c) this.child = undefined;
+      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(deathError(code, signal)));
+    });
+    c.setRef(false);
+    this.child = c;
+    return c;
   }
 
   private settle(id: number, f: (p: Pending) => void): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) this.child?.setRef(false);
     f(p);
   }
 }
 
-const thread = new RendererThread();
+const renderer = new RendererProcess();
 
 interface Loaded {
   bytes: Uint8Array;
@@ -168,11 +174,14 @@ function failure(reply: Extract<RenderReply, { ok: false }>, what: string, page?
 type Request = Omit<InfoRequest, 'id' | 'key' | 'data'> | Omit<PageRequest, 'id' | 'key' | 'data'>;
 
 async function ask(l: Loaded, req: Request, page?: number): Promise<Extract<RenderReply, { ok: true }>> {
-  // A copy goes to the worker (transferred), so the caller's bytes stay theirs.
-  const data = new Uint8Array(l.bytes); // a copy (Buffer.slice would be a view of a shared pool)
+  // A plain Uint8Array of exactly the bytes (a Buffer may be a view of a larger shared pool).
+  const data = new Uint8Array(l.bytes);
   // The worker keeps a document open per key, with the image bound it was opened with.
   const key = `${l.key}:${req.bounds.maxImagePixels}`;
-  const reply = await thread.request({ ...req, key, data } as Omit<RenderRequest, 'id'>, [data.buffer as ArrayBuffer]);
+  const reply = await renderer.request({ ...req, key, data } as Omit<RenderRequest, 'id'>).catch((e: unknown) => {
+    // The renderer process died: said with the PDF and page it was working on.
+    throw e instanceof PdfError ? new PdfError(`${l.what}${page !== undefined ? ` page ${page}` : ''}: ${e.message}`, e.reason, { cause: e }) : e;
+  });
   if (!reply.ok) throw failure(reply, l.what, page);
   return reply;
 }
