@@ -9,7 +9,7 @@ import { InvalidArgumentError, PdfError, UnsupportedError } from '../errors';
 import { PDF_LIMITS } from '../limits';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions } from '../msac/types';
-import { ChildTransport, startChild } from '../isolate/transport';
+import { ChildTransport, startChild } from '../util/child-process';
 import { compiledSibling } from '../util/compiled';
 import { readInputFileSync } from '../util/file-kind';
 import { autoDpi, pixelsAt } from './dpi';
