@@ -162,4 +162,9 @@ if (electronPort) {
   process.on('message', (m) => onRequest(m as RenderRequest));
   // The host gone (exited, killed, or closed the channel): nothing more will come.
   process.on('disconnect', () => process.exit(0));
+  // A host killed while the channel is busy: this process's parent becomes the reaper.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 500).unref();
 }
