@@ -4,7 +4,8 @@
 //
 // - Images: pdfjs's own `maxImageSize` drops an image of more pixels before decoding it, but with
 //   its default error recovery it only warns and renders the page without it; a scanned page would
-//   come back blank. The warning is caught here so the page is refused instead.
+//   come back blank. The warning is caught here so the page is refused instead (and likewise a
+//   warning that memory could not be had).
 // - Streams: pdfjs decodes Flate, LZW and the rest in JavaScript into one buffer per stream that
 //   doubles as it fills (DecodeStream.ensureBuffer, `new Uint8Array(size)`), with no bound of its
 //   own and no option for one. The thread's Uint8Array constructor is wrapped so an allocation
@@ -17,6 +18,9 @@
 const IMAGE_DROPPED = 'Image exceeded maximum allowed size';
 
 /** A limit that was reached, or memory that could not be had (which pdfjs would also swallow). */
+/** Warnings of pdfjs-dist 5.6 after which it goes on with a JavaScript fallback. */
+const RECOVERED = ['ICCBased color space', 'JpxImage#'];
+
 export interface Refusal {
   reason: 'too-large' | 'out-of-memory';
   message: string;
@@ -42,7 +46,7 @@ export function refused(): Refusal | undefined {
 export function installRenderBounds(): void {
   boundByteArrays();
   boundDecompression();
-  catchImageWarnings();
+  catchWarnings();
 }
 
 function refuseStream(): RangeError {
@@ -90,11 +94,18 @@ function boundDecompression(): void {
   globalThis.DecompressionStream = BoundedDecompressionStream as unknown as typeof DecompressionStream;
 }
 
-function catchImageWarnings(): void {
+function catchWarnings(): void {
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].includes(IMAGE_DROPPED)) {
+    const text = typeof args[0] === 'string' ? args[0] : '';
+    if (text.includes(IMAGE_DROPPED)) {
       refusal ??= { reason: 'too-large', message: `an image has more than ${imageBound} pixels (option maxImagePixels)` };
+      return;
+    }
+    // Memory pdfjs could not get and went on without (a JBIG2 decoder's wasm under ulimit -v):
+    // the page would be drawn without that part. ICC colour and JPX have JavaScript fallbacks.
+    if (/out of memory|could not allocate|allocation failed/i.test(text) && !RECOVERED.some((r) => text.includes(r))) {
+      refusal ??= { reason: 'out-of-memory', message: text.replace(/^Warning: /, '') };
       return;
     }
     // pdfjs runs at verbosity "errors" for everything else, as before.

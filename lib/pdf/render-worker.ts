@@ -35,8 +35,9 @@ installRenderBounds();
 
 // Under an address-space limit (ulimit -v) V8 cannot reserve WebAssembly memory, and Node 20's
 // undici starts its wasm HTTP parser as soon as pdfjs touches the Response global, with nobody
-// awaiting it: that one rejection would end the thread, so every PDF failed. pdfjs itself needs
-// no wasm (its JS fallbacks decode JPX, JBIG2 and ICC colour), so that rejection is let go.
+// awaiting it: that one rejection would end the process, so every PDF failed. pdfjs needs wasm
+// only for JBIG2 images (JPX and ICC colour have JavaScript fallbacks; a JBIG2 page then fails as
+// out-of-memory, render-bounds.ts), so that rejection is let go.
 let wasmRefused = false;
 process.on('unhandledRejection', (reason) => {
   if (isMemoryError(reason)) {
