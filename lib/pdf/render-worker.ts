@@ -97,6 +97,12 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
   return doc;
 }
 
+function forget(key: string): void {
+  const doc = open.get(key);
+  open.delete(key);
+  doc?.then((d) => d.destroy(), () => {});
+}
+
 async function handle(req: RenderRequest): Promise<RenderReply> {
   beginBounded(req.bounds);
   let reply: RenderReply;
@@ -107,7 +113,10 @@ async function handle(req: RenderRequest): Promise<RenderReply> {
   }
   // A refusal wins over what pdfjs made of it (a page without its image, a "corrupt" stream).
   const r = refused();
-  if (r) return { id: req.id, ok: false, error: { name: r.reason === 'too-large' ? 'TooLarge' : 'OutOfMemory', message: r.message } };
+  if (r) {
+    forget(req.key); // pdfjs may have kept what it made of the refused stream
+    return { id: req.id, ok: false, error: { name: r.reason === 'too-large' ? 'TooLarge' : 'OutOfMemory', message: r.message } };
+  }
   return reply;
 }
 

@@ -176,8 +176,8 @@ type Request = Omit<InfoRequest, 'id' | 'key' | 'data'> | Omit<PageRequest, 'id'
 async function ask(l: Loaded, req: Request, page?: number): Promise<Extract<RenderReply, { ok: true }>> {
   // A plain Uint8Array of exactly the bytes (a Buffer may be a view of a larger shared pool).
   const data = new Uint8Array(l.bytes);
-  // The worker keeps a document open per key, with the image bound it was opened with.
-  const key = `${l.key}:${req.bounds.maxImagePixels}`;
+  // The renderer keeps a document open per key, with the bounds it was opened under.
+  const key = `${l.key}:${req.bounds.maxImagePixels}:${req.bounds.maxStreamBytes}`;
   const reply = await renderer.request({ ...req, key, data } as Omit<RenderRequest, 'id'>).catch((e: unknown) => {
     // The renderer process died: said with the PDF and page it was working on.
     throw e instanceof PdfError ? new PdfError(`${l.what}${page !== undefined ? ` page ${page}` : ''}: ${e.message}`, e.reason, { cause: e }) : e;
