@@ -130,8 +130,12 @@ export class ImageError extends MiniMonkeyError {
     this.reason = reason;
   }
 }
-/** Why a PDF page could not be rendered; the message says it in words. */
-export type PdfErrorReason = 'encrypted' | 'wrong-password' | 'corrupt' | 'page-range' | 'too-large' | 'unreadable' | 'empty' | 'unsupported';
+/**
+ * Why a PDF page could not be rendered; the message says it in words. `too-large`: the page, an
+ * image in it or a decoded stream is over its limit (the message names the option);
+ * `out-of-memory`: the renderer could not get the memory (an address-space limit, a full machine).
+ */
+export type PdfErrorReason = 'encrypted' | 'wrong-password' | 'corrupt' | 'page-range' | 'too-large' | 'out-of-memory' | 'unreadable' | 'empty' | 'unsupported';
 
 /**
  * A PDF input that cannot be rendered: a password is needed (or was wrong), the file is corrupt or

@@ -157,6 +157,23 @@ export const PDF_LIMITS = {
     default: 16777216,
     why: "4096² (64 MiB of RGBA): A4 at 400 dpi; 3.5x the largest MSAC layer of any preset (24 tiles, 4.8 MP)",
   },
+  /**
+   * Pixels of one image inside a page (option `maxImagePixels`, pdfjs's maxImageSize): a page with a
+   * larger image is refused with `too-large` before the image is decoded, never drawn without it.
+   */
+  maxImagePixels: {
+    default: 67108864,
+    why: '8192² (a 1200-dpi A4 scan is 140 MP): 192 MiB of RGB, held decoded, as RGBA and on a canvas; a 30000² image reached 5.3 GB',
+  },
+  /**
+   * Bytes one decoded stream of the PDF (page content, font, image data) may reach in pdfjs
+   * (option `maxStreamBytes`): a Flate, LZW or other bomb is refused with `too-large` when its
+   * buffer would grow past it.
+   */
+  maxStreamBytes: {
+    default: 256 * 1024 * 1024,
+    why: 'the data of an 8-bit image of maxImagePixels (CMYK: exactly 256 MiB); a 1 MB Flate bomb inflated to 1 GiB at 2.2 GB peak',
+  },
   /** 1-based page numbers up to this; a page list or range past it is refused before any rendering. */
   page: { min: 1, max: 100000, why: 'above any real document; bounds a page list such as 1-99999999' },
 } as const;

@@ -1,90 +1,9 @@
-// The child process a model runs in, as one small interface: Node's child_process.fork with an
-// IPC channel (advanced serialization, so typed arrays travel as such), or in Electron's main
-// process `utilityProcess.fork` (Electron's recommended home for heavy native work; not tested
-// here: no Electron on CI). Either way a death arrives as onExit with the exit code or signal.
-import { fork } from 'node:child_process';
+// The child process a model runs in (util/child-process.ts), typed with the model's messages.
+import { ChildTransport as Transport, startChild as start } from '../util/child-process';
 import type { FromChild, ToChild } from './protocol';
 
-export interface ChildTransport {
-  readonly pid: number | undefined;
-  send(m: ToChild): void;
-  onMessage(fn: (m: FromChild) => void): void;
-  onExit(fn: (code: number | null, signal: NodeJS.Signals | null) => void): void;
-  kill(signal?: NodeJS.Signals): void;
-  /** Whether the channel keeps the parent's event loop alive (only while calls are pending). */
-  setRef(ref: boolean): void;
-}
+export type ChildTransport = Transport<ToChild, FromChild>;
 
 export function startChild(file: string): ChildTransport {
-  return electronUtility(file) ?? nodeFork(file);
-}
-
-function nodeFork(file: string): ChildTransport {
-  // env given explicitly: a sandbox's process.env (jest's) is what the caller sees, not the real one.
-  const child = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', env: process.env });
-  // A send to a child that just died fails with EPIPE: its exit event tells the calls why.
-  child.on('error', () => undefined);
-  return {
-    get pid() {
-      return child.pid;
-    },
-    send: (m) => {
-      if (child.connected) child.send(m);
-    },
-    onMessage: (fn) => child.on('message', fn as (m: unknown) => void),
-    // 'close', not 'exit': it comes after the last message the child sent (the IPC channel is drained).
-    onExit: (fn) => child.on('close', fn),
-    kill: (signal) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    },
-    setRef: (ref) => {
-      const ch = child.channel as { ref(): void; unref(): void } | undefined;
-      if (ref) {
-        child.ref();
-        ch?.ref();
-      } else {
-        child.unref();
-        ch?.unref();
-      }
-    },
-  };
-}
-
-interface UtilityProcess {
-  pid?: number;
-  postMessage(m: unknown): void;
-  on(event: 'message', fn: (m: unknown) => void): void;
-  on(event: 'exit', fn: (code: number) => void): void;
-  kill(): boolean;
-}
-
-/** Electron's utilityProcess, when this is Electron's main process; undefined elsewhere. */
-function electronUtility(file: string): ChildTransport | undefined {
-  if (!process.versions.electron) return undefined;
-  let utility: { fork(file: string, args: string[], o: object): UtilityProcess } | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    utility = (require('electron') as { utilityProcess?: typeof utility }).utilityProcess;
-  } catch {
-    return undefined;
-  }
-  if (!utility) return undefined;  // a renderer or a plain Node child of Electron: fork instead
-  const child = utility.fork(file, [], { stdio: 'inherit', serviceName: 'minimonkey' });
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  return {
-    get pid() {
-      return child.pid;
-    },
-    send: (m) => {
-      if (!exited) child.postMessage(m);
-    },
-    onMessage: (fn) => child.on('message', fn as (m: unknown) => void),
-    // Electron gives the exit code only; a crash is a non-zero code.
-    onExit: (fn) => child.on('exit', (code) => fn(code, null)),
-    kill: () => {
-      if (!exited) child.kill();
-    },
-    setRef: () => undefined,  // Electron's main process lives as long as the app
-  };
+  return start<ToChild, FromChild>(file);
 }

@@ -1,8 +1,15 @@
-// Messages between the PDF renderer (render.ts) and its worker thread (render-worker.ts).
+// Messages between the PDF renderer (render.ts) and its process (render-worker.ts).
+
+/** What pdfjs may decode for one request (PDF_LIMITS; render-bounds.ts enforces them). */
+export interface DecodeBounds {
+  maxImagePixels: number;
+  maxStreamBytes: number;
+}
 
 export interface InfoRequest {
   kind: 'info';
   id: number;
+  bounds: DecodeBounds;
   /** Identifies the document (content hash), so the worker keeps it open across pages. */
   key: string;
   data?: Uint8Array;
@@ -14,6 +21,7 @@ export interface InfoRequest {
 export interface PageRequest {
   kind: 'page';
   id: number;
+  bounds: DecodeBounds;
   key: string;
   data?: Uint8Array;
   password?: string;

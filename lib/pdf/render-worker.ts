@@ -1,12 +1,14 @@
-// The PDF renderer's worker thread: pdfjs-dist (Mozilla's PDF.js, the renderer of Firefox, kept by
+// The PDF renderer's process: pdfjs-dist (Mozilla's PDF.js, the renderer of Firefox, kept by
 // Mozilla) drawing on @napi-rs/canvas (Skia, prebuilt per platform: no system library to install).
-// A thread of its own because pdfjs is JavaScript: a page of vector art or a large JPEG takes
+// Off the host's thread because pdfjs is JavaScript: a page of vector art or a large JPEG takes
 // tens of milliseconds to seconds, which must not stall the host's event loop (Electron's UI).
-// pdfjs-dist ships only ES modules; it is imported with a real import() (see esmImport), which a
-// plain worker thread can do whatever the test runner does on the main thread.
+// A process, not a worker thread, because what runs out of memory here cannot be caught: under a
+// memory limit Skia's std::bad_alloc aborts and V8's garbage collector faults, and in a thread
+// either took the whole host down. Here it ends this process; render.ts reports it and starts
+// another. pdfjs-dist ships only ES modules; it is imported with a real import() (see esmImport).
 import path from 'node:path';
-import { parentPort } from 'node:worker_threads';
 import type { RenderReply, RenderRequest } from './protocol';
+import { beginBounded, installRenderBounds, refused } from './render-bounds';
 
 // Only what we call of pdfjs's API (its own .d.mts cannot be imported from CommonJS typings).
 interface PdfViewport { width: number; height: number }
@@ -29,6 +31,26 @@ interface NapiCanvas { createCanvas(w: number, h: number): Canvas }
 // top-level-await ES module; a Function body keeps the real import().
 const esmImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
 
+installRenderBounds();
+
+// Under an address-space limit (ulimit -v) V8 cannot reserve WebAssembly memory, and Node 20's
+// undici starts its wasm HTTP parser as soon as pdfjs touches the Response global, with nobody
+// awaiting it: that one rejection would end the process, so every PDF failed. pdfjs needs wasm
+// only for JBIG2 images (JPX and ICC colour have JavaScript fallbacks; a JBIG2 page then fails as
+// out-of-memory, render-bounds.ts), so that rejection is let go.
+let wasmRefused = false;
+process.on('unhandledRejection', (reason) => {
+  if (isMemoryError(reason)) {
+    wasmRefused = true;
+    return;
+  }
+  throw reason;
+});
+
+function isMemoryError(e: unknown): boolean {
+  return e instanceof RangeError && /out of memory|could not allocate|allocation failed/i.test(e.message);
+}
+
 let pdfjs: Promise<PdfJs> | undefined;
 const root = path.dirname(require.resolve('pdfjs-dist/package.json'));
 const { createCanvas } = require('@napi-rs/canvas') as NapiCanvas;
@@ -47,7 +69,7 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
   if (!doc) {
     const lib = await load();
     doc = lib.getDocument({
-      data: req.data, // transferred to us: pdfjs may keep and detach it
+      data: req.data, // our own copy: pdfjs may keep and detach it
       password: req.password,
       // Fonts a PDF names without embedding them (the 14 standard fonts) come from pdfjs's own
       // files, so a page looks the same on every machine; no system fonts are looked up.
@@ -57,8 +79,12 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
       wasmUrl: `${path.join(root, 'wasm')}/`,
       useSystemFonts: false,
       isEvalSupported: false, // no eval of PDF content (CVE-2024-4367 class)
+      // An image of more pixels is dropped before decoding; render-bounds.ts turns that into a refusal.
+      maxImageSize: req.bounds.maxImagePixels,
+      // Where wasm memory could not be had once, pdfjs is not sent to try again.
+      useWasm: !wasmRefused,
       disableFontFace: true,
-      verbosity: 0,
+      verbosity: 1, // warnings, which render-bounds.ts reads (and prints none of)
     }).promise;
     open.set(req.key, doc);
     doc.catch(() => open.delete(req.key));
@@ -71,7 +97,36 @@ async function documentFor(req: RenderRequest): Promise<PdfDocument> {
   return doc;
 }
 
+function forget(key: string): void {
+  const doc = open.get(key);
+  open.delete(key);
+  doc?.then((d) => d.destroy(), () => {});
+}
+
 async function handle(req: RenderRequest): Promise<RenderReply> {
+  beginBounded(req.bounds);
+  let reply: RenderReply;
+  try {
+    reply = await render(req);
+  } catch (e) {
+    reply = errorReply(req.id, e);
+  }
+  // A refusal wins over what pdfjs made of it (a page without its image, a "corrupt" stream).
+  const r = refused();
+  if (r) {
+    forget(req.key); // pdfjs may have kept what it made of the refused stream
+    return { id: req.id, ok: false, error: { name: r.reason === 'too-large' ? 'TooLarge' : 'OutOfMemory', message: r.message } };
+  }
+  return reply;
+}
+
+function errorReply(id: number, e: unknown): RenderReply {
+  const err = e as { name?: string; message?: string; code?: number };
+  const memory = isMemoryError(e) || (wasmRefused && /wasm|webassembly/i.test(String(err?.message)));
+  return { id, ok: false, error: { name: memory ? 'OutOfMemory' : String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: err?.code } };
+}
+
+async function render(req: RenderRequest): Promise<RenderReply> {
   const doc = await documentFor(req);
   const n = req.kind === 'info' ? req.sizeOf : req.page;
   if (n !== undefined && (n < 1 || n > doc.numPages)) {
@@ -92,12 +147,34 @@ async function handle(req: RenderRequest): Promise<RenderReply> {
   return { id: req.id, ok: true, pages: doc.numPages, rgba: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-parentPort!.on('message', (req: RenderRequest) => {
-  handle(req).then(
-    (reply) => parentPort!.postMessage(reply, reply.ok && reply.rgba ? [reply.rgba.buffer as ArrayBuffer] : []),
-    (e: unknown) => {
-      const err = e as { name?: string; message?: string; code?: number };
-      parentPort!.postMessage({ id: req.id, ok: false, error: { name: String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: err?.code } });
-    },
-  );
-});
+interface ParentPort {
+  on(event: 'message', fn: (e: { data: unknown }) => void): void;
+  postMessage(m: unknown): void;
+}
+
+// Electron's utilityProcess has process.parentPort; a forked Node process has process.send.
+const electronPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+const send = (m: RenderReply): void => {
+  if (electronPort) electronPort.postMessage(m);
+  // A parent gone mid-send (EPIPE) is not an error here: 'disconnect' ends this process.
+  else if (process.connected) process.send!(m, undefined, {}, () => undefined);
+};
+
+// One request at a time: the process has one JavaScript thread anyway, and a refusal belongs to
+// the request that caused it.
+let queue: Promise<void> = Promise.resolve();
+const onRequest = (req: RenderRequest): void => {
+  queue = queue.then(() => handle(req)).then(send);
+};
+if (electronPort) {
+  electronPort.on('message', (e) => onRequest(e.data as RenderRequest));
+} else {
+  process.on('message', (m) => onRequest(m as RenderRequest));
+  // The host gone (exited, killed, or closed the channel): nothing more will come.
+  process.on('disconnect', () => process.exit(0));
+  // A host killed while the channel is busy: this process's parent becomes the reaper.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 500).unref();
+}

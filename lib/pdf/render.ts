@@ -1,18 +1,19 @@
-// PDF pages to pixels, for every place an image is accepted. The rendering runs on a worker thread
-// of its own (render-worker.ts: pdfjs-dist on @napi-rs/canvas), started on first use and unref'd
-// while idle, so it never keeps a process alive. A page comes back as RGBA at the dpi chosen by
+// PDF pages to pixels, for every place an image is accepted. The rendering runs in a process of
+// its own (render-worker.ts: pdfjs-dist on @napi-rs/canvas), started on first use and unref'd
+// while idle, so it never keeps the host alive, and a renderer that runs out of memory ends only
+// itself (a PdfError `out-of-memory`; the next page starts another). A page comes back as RGBA at the dpi chosen by
 // dpi.ts (or given), and goes on through the ordinary raw-pixel path of loadImage.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, PdfError, UnsupportedError } from '../errors';
 import { PDF_LIMITS } from '../limits';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions } from '../msac/types';
+import { ChildTransport, startChild } from '../util/child-process';
 import { compiledSibling } from '../util/compiled';
 import { readInputFileSync } from '../util/file-kind';
 import { autoDpi, pixelsAt } from './dpi';
-import type { InfoRequest, PageRequest, RenderReply, RenderRequest } from './protocol';
+import type { DecodeBounds, InfoRequest, PageRequest, RenderReply, RenderRequest } from './protocol';
 
 /** A PDF file path or its bytes. */
 export type PdfSource = string | Uint8Array;
@@ -22,6 +23,10 @@ export interface PdfRenderOptions {
   dpi?: number;
   /** Largest rendered width·height (default 16,777,216 = 4096²); a given dpi over it is refused. */
   maxPixels?: number;
+  /** Pixels of one image in the page (default 67,108,864 = 8192²); a page with a larger one is refused. */
+  maxImagePixels?: number;
+  /** Bytes one decoded stream (content, font, image data) may reach (default 256 MiB); a larger one is refused. */
+  maxStreamBytes?: number;
   /** The user password of an encrypted PDF. */
   password?: string;
   /** The crop the automatic dpi is chosen for (default 'default'; ask/encode pass their own). */
@@ -72,48 +77,56 @@ function checkRuntime(): void {
 
 type Pending = { resolve: (r: RenderReply) => void; reject: (e: unknown) => void };
 
-/** The one renderer thread of this process. */
-class RendererThread {
-  private worker: Worker | undefined;
+/**
+ * The renderer process's death in words, as a PdfError: a signal there is memory that could not be
+ * had (Skia's std::bad_alloc aborts, V8 faults in its collector, the OOM killer's SIGKILL); pdfjs
+ * itself is JavaScript, whose errors come back as replies.
+ */
+function deathError(code: number | null, signal: NodeJS.Signals | null): PdfError {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  return new PdfError(`the PDF renderer process ${how}: out of memory, most likely (the page needs more than this machine or process limit gives)`, 'out-of-memory');
+}
+
+/** The one renderer process of this host, started on first use, again after a death. */
+class RendererProcess {
+  private child: ChildTransport<RenderRequest, RenderReply> | undefined;
   private pending = new Map<number, Pending>();
   private nextId = 1;
 
-  request(req: Omit<RenderRequest, 'id'>, transfer: ArrayBuffer[]): Promise<RenderReply> {
-    const w = this.start();
+  request(req: Omit<RenderRequest, 'id'>): Promise<RenderReply> {
+    const c = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) w.ref();
-      w.postMessage({ ...req, id }, transfer);
+      if (this.pending.size === 1) c.setRef(true);
+      c.send({ ...req, id } as RenderRequest);
     });
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(compiledSibling(__dirname, 'render-worker'));
-    w.on('message', (reply: RenderReply) => this.settle(reply.id, (p) => p.resolve(reply)));
-    // A worker that dies (out of memory on a hostile page) fails what it held; the next call starts another.
-    const fail = (e: unknown) => {
-      if (this.worker === w) this.worker = undefined;
-      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new PdfError(`the PDF renderer stopped: ${(e as Error)?.message ?? e}`, 'corrupt', { cause: e })));
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
-    w.unref();
-    this.worker = w;
-    return w;
+  private start(): ChildTransport<RenderRequest, RenderReply> {
+    if (this.child) return this.child;
+    const c = startChild<RenderRequest, RenderReply>(compiledSibling(__dirname, 'render-worker'));
+    c.onMessage((reply) => this.settle(reply.id, (p) => p.resolve(reply)));
+    // A death fails what it held; the next call starts another.
+    c.onExit((code, signal) => {
+      if (this.child === c) this.child = undefined;
+      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(deathError(code, signal)));
+    });
+    c.setRef(false);
+    this.child = c;
+    return c;
   }
 
   private settle(id: number, f: (p: Pending) => void): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) this.child?.setRef(false);
     f(p);
   }
 }
 
-const thread = new RendererThread();
+const renderer = new RendererProcess();
 
 interface Loaded {
   bytes: Uint8Array;
@@ -148,6 +161,8 @@ function failure(reply: Extract<RenderReply, { ok: false }>, what: string, page?
   const { name, message, code } = reply.error;
   const pages = reply.pages;
   if (name === 'PageRange') return new PdfError(`${what} has ${pages} page${pages === 1 ? '' : 's'}: no page ${page}`, 'page-range', { pages });
+  if (name === 'TooLarge') return new PdfError(`${what}${page !== undefined ? ` page ${page}` : ''}: refused, ${message}`, 'too-large', { pages });
+  if (name === 'OutOfMemory') return new PdfError(`${what}${page !== undefined ? ` page ${page}` : ''}: out of memory while rendering (${message})`, 'out-of-memory', { pages });
   if (name === 'PasswordException') {
     return code === 2
       ? new PdfError(`${what}: the password is wrong`, 'wrong-password')
@@ -159,9 +174,14 @@ function failure(reply: Extract<RenderReply, { ok: false }>, what: string, page?
 type Request = Omit<InfoRequest, 'id' | 'key' | 'data'> | Omit<PageRequest, 'id' | 'key' | 'data'>;
 
 async function ask(l: Loaded, req: Request, page?: number): Promise<Extract<RenderReply, { ok: true }>> {
-  // A copy goes to the worker (transferred), so the caller's bytes stay theirs.
-  const data = new Uint8Array(l.bytes); // a copy (Buffer.slice would be a view of a shared pool)
-  const reply = await thread.request({ ...req, key: l.key, data } as Omit<RenderRequest, 'id'>, [data.buffer as ArrayBuffer]);
+  // A plain Uint8Array of exactly the bytes (a Buffer may be a view of a larger shared pool).
+  const data = new Uint8Array(l.bytes);
+  // The renderer keeps a document open per key, with the bounds it was opened under.
+  const key = `${l.key}:${req.bounds.maxImagePixels}:${req.bounds.maxStreamBytes}`;
+  const reply = await renderer.request({ ...req, key, data } as Omit<RenderRequest, 'id'>).catch((e: unknown) => {
+    // The renderer process died: said with the PDF and page it was working on.
+    throw e instanceof PdfError ? new PdfError(`${l.what}${page !== undefined ? ` page ${page}` : ''}: ${e.message}`, e.reason, { cause: e }) : e;
+  });
   if (!reply.ok) throw failure(reply, l.what, page);
   return reply;
 }
@@ -173,34 +193,48 @@ export function checkDpi(dpi: unknown): void {
   }
 }
 
-function checkOptions(o: PdfRenderOptions): { maxPixels: number } {
+function checkOptions(o: PdfRenderOptions): { maxPixels: number; bounds: DecodeBounds } {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('PDF options must be an object');
   const { dpi, maxPixels = PDF_LIMITS.maxPixels.default, password } = o;
   checkDpi(dpi);
-  if (!(typeof maxPixels === 'number' && maxPixels >= 1 && (maxPixels === Infinity || Number.isSafeInteger(maxPixels)))) {
-    throw new InvalidArgumentError(`maxPixels must be an integer >= 1 or Infinity (got ${String(maxPixels)})`);
-  }
+  checkBound('maxPixels', maxPixels);
   if (password !== undefined && typeof password !== 'string') throw new InvalidArgumentError('password must be a string');
-  return { maxPixels };
+  return { maxPixels, bounds: checkBounds(o) };
+}
+
+/** maxImagePixels and maxStreamBytes of `o` (defaults from PDF_LIMITS); Infinity lifts one. */
+function checkBounds(o: { maxImagePixels?: number; maxStreamBytes?: number }): DecodeBounds {
+  const { maxImagePixels = PDF_LIMITS.maxImagePixels.default, maxStreamBytes = PDF_LIMITS.maxStreamBytes.default } = o;
+  checkBound('maxImagePixels', maxImagePixels);
+  checkBound('maxStreamBytes', maxStreamBytes);
+  // pdfjs takes maxImageSize as an integer, -1 for none.
+  return { maxImagePixels: maxImagePixels === Infinity ? -1 : maxImagePixels, maxStreamBytes };
+}
+
+function checkBound(name: string, v: unknown): void {
+  if (!(typeof v === 'number' && v >= 1 && (v === Infinity || Number.isSafeInteger(v)))) {
+    throw new InvalidArgumentError(`${name} must be an integer >= 1 or Infinity (got ${String(v)})`);
+  }
 }
 
 /** Pages in the PDF. Throws PdfError when it cannot be opened (encrypted, corrupt). */
-export async function pdfPageCount(source: PdfSource, options: { password?: string } = {}): Promise<number> {
+export async function pdfPageCount(source: PdfSource, options: { password?: string; maxImagePixels?: number; maxStreamBytes?: number } = {}): Promise<number> {
   checkRuntime();
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('PDF options must be an object');
+  const bounds = checkBounds(options);
   const l = loadSource(source, options.password);
-  return (await ask(l, { kind: 'info', password: options.password })).pages;
+  return (await ask(l, { kind: 'info', bounds, password: options.password })).pages;
 }
 
 /** Page `page` (1-based) of a PDF as RGBA pixels. Throws PdfError for what cannot be rendered. */
 export async function renderPdfPage(source: PdfSource, page: number, options: PdfRenderOptions = {}): Promise<RenderedPage> {
   checkRuntime();
-  const { maxPixels } = checkOptions(options);
+  const { maxPixels, bounds } = checkOptions(options);
   if (!Number.isSafeInteger(page) || page < PDF_LIMITS.page.min || page > PDF_LIMITS.page.max) {
     throw new InvalidArgumentError(`page must be an integer from ${PDF_LIMITS.page.min} to ${PDF_LIMITS.page.max} (got ${String(page)})`);
   }
   const l = loadSource(source, options.password);
-  const info = await ask(l, { kind: 'info', password: options.password, sizeOf: page }, page);
+  const info = await ask(l, { kind: 'info', bounds, password: options.password, sizeOf: page }, page);
   const size = info.size!;
   const dpi = options.dpi ?? autoDpi(size.width, size.height, options.crop ?? 'default', maxPixels);
   const width = pixelsAt(size.width, dpi);
@@ -208,6 +242,6 @@ export async function renderPdfPage(source: PdfSource, page: number, options: Pd
   if (width * height > maxPixels) {
     throw new PdfError(`${l.what} page ${page}: ${width}x${height} px at ${dpi} dpi is over the limit of ${maxPixels} pixels (option maxPixels)`, 'too-large', { pages: info.pages });
   }
-  const r = await ask(l, { kind: 'page', password: options.password, page, scale: dpi / 72, width, height }, page);
+  const r = await ask(l, { kind: 'page', bounds, password: options.password, page, scale: dpi / 72, width, height }, page);
   return { data: r.rgba!, width, height, dpi, pages: r.pages };
 }
