@@ -220,6 +220,11 @@ export const SERVER_LIMITS = {
   images: { default: 8, why: 'each costs up to 30 tiles of vision tower time' },
   /** Messages in one request. */
   messages: { default: 256, why: 'a long conversation, and still a bounded replay' },
+  /**
+   * PDF pages the page's route (POST /v1/minimonkey/pdf) renders and encodes at once; one more gets
+   * 503 with Retry-After before its body is read.
+   */
+  pdfRenders: { default: 2, why: 'each holds a page of up to PDF_LIMITS.maxPixels as RGBA (64 MiB) while it is encoded to PNG' },
   /** Largest `max_tokens` a request may ask for (`--max-tokens-limit`); the default when absent is 512. */
   maxTokens: { default: 4096, why: "a reply a person reads; the library's own bound is the context" },
   /** Seconds a 503 tells the client to wait (Retry-After). */

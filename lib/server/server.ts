@@ -1,7 +1,7 @@
 // `minimonkey serve`'s HTTP server on Node's own http module (a handful of routes need no
-// framework): OpenAI's chat completions and models, /health, the page at /, and a crop-plan
-// route for the page. Loopback by default, optional bearer key, bounded bodies, one log line a
-// request, and a close() that drains what is in flight.
+// framework): OpenAI's chat completions and models, /health, the page at /, and the page's own
+// routes (crop plan, a PDF page as PNG). Loopback by default, optional bearer key, bounded bodies,
+// one log line a request, and a close() that drains what is in flight.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -11,8 +11,10 @@ import type { MiniMonkey } from '../model';
 import { DEFAULTS, SERVER_LIMITS } from '../limits';
 import { isPresetName, PresetName, PRESET_NAMES } from '../msac/presets';
 import { ApiError, badRequest, toApiError } from './api-error';
+import { parseJson, readBody } from './body';
 import { complete, CompletionWriter } from './completions';
 import { pageAsset } from './page-assets';
+import { pdfPageQuery, renderPdfPagePng } from './pdf-page';
 import { parseChatRequest, RequestPolicy } from './request';
 import { SlotPool } from './slots';
 
@@ -53,6 +55,8 @@ export class MiniMonkeyServer {
   // reply (reading, parsing, waiting for a slot, running), and the body bytes they hold.
   private admitted = 0;
   private bodyBytes = 0;
+  // PDF pages being rendered and encoded (each holds up to PDF_LIMITS.maxPixels of RGBA).
+  private renders = 0;
 
   private constructor(
     private readonly http: http.Server,
@@ -193,6 +197,10 @@ export class MiniMonkeyServer {
       allow(req, 'POST');
       return this.completions(req, res, signal);
     }
+    if (path === '/v1/minimonkey/pdf') {
+      allow(req, 'POST');
+      return this.pdfPage(req, res, url.searchParams);
+    }
     throw new ApiError(404, 'not_found_error', `no route ${req.method} ${path}`, 'not_found');
   }
 
@@ -250,15 +258,9 @@ export class MiniMonkeyServer {
       throw this.busy(`all ${this.pool.slots.length} slots are busy and ${this.o.queue} requests are waiting; retry later`);
     }
     this.admitted++;
-    let held = 0;
+    const held = { bytes: 0 };
     try {
-      const body = await readJson(req, this.o.maxBodyBytes, (n) => {
-        if (this.bodyBytes + n > this.o.maxBodyBytesInFlight) {
-          throw this.busy(`the server holds ${this.bodyBytes} bytes of request bodies (at most ${this.o.maxBodyBytesInFlight} together); retry later`);
-        }
-        this.bodyBytes += n;
-        held += n;
-      });
+      const body = parseJson(await this.body(req, held));
       const policy: RequestPolicy = {
         allowFiles: this.o.allowFiles, allowUrls: this.o.allowUrls, maxBytes: this.o.maxImageBytes,
         maxTotalBytes: SERVER_LIMITS.requestImageBytes.default, maxTokens: this.o.maxTokens, defaults: this.o.defaults,
@@ -276,8 +278,51 @@ export class MiniMonkeyServer {
       return { status: 200, note };
     } finally {
       this.admitted--;
-      this.bodyBytes -= held;
+      this.bodyBytes -= held.bytes;
     }
+  }
+
+  /** A page of an uploaded PDF as PNG, with X-PDF-Pages / X-PDF-Page / X-PDF-DPI (the page's picker). */
+  private async pdfPage(req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams): Promise<{ status: number; note: string }> {
+    // Not a CORS-safelisted type either: another site's page cannot post one without a preflight.
+    if (!/^application\/pdf\b/i.test(req.headers['content-type'] ?? '')) {
+      req.resume();
+      throw new ApiError(415, 'invalid_request_error', 'send the PDF as the body with Content-Type: application/pdf', 'unsupported_media_type');
+    }
+    const { page, crop } = pdfPageQuery(q, this.o.defaults.crop ?? this.pool.model.family.defaultPreset);
+    if (this.renders >= SERVER_LIMITS.pdfRenders.default) {
+      req.resume();
+      throw this.busy(`${this.renders} PDF pages are being rendered (at most ${SERVER_LIMITS.pdfRenders.default} at once); retry later`);
+    }
+    this.renders++;
+    const held = { bytes: 0 };
+    try {
+      const r = await renderPdfPagePng(await this.body(req, held), page, crop, this.o.maxImageBytes);
+      res.writeHead(200, {
+        'Content-Type': 'image/png', 'Content-Length': r.png.length, 'Cache-Control': 'no-store',
+        'X-PDF-Pages': String(r.pages), 'X-PDF-Page': String(r.page), 'X-PDF-DPI': r.dpi.toFixed(1),
+      });
+      res.end(r.png);
+      return { status: 200, note: `pdf page=${r.page}/${r.pages} ${r.width}x${r.height} dpi=${r.dpi.toFixed(1)} png=${r.png.length}` };
+    } finally {
+      this.renders--;
+      this.bodyBytes -= held.bytes;
+    }
+  }
+
+  /**
+   * The request body within --max-body; its bytes count in the server-wide total (past it the
+   * request is told to come back before they are kept) and in `held`, which the caller gives back
+   * once its reply is made.
+   */
+  private body(req: http.IncomingMessage, held: { bytes: number }): Promise<Buffer> {
+    return readBody(req, this.o.maxBodyBytes, (n) => {
+      if (this.bodyBytes + n > this.o.maxBodyBytesInFlight) {
+        throw this.busy(`the server holds ${this.bodyBytes} bytes of request bodies (at most ${this.o.maxBodyBytesInFlight} together); retry later`);
+      }
+      this.bodyBytes += n;
+      held.bytes += n;
+    });
   }
 }
 
@@ -298,45 +343,4 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-/**
- * The body as JSON, refused past `max` bytes (by Content-Length before reading, else while reading).
- * `reserve(n)` is told of n more bytes before they are kept (the Content-Length up front, else as
- * chunks come) and may throw to refuse them; the body is then drained, not kept.
- */
-async function readJson(req: http.IncomingMessage, max: number, reserve: (n: number) => void): Promise<unknown> {
-  const tooLarge = () => new ApiError(413, 'invalid_request_error', `the request body is larger than ${max} bytes`, 'request_too_large');
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (length > max) {
-    req.resume();  // drain, so the 413 reaches the client instead of a reset
-    throw tooLarge();
-  }
-  let reserved = 0;
-  const take = (n: number) => {
-    try {
-      reserve(n);
-    } catch (e) {
-      req.resume();
-      throw e;
-    }
-    reserved += n;
-  };
-  if (Number.isSafeInteger(length) && length > 0) take(length);
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    n += chunk.length;
-    if (n > max) {
-      req.resume();
-      throw tooLarge();
-    }
-    if (n > reserved) take(n - reserved);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (e) {
-    throw badRequest(`the request body is not JSON: ${(e as Error).message}`, null, 'invalid_json');
-  }
 }

@@ -1,7 +1,7 @@
-// The page at `/`: pick, drop or paste an image, see its MSAC crop plan, ask and follow up in one
+// The page at `/`: pick, drop or paste an image (or a PDF, one page at a time), see its MSAC crop plan, ask and follow up in one
 // conversation, watch each phase and the answer stream, and with SCM see which detail tokens it kept.
-// Plain browser JS against the server's own API (/v1/minimonkey/plan, /v1/chat/completions with
-// stream: true and its progress chunks); no build step.
+// Plain browser JS against the server's own API (/v1/minimonkey/plan, /v1/minimonkey/pdf,
+// /v1/chat/completions with stream: true and its progress chunks); no build step.
 'use strict';
 const $ = (id) => document.getElementById(id);
 const COLOURS = { detail: 'rgb(230,25,75)', adaptive: 'rgb(0,130,200)', global: 'rgb(60,180,75)' };
@@ -10,6 +10,7 @@ const COLOURS = { detail: 'rgb(230,25,75)', adaptive: 'rgb(0,130,200)', global: 
 const HEAT_STOPS = [[40, 40, 160], [250, 220, 40], [220, 30, 30]];
 const DROPPED = 'rgba(70,70,70,0.6)';
 let image = null; // { dataUrl, width, height }
+let pdf = null; // { file, name, pages, page }: the PDF whose page `image` is, rendered by the server
 let controller = null;
 let history = []; // the conversation so far: OpenAI messages, the image in the first user turn
 let lastQuestion = ''; // the question whose answer #answer shows
@@ -47,7 +48,7 @@ function clearError() {
 }
 
 async function api(path, init = {}) {
-  const res = await fetch(path, { ...init, headers: headers() });
+  const res = await fetch(path, { ...init, headers: { ...headers(), ...init.headers } });
   if (!res.ok) {
     let msg = `HTTP ${res.status}`;
     try { msg = (await res.json()).error.message; } catch { /* not JSON */ }
@@ -62,11 +63,70 @@ async function loadPresets() {
   $('scm').checked = scm === true; // the server's default (`serve --scm`)
 }
 
+const isPdf = (file) => file.type === 'application/pdf' || /\.pdf$/i.test(file.name);
+
 function readFile(file) {
-  if (!file || !file.type.startsWith('image/')) return showError(`${file ? file.name : 'that'} is not an image`);
-  const r = new FileReader();
-  r.onload = () => showImage(r.result);
-  r.readAsDataURL(file);
+  if (!file) return;
+  // A new file: nothing of the old one stays drawn (its plan, heatmap, page picker), even if this one fails.
+  clearImage();
+  if (isPdf(file)) {
+    pdf = { file, name: file.name, pages: 0, page: 0 };
+    return renderPdf(1);
+  }
+  if (!file.type.startsWith('image/')) return showError(`${file.name} is not an image or a PDF`);
+  dataUrlOf(file).then(showImage);
+}
+
+function dataUrlOf(blob) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(blob);
+  });
+}
+
+function clearImage() {
+  image = null;
+  pdf = null;
+  $('image').removeAttribute('src');
+  $('stage').hidden = true;
+  $('drop-hint').hidden = false;
+  $('pdf-picker').hidden = true;
+  $('plan').textContent = '';
+  $('legend').hidden = true;
+  clearError();
+  newConversation();
+}
+
+/**
+ * Page `page` of the loaded PDF, rendered by the server (at the resolution the chosen preset gets in
+ * the API) and then shown and asked about exactly as an uploaded image. A failure (corrupt,
+ * encrypted, no such page, too large) shows in the error box; the page shown before stays.
+ */
+async function renderPdf(page) {
+  const mine = pdf;
+  $('pdf-page').disabled = true;
+  status(`rendering page ${page}`);
+  try {
+    const q = new URLSearchParams({ page, crop: $('preset').value });
+    const res = await api(`/v1/minimonkey/pdf?${q}`, { method: 'POST', body: mine.file, headers: { 'Content-Type': 'application/pdf' } });
+    const url = await dataUrlOf(await res.blob());
+    if (pdf !== mine) return; // another file was chosen meanwhile
+    mine.pages = Number(res.headers.get('X-PDF-Pages'));
+    mine.page = Number(res.headers.get('X-PDF-Page'));
+    $('pdf-page').max = String(mine.pages);
+    $('pdf-pages').textContent = String(mine.pages);
+    $('pdf-picker').hidden = false;
+    showImage(url);
+  } catch (e) {
+    if (pdf === mine) showError(`${mine.name}: ${e.message}`);
+  } finally {
+    if (pdf === mine) {
+      $('pdf-page').value = String(mine.page || 1);
+      $('pdf-page').disabled = false;
+    }
+  }
 }
 
 function showImage(dataUrl) {
@@ -279,7 +339,9 @@ document.addEventListener('paste', (e) => {
   const item = [...e.clipboardData.items].find((i) => i.type.startsWith('image/'));
   if (item) readFile(item.getAsFile());
 });
-$('preset').addEventListener('change', () => image && drawPlan());
+// A PDF page is rendered for the preset (README "PDFs": its resolution), so a new preset renders it again.
+$('preset').addEventListener('change', () => (pdf && pdf.page ? renderPdf(pdf.page) : image && drawPlan()));
+$('pdf-page').addEventListener('change', () => pdf && renderPdf(Number($('pdf-page').value)));
 $('show-heatmap').addEventListener('change', () => { $('heatmap').hidden = !$('show-heatmap').checked; });
 $('ask').addEventListener('submit', ask);
 $('new-chat').addEventListener('click', newConversation);
