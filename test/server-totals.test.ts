@@ -114,3 +114,16 @@ describe('images of one request, with --allow-files', () => {
     expect(remote.json().error).toMatchObject({ code: 'image_unreadable', param: 'messages[0].content[1].image_url.url' });
   });
 });
+
+describe('close while a body is withheld', () => {
+  it('does not wait for a body that has not all come: the close is prompt and the client is hung up on', async () => {
+    const srv = await startServer({});
+    const held = withhold(srv.url, 1024);
+    await tick();
+    const t0 = Date.now();
+    await srv.close(); // drains up to 2 s: before, it waited past that, for the request timeout (120 s)
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await held.reply; // the socket was closed by the server
+    expect(held.socket.destroyed || held.socket.readableEnded).toBe(true);
+  });
+});

@@ -49,7 +49,8 @@ export interface ServeOptions {
 }
 
 export class MiniMonkeyServer {
-  private readonly inflight = new Set<AbortController>();
+  /** Each request being handled, with its abort. */
+  private readonly inflight = new Map<AbortController, http.IncomingMessage>();
   private draining = false;
   // Totals over all connections: completion requests anywhere between their first byte and their
   // reply (reading, parsing, waiting for a slot, running), and the body bytes they hold.
@@ -118,9 +119,12 @@ export class MiniMonkeyServer {
     this.pool.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
+    // A request whose body has not all come has no work to finish: waiting on it would hold the
+    // close until the client (or the 120 s request timeout) gives up.
+    for (const req of this.inflight.values()) if (!req.complete) req.destroy();
     const deadline = Date.now() + drainMs;
     while (this.inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const c of this.inflight) c.abort();
+    for (const c of this.inflight.keys()) c.abort();
     while (this.inflight.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.http.closeAllConnections();
     await closed;
@@ -134,7 +138,7 @@ export class MiniMonkeyServer {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    this.inflight.add(abort);
+    this.inflight.set(abort, req);
     let status = 500;
     let note = '';
     try {
