@@ -7,19 +7,9 @@ import { MiniMonkey, MiniMonkeyLoadOptions } from '../model';
 import { toRecord } from './error-record';
 import type { ChildState, FromChild, ToChild } from './protocol';
 import { testCrash } from './test-crash';
+import { parentChannel } from '../util/child-process';
 
-interface ParentPort {
-  on(event: 'message', fn: (e: { data: unknown }) => void): void;
-  postMessage(m: unknown): void;
-}
-
-// Electron's utilityProcess has process.parentPort; a forked Node process has process.send.
-const electronPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
-const send = (m: FromChild): void => {
-  if (electronPort) electronPort.postMessage(m);
-  // A parent gone mid-send (EPIPE) is not an error here: 'disconnect' ends this process.
-  else if (process.connected) process.send!(m, undefined, {}, () => undefined);
-};
+const { send } = parentChannel<FromChild, ToChild>((m) => onMessage(m));
 
 let model: MiniMonkey | undefined;
 const sessions = new Map<number, ChatSession>();
@@ -113,18 +103,4 @@ function onMessage(m: ToChild): void {
       model?.dispose();
       process.exit(0);
   }
-}
-
-if (electronPort) {
-  electronPort.on('message', (e) => onMessage(e.data as ToChild));
-} else {
-  process.on('message', (m) => onMessage(m as ToChild));
-  // The parent gone (exited, killed, or closed the channel): nothing more will come. The OS frees
-  // the model's memory with the process.
-  process.on('disconnect', () => process.exit(0));
-  // A parent killed while this process's channel is busy: its pid changes to the reaper's.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0);
-  }, 500).unref();
 }

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import type { RenderReply, RenderRequest } from './protocol';
 import { beginBounded, installRenderBounds, refused } from './render-bounds';
+import { parentChannel } from '../util/child-process';
 
 // Only what we call of pdfjs's API (its own .d.mts cannot be imported from CommonJS typings).
 interface PdfViewport { width: number; height: number }
@@ -147,18 +148,7 @@ async function render(req: RenderRequest): Promise<RenderReply> {
   return { id: req.id, ok: true, pages: doc.numPages, rgba: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-interface ParentPort {
-  on(event: 'message', fn: (e: { data: unknown }) => void): void;
-  postMessage(m: unknown): void;
-}
-
-// Electron's utilityProcess has process.parentPort; a forked Node process has process.send.
-const electronPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
-const send = (m: RenderReply): void => {
-  if (electronPort) electronPort.postMessage(m);
-  // A parent gone mid-send (EPIPE) is not an error here: 'disconnect' ends this process.
-  else if (process.connected) process.send!(m, undefined, {}, () => undefined);
-};
+const { send } = parentChannel<RenderReply, RenderRequest>((m) => onRequest(m));
 
 // One request at a time: the process has one JavaScript thread anyway, and a refusal belongs to
 // the request that caused it.
@@ -166,15 +156,3 @@ let queue: Promise<void> = Promise.resolve();
 const onRequest = (req: RenderRequest): void => {
   queue = queue.then(() => handle(req)).then(send);
 };
-if (electronPort) {
-  electronPort.on('message', (e) => onRequest(e.data as RenderRequest));
-} else {
-  process.on('message', (m) => onRequest(m as RenderRequest));
-  // The host gone (exited, killed, or closed the channel): nothing more will come.
-  process.on('disconnect', () => process.exit(0));
-  // A host killed while the channel is busy: this process's parent becomes the reaper.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0);
-  }, 500).unref();
-}

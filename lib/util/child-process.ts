@@ -89,3 +89,34 @@ function electronUtility<Out, In>(file: string): ChildTransport<Out, In> | undef
     setRef: () => undefined,  // Electron's main process lives as long as the app
   };
 }
+
+interface ParentPort {
+  on(event: 'message', fn: (e: { data: unknown }) => void): void;
+  postMessage(m: unknown): void;
+}
+
+/**
+ * The child's side of startChild's channel: `send` to the parent, and `onMessage` from it. Electron's
+ * utilityProcess has process.parentPort; a forked Node process has process.send. The parent gone
+ * (exited, killed, or the channel closed) ends this process: nothing more will come.
+ */
+export function parentChannel<Out, In>(onMessage: (m: In) => void): { send(m: Out): void } {
+  const electronPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+  if (electronPort) {
+    electronPort.on('message', (e) => onMessage(e.data as In));
+    return { send: (m) => electronPort.postMessage(m) };
+  }
+  process.on('message', (m) => onMessage(m as In));
+  process.on('disconnect', () => process.exit(0));
+  // A parent killed while the channel is busy: this process's parent becomes the reaper.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 500).unref();
+  return {
+    // A parent gone mid-send (EPIPE) is not an error here: 'disconnect' ends this process.
+    send: (m) => {
+      if (process.connected) process.send!(m, undefined, {}, () => undefined);
+    },
+  };
+}
