@@ -121,9 +121,15 @@ async function handle(req: RenderRequest): Promise<RenderReply> {
   return reply;
 }
 
+// @napi-rs/canvas says only this when Skia cannot allocate a canvas's pixels. Every canvas here is
+// within the bounds (the page's own size, or an image of at most maxImagePixels), so its failure
+// is memory, not a malformed file (an 8192² image page under `prlimit --data=768M`).
+const CANVAS_REFUSED = /create skia surface failed/i;
+
 function errorReply(id: number, e: unknown): RenderReply {
   const err = e as { name?: string; message?: string; code?: number };
-  const memory = isMemoryError(e) || (wasmRefused && /wasm|webassembly/i.test(String(err?.message)));
+  const message = String(err?.message);
+  const memory = isMemoryError(e) || CANVAS_REFUSED.test(message) || (wasmRefused && /wasm|webassembly/i.test(message));
   return { id, ok: false, error: { name: memory ? 'OutOfMemory' : String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: err?.code } };
 }
 
