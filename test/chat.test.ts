@@ -164,6 +164,21 @@ describe('streaming, cache, stop strings', () => {
     chat.dispose();
   });
 
+  test('explicit crop layers take the vision tower\'s tokens per tile, in the prompt as in the tiles (one plan per image)', async () => {
+    const img = image(60, 44, 9);
+    const layers = { detail: { min: 1, max: 2 }, adaptive: { min: 1, max: 2 } };
+    const tower = mm.vision.info.tokensPerTile;
+    const chat = await mm.chat({ contextSize: 8192 });
+    const right = await chat.ask([{ type: 'image', image: img }, 'one'], { crop: layers, maxTokens: 4 });
+    await chat.reset();
+    // A tokensPerTile the tower does not make: the prompt is still sized by what the tower makes.
+    const wrong = await chat.ask([{ type: 'image', image: img }, 'one'], { crop: { ...layers, tokensPerTile: tower + 7 }, maxTokens: 4 });
+    expect(right.tokens.image % tower).toBe(0);
+    expect(wrong.tokens.image).toBe(right.tokens.image);
+    expect(wrong.tokenIds).toEqual(right.tokenIds);
+    chat.dispose();
+  });
+
   test('a stop string ends the reply before it, even split across tokens', async () => {
     const chat = await mm.chat();
     const full = await chat.ask('list', { maxTokens: 30 });

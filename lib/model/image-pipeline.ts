@@ -6,15 +6,15 @@ import { fromNative } from '../errors';
 import { ImageInput, loadImage, LoadImageOptions } from '../image/load';
 import type { PreparedImage } from '../llm/chat-host';
 import { ImageEmbeddingCache, imageKey } from './image-cache';
-import { planCrops } from '../msac/plan';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions } from '../msac/types';
 import { fileIdentity } from '../page-cache/file-identity';
 import { pageKey } from '../page-cache/key';
 import type { PageCache } from '../page-cache/page-cache';
 import { throwIfAborted } from '../util/abort';
-import { encodeImage, EncodedImage } from '../vision/encode-image';
+import { encodePlanned, EncodedImage } from '../vision/encode-image';
 import type { VisionEncoder } from '../vision/encoder';
+import { planFor } from '../vision/preprocess';
 
 /** Where an image's embeddings came from when not from the vision tower. */
 export type EmbeddingSource = false | 'memory' | 'disk';
@@ -44,7 +44,8 @@ export class ImagePipeline {
     const c = crop ?? this.defaultCrop;
     // A PDF page is rendered for the crop it is asked with (pdf/dpi.ts), unless told otherwise.
     const rgb = await loadImage(input, { ...load, pdf: { crop: c, ...load?.pdf } });
-    const plan = planCrops(rgb.width, rgb.height, c);
+    // The one plan of this image: it sizes the prompt here and cuts the tiles in encode().
+    const plan = planFor(rgb.width, rgb.height, c, this.vision.info.tokensPerTile);
     return { rgb, crop: c, plan, key: imageKey(rgb, c) };
   }
 
@@ -65,7 +66,7 @@ export class ImagePipeline {
     }
     let enc: EncodedImage;
     try {
-      enc = await encodeImage(this.vision, img.rgb, { crop: img.crop, signal, onTiles });
+      enc = await encodePlanned(this.vision, img.rgb, img.plan, { signal, onTiles });
     } catch (e) {
       throw fromNative(e);
     }

@@ -3,8 +3,8 @@
 import { InvalidArgumentError } from '../errors';
 import type { CropPlan } from '../msac/types';
 import type { EncodeOptions, VisionEncoder } from './encoder';
-import { ImageInput, loadImage, LoadImageOptions } from '../image/load';
-import { PreprocessOptions, preprocessRgb } from './preprocess';
+import { ImageInput, loadImage, LoadImageOptions, RgbImage } from '../image/load';
+import { assembleTiles, planFor, PreprocessOptions } from './preprocess';
 
 export interface EncodedImage {
   plan: CropPlan;
@@ -27,13 +27,23 @@ export const TILES_PER_CALL = 4;
 
 /** Any image input (file path, encoded bytes, raw pixels; see loadImage) through MSAC and the tower. */
 export async function encodeImage(encoder: VisionEncoder, image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
-  const { imageSize, tokensPerTile, embeddingWidth, imageMean, imageStd } = encoder.info;
   const { orientation, alpha, maxPixels, maxDecodedPixels, oversize } = options;
   const img = await loadImage(image, { orientation, alpha, maxPixels, maxDecodedPixels, oversize });
-  const { plan, pixels } = await preprocessRgb(img, { crop: options.crop, mean: imageMean, std: imageStd, tokensPerTile, maxLayerBytes: options.maxLayerBytes });
+  return encodePlanned(encoder, img, planFor(img.width, img.height, options.crop, encoder.info.tokensPerTile), options);
+}
+
+/** An image already read and planned (planFor with the tower's tokens per tile) through the tower, in chunks of tiles. */
+export async function encodePlanned(
+  encoder: VisionEncoder,
+  img: RgbImage,
+  plan: CropPlan,
+  options: Pick<EncodeImageOptions, 'maxLayerBytes' | 'signal' | 'onTiles'> = {},
+): Promise<EncodedImage> {
+  const { imageSize, tokensPerTile, embeddingWidth, imageMean, imageStd } = encoder.info;
   if (plan.tileSize !== imageSize) {
     throw new InvalidArgumentError(`the crop plan uses ${plan.tileSize}px tiles but the vision tower takes ${imageSize}px`);
   }
+  const pixels = await assembleTiles(img, plan, { mean: imageMean, std: imageStd, maxLayerBytes: options.maxLayerBytes });
   const perTile = 3 * imageSize * imageSize;
   const embeddings = new Float32Array(plan.tileCount * tokensPerTile * embeddingWidth);
   for (let first = 0; first < plan.tileCount; first += TILES_PER_CALL) {

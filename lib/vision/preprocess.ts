@@ -49,11 +49,16 @@ export function checkRgbImage(img: RgbImage): void {
   }
 }
 
-function planFor(width: number, height: number, options: PreprocessOptions): CropPlan {
-  const crop = options.crop ?? 'default';
-  return typeof crop === 'string'
-    ? planCrops(width, height, crop)
-    : planCrops(width, height, { ...crop, tokensPerTile: options.tokensPerTile ?? crop.tokensPerTile });
+/**
+ * The MSAC plan of an image of this size: the one place a crop becomes a plan, so the plan that
+ * sized the prompt is the plan whose tiles are encoded. Explicit layer ranges take the vision
+ * tower's tokens per tile when it is given; a preset carries its own.
+ */
+export function planFor(width: number, height: number, crop: PresetName | CropOptions | undefined, tokensPerTile?: number): CropPlan {
+  const c = crop ?? 'default';
+  return typeof c === 'string'
+    ? planCrops(width, height, c)
+    : planCrops(width, height, { ...c, tokensPerTile: tokensPerTile ?? c.tokensPerTile });
 }
 
 function maxLayerBytesOf(options: PreprocessOptions): number {
@@ -92,15 +97,26 @@ export function checkLayerBytes(plan: CropPlan, maxLayerBytes: number): void {
 /** Plans the crops and builds the normalized tile batch of one image. */
 export async function preprocessRgb(img: RgbImage, options: PreprocessOptions = {}): Promise<Preprocessed> {
   checkRgbImage(img);
-  const plan = planFor(img.width, img.height, options);
+  const plan = planFor(img.width, img.height, options.crop, options.tokensPerTile);
+  return { plan, pixels: await assembleTiles(img, plan, options) };
+}
+
+/**
+ * The normalized tile batch of an image by a plan already made for it (planFor on this image's
+ * size), for the model's pipeline, which planned the image when it prepared the prompt.
+ */
+export async function assembleTiles(img: RgbImage, plan: CropPlan, options: Pick<PreprocessOptions, 'mean' | 'std' | 'maxLayerBytes'>): Promise<Float32Array> {
+  checkRgbImage(img);
+  if (plan.width !== img.width || plan.height !== img.height) {
+    throw new InvalidArgumentError(`the crop plan is for a ${plan.width}x${plan.height} image, not this ${img.width}x${img.height} one`);
+  }
   checkLayerBytes(plan, maxLayerBytesOf(options));
   const specs = new Int32Array(plan.tiles.length * 4);
   plan.tiles.forEach((t, i) => specs.set([t.resizeTo.width, t.resizeTo.height, t.crop.x, t.crop.y], i * 4));
   try {
-    const pixels = await native().assembleTiles(
+    return await native().assembleTiles(
       img.data, img.width, img.height, specs, plan.tileSize, options.mean ?? IMAGENET_MEAN, options.std ?? IMAGENET_STD,
     );
-    return { plan, pixels };
   } catch (e) {
     throw fromNative(e);
   }
@@ -118,7 +134,7 @@ export async function preprocess(image: ImageInput, options: PreprocessImageOpti
   const maxLayerBytes = maxLayerBytesOf(rest);
   // The same plan checked on the header's size, so a hostile shape is refused before decoding.
   const img = await loadImageChecked(image, { orientation, alpha, maxPixels, maxDecodedPixels, oversize }, (w, h) =>
-    checkLayerBytes(planFor(w, h, rest), maxLayerBytes),
+    checkLayerBytes(planFor(w, h, rest.crop, rest.tokensPerTile), maxLayerBytes),
   );
   return preprocessRgb(img, rest);
 }
