@@ -6,11 +6,9 @@ import { IoError } from '../errors';
 import { BATCH_LIMITS } from '../limits';
 import { defaultThreads } from '../threads';
 import { MiniMonkey } from '../model';
-import { doneKeys, JsonlWriter } from '../batch/jsonl';
-import { planBatch } from '../batch/plan';
 import { runPool, threadsPerWorker } from '../batch/pool';
-import type { BatchResult, BatchTask, PageJob } from '../batch/task';
-import { runPage } from '../batch/task';
+import { driveBatch, onModel, PageRunner } from '../batch/run';
+import type { BatchTask } from '../batch/task';
 import { CliCommand, CliContext, parseOptions, UsageError } from './command';
 import { ASK_OPTIONS, ASK_USAGE, askArgs, intFlag, LOAD_OPTIONS, LOAD_USAGE, loadArgs, LoadArgs, requireModelFiles } from './model-args';
 import { PDF_OPTIONS, PDF_USAGE, pdfArgs, PdfArgs } from './pdf-args';
@@ -100,57 +98,54 @@ function parse(argv: string[]): Parsed | 'help' {
   };
 }
 
-/** The results of `jobs`, computed where the command line says: here, in local workers, or by the queue. */
-async function* results(args: Parsed, jobs: PageJob[], ctx: CliContext): AsyncGenerator<BatchResult> {
+/** Where the pages are computed, as the command line says: by the queue, in local workers, or here. */
+function runnerFor(args: Parsed, ctx: CliContext): PageRunner {
   if (args.queue !== undefined) {
-    const { collectFromQueue } = await import('../batch/queue');
-    yield* collectFromQueue(jobs, { url: args.queue, name: args.queueName, task: args.task, password: args.pdf.password, signal: ctx.signal });
-    return;
+    const url = args.queue;
+    return async function* (jobs, task, o) {
+      const { collectFromQueue } = await import('../batch/queue');
+      yield* collectFromQueue(jobs, { url, name: args.queueName, task, password: o.password, signal: o.signal });
+    };
   }
   const load = args.load as LoadArgs & { mmproj: string };
   if (args.workers > 1) {
     const threads = threadsPerWorker(load.threads ?? defaultThreads(), args.workers);
-    yield* runPool(jobs, { workers: args.workers, load: { ...load, threads }, task: args.task, password: args.pdf.password, signal: ctx.signal });
-    return;
+    return (jobs, task, o) => runPool(jobs, { workers: args.workers, load: { ...load, threads }, task, password: o.password, signal: o.signal });
   }
-  const model = await MiniMonkey.load({ ...load, signal: ctx.signal });
-  try {
-    for (const job of jobs) {
-      if (ctx.signal.aborted) return;
-      yield await runPage(model, job, args.task, { password: args.pdf.password, signal: ctx.signal });
+  return async function* (jobs, task, o) {
+    const model = await MiniMonkey.load({ ...load, signal: ctx.signal });
+    try {
+      yield* onModel(model)(jobs, task, o);
+    } finally {
+      model.dispose();
     }
-  } finally {
-    model.dispose();
-  }
+  };
 }
 
 async function run(args: Parsed, ctx: CliContext): Promise<number> {
   // hf:owner/name resolves to the pulled pair; a missing file is an IoError before any work.
   if (args.load) args.load = requireModelFiles(args.load);
   if (args.queue !== undefined) (await import('../batch/queue')).checkQueuePackages(); // before any work
-  const plan = await planBatch(args.inputs, args.task, { pages: args.pdf.pages, password: args.pdf.password, done: doneKeys(args.out), signal: ctx.signal });
-  const total = plan.jobs.length + plan.failed.length;
-  if (plan.skipped > 0) process.stderr.write(`batch: ${plan.skipped} page${plan.skipped === 1 ? '' : 's'} already done in ${args.out}, skipped\n`);
-  if (total === 0) {
-    if (plan.skipped === 0) throw new IoError(`no images or PDFs in ${args.inputs.join(', ')}`);
-    return 0;
-  }
-  const writer = new JsonlWriter(args.out);
-  const progress = new BatchProgress(total);
-  let failed = 0;
-  const record = (r: BatchResult) => {
-    writer.append(r);
-    if (r.error) failed++;
-    progress.page(r.error !== undefined);
+  let total = 0;
+  let progress: BatchProgress | undefined;
+  const onPlan = (p: { total: number; skipped: number }) => {
+    total = p.total;
+    if (p.skipped > 0) process.stderr.write(`batch: ${p.skipped} page${p.skipped === 1 ? '' : 's'} already done in ${args.out}, skipped\n`);
+    if (total === 0 && p.skipped === 0) throw new IoError(`no images or PDFs in ${args.inputs.join(', ')}`);
+    if (total > 0) progress = new BatchProgress(total);
   };
+  let failed = 0;
   const t0 = Date.now();
+  const options = { ...args.task, out: args.out, pages: args.pdf.pages, password: args.pdf.password, signal: ctx.signal, onPlan };
   try {
-    for (const r of plan.failed) record(r);
-    for await (const r of results(args, plan.jobs, ctx)) record(r);
+    for await (const r of driveBatch(args.inputs, options, runnerFor(args, ctx))) {
+      if (r.error) failed++;
+      progress?.page(r.error !== undefined);
+    }
   } finally {
-    progress.clear();
-    writer.close();
+    progress?.clear();
   }
+  if (total === 0) return 0;
   if (ctx.signal.aborted) return 130;
   const min = (Date.now() - t0) / 60000;
   process.stderr.write(`batch: ${total} page${total === 1 ? '' : 's'}, ${total - failed} answered, ${failed} failed; ${(total / Math.max(min, 1e-9)).toFixed(1)} pages/min; results in ${args.out}\n`);
