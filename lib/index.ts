@@ -30,7 +30,7 @@ export type { PreprocessImageOptions } from './vision/preprocess';
 // The model pair, chat sessions and the language model on its own.
 export { MiniMonkey } from './model';
 export type { IsolatedMiniMonkey, IsolatedSession, IsolateSettings } from './isolate/isolated-model';
-export type { MiniMonkeyLoadOptions, EncodeImageOptions as MiniMonkeyEncodeImageOptions } from './model';
+export type { MiniMonkeyLoadOptions, MiniMonkeyEncodeImageOptions } from './model';
 export { ChatSession } from './llm/session';
 export type { PageCacheOptions } from './page-cache/page-cache';
 export type { AskOptions, AskResult, AskProgress, ChatOptions, Content, ContentPart, FinishReason } from './llm/session';

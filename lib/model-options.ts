@@ -59,7 +59,7 @@ export interface MiniMonkeyLoadSettings {
   onProgress?: (p: { phase: 'text' | 'vision'; fraction: number }) => void;
 }
 
-export interface EncodeImageOptions {
+export interface MiniMonkeyEncodeImageOptions {
   crop?: PresetName | CropOptions;
   image?: LoadImageOptions;
   signal?: AbortSignal;

@@ -5,7 +5,7 @@
 // sessions in both modes (sessions.ts). This class holds what they made and frees it.
 import { DisposedError, InvalidArgumentError } from './errors';
 import type { ImageInput, LoadImageOptions } from './image/load';
-import type { EncodeImageOptions, MiniMonkeyLoadOptions } from './model-options';
+import type { MiniMonkeyEncodeImageOptions, MiniMonkeyLoadOptions } from './model-options';
 import type { ChatHost, PreparedImage } from './llm/chat-host';
 import type { ModelFamily } from './family';
 import type { ChatOptions, ChatSession } from './llm/session';
@@ -29,7 +29,7 @@ import { loadPair } from './model/pairing';
 import { openLoneSession, openSequenceSession, openSharedContext, SettledSessionDefaults, settleChat } from './model/sessions';
 import { settleLoad } from './model/settle-load';
 
-export type { EncodeImageOptions, MiniMonkeyLoadOptions, MiniMonkeyLoadSettings } from './model-options';
+export type { MiniMonkeyEncodeImageOptions, MiniMonkeyLoadOptions, MiniMonkeyLoadSettings } from './model-options';
 export { defaultSequenceSize } from './model/sessions';
 
 export class MiniMonkey implements ChatHost {
@@ -150,7 +150,7 @@ export class MiniMonkey implements ChatHost {
   }
 
   /** An image through MSAC and the vision tower (cached by content and crop options). */
-  async encodeImage(image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
+  async encodeImage(image: ImageInput, options: MiniMonkeyEncodeImageOptions = {}): Promise<EncodedImage> {
     this.live();
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
     checkSignal(options.signal);

@@ -2,7 +2,7 @@
 // stream_options, response_format) is answered as the library answers the same ask on the same
 // model, streamed and not, and what it parses (usage, finish reasons, errors) is in OpenAI's shape.
 import OpenAI from 'openai';
-import { literalGrammar } from '../lib/server/completions';
+import { literalGrammar } from '../lib/server/history-replay';
 import { pageImage, startServer, TestServer } from './helpers/server';
 
 let srv: TestServer;

@@ -17,7 +17,7 @@ import type { CropOptions, CropPlan } from '../msac/types';
 import { checkCallback, checkSignal } from '../util/abort';
 import { compiledSibling } from '../util/compiled';
 import type { EncodedImage } from '../vision/encode-image';
-import type { EncodeImageOptions, MiniMonkeyLoadOptions } from '../model-options';
+import type { MiniMonkeyEncodeImageOptions, MiniMonkeyLoadOptions } from '../model-options';
 import type { ChildState } from './protocol';
 import { CallHandlers, CallRequest, ModelWorker } from './worker';
 
@@ -121,7 +121,7 @@ export class IsolatedMiniMonkey {
   }
 
   /** An image through MSAC and the vision tower, in the child; the embeddings come back. */
-  async encodeImage(image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
+  async encodeImage(image: ImageInput, options: MiniMonkeyEncodeImageOptions = {}): Promise<EncodedImage> {
     this.live();
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
     const signal = checkSignal(options.signal);

@@ -1,12 +1,13 @@
-// POST /v1/chat/completions on a slot: the history the slot's context lacks is replayed, the last
+// POST /v1/chat/completions on a slot: the history the slot's context lacks is replayed
+// (history-replay.ts), the last
 // user turn is asked, and the reply goes back as one JSON object or as SSE chunks ending in
 // `data: [DONE]`, with OpenAI's usage and our `minimonkey` object (crop plans, SCM, timings).
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AskProgress, AskResult, FinishReason } from '../llm/session';
-import { LIMITS } from '../limits';
 import { scmHeatmapCells } from '../scm-heatmap';
+import { replayHistory } from './history-replay';
 import { assistantKey, ChatRequest } from './request';
 import type { Slot, SlotPool } from './slots';
 
@@ -22,21 +23,6 @@ export interface Completion {
 }
 
 const FINISH: Record<FinishReason, string> = { end: 'stop', stopString: 'stop', maxTokens: 'length', contextFull: 'length' };
-
-/** A GBNF grammar that admits exactly `text`: replays an assistant message the context lacks. */
-export function literalGrammar(text: string): string {
-  const esc = [...text]
-    .map((c) => {
-      if (c === '"' || c === '\\') return `\\${c}`;
-      if (c === '\n') return '\\n';
-      if (c === '\r') return '\\r';
-      if (c === '\t') return '\\t';
-      const code = c.codePointAt(0)!;
-      return code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : c;
-    })
-    .join('');
-  return `root ::= "${esc}"`;
-}
 
 /** Runs the request on a slot from `pool`; `onPiece` gets the asked turn's text as it comes. */
 export async function complete(pool: SlotPool, req: ChatRequest, signal: AbortSignal, onPiece: (s: string) => void, onProgress?: (p: AskProgress) => void): Promise<Completion> {
@@ -54,20 +40,7 @@ async function onSlot(pool: SlotPool, slot: Slot, req: ChatRequest, signal: Abor
   const held = await pool.prepare(slot, req.keys.slice(0, -1), req.system);
   const cached = slot.session.contextUsed;
   if (held === 0) slot.keys = [req.keys[0]];
-  let prompt = 0;
-  let image = 0;
-  // keys: [system, user 0, assistant 0, user 1, ...]: turn i's user is key 1 + 2i.
-  for (let i = (Math.max(held, 1) - 1) / 2; i < req.turns.length - 1; i++) {
-    const t = req.turns[i];
-    const text = t.assistant!;
-    const r = await slot.session.ask(t.user, {
-      ...req.options, temperature: 0, stop: undefined, json: undefined,
-      grammar: literalGrammar(text), maxTokens: Math.min(LIMITS.maxTokens.max, Buffer.byteLength(text) + 1), signal,
-    });
-    prompt += r.tokens.prompt + r.tokens.generated;
-    image += r.tokens.image;
-    slot.keys!.push(req.keys[1 + 2 * i], req.keys[2 + 2 * i]);
-  }
+  const { prompt, image } = await replayHistory(slot, req, held, signal);
   const last = req.turns[req.turns.length - 1];
   const reply = slot.session.ask(last.user, { ...req.options, signal, ...(onProgress ? { onProgress } : {}) });
   for await (const piece of reply) onPiece(piece);
