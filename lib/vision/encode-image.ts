@@ -21,9 +21,12 @@ export type EncodeImageOptions = Omit<PreprocessOptions, 'mean' | 'std' | 'token
 /**
  * Tiles per vision graph. The compute buffer grows with the tiles of one graph (about 42 MiB a tile
  * at InternViT-300M's size: 28 tiles held 1.2 GiB), and tiles are independent images to the tower,
- * so a page goes through in chunks: memory bounded whatever the preset, progress per chunk.
+ * so a page goes through in chunks: memory bounded whatever the preset, progress per chunk. Larger
+ * graphs are also slower per tile on the CPU (full-size q8_0 mmproj, 8 tiles, AMD EPYC, 2 threads,
+ * busy machine, interleaved runs): 8 per graph 18.8-25.8 s a tile, 4: 13.9-17.4 s, 2: 9.7-15.7 s,
+ * 1: 15.5-16.1 s; peak RSS 891, 688, 591, 545 MiB.
  */
-export const TILES_PER_CALL = 4;
+export const TILES_PER_CALL = 2;
 
 /** Any image input (file path, encoded bytes, raw pixels; see loadImage) through MSAC and the tower. */
 export async function encodeImage(encoder: VisionEncoder, image: ImageInput, options: EncodeImageOptions = {}): Promise<EncodedImage> {
