@@ -206,6 +206,8 @@ export interface NativeRuntimeInfo {
     maxGpuLayers: number;
     maxDeviceName: number;
     maxParallel: number;
+    /** libllama's context padding, which a lone chat grows by (DEFAULTS.contextStep). */
+    contextStep: number;
   };
 }
 

@@ -12,17 +12,6 @@
 
 namespace mm {
 
-namespace {
-
-// Frees a llama_batch however the decode loop leaves.
-struct Batch {
-  llama_batch b;
-  Batch(int n, int embd) : b(llama_batch_init(n, embd, 1)) {}
-  ~Batch() { llama_batch_free(b); }
-};
-
-}  // namespace
-
 bool LlmContext::abort_requested(void* self) {
   const std::atomic<bool>* flag = static_cast<LlmContext*>(self)->cancel_.load();
   return flag != nullptr && flag->load(std::memory_order_relaxed);
@@ -119,13 +108,7 @@ void LlmContext::run(const std::vector<PromptPart>& parts, size_t total, const s
         }
         if (cancel && cancel->load()) throw Error(ErrorCode::Aborted, "aborted");
         take_last_log_error();
-        const int32_t rc = llama_decode(ctx_, b);
-        if (rc == 2) throw Error(ErrorCode::Aborted, "aborted");
-        if (rc == 1) throw Error(ErrorCode::ContextOverflow, "no room left in the KV cache");
-        if (rc != 0) {
-          const std::string why = take_last_log_error();
-          throw Error(ErrorCode::Internal, "llama_decode failed (" + std::to_string(rc) + (why.empty() ? "" : ": " + why) + ")");
-        }
+        check_decode(llama_decode(ctx_, b));
         n_past_ += n;
         done += static_cast<size_t>(n);
         if (progress) progress(done, total);

@@ -10,28 +10,6 @@
 
 namespace mm {
 
-namespace {
-
-// Frees a llama_batch however the decode leaves.
-struct Batch {
-  llama_batch b;
-  Batch(int n, int embd) : b(llama_batch_init(n, embd, 1)) {}
-  ~Batch() { llama_batch_free(b); }
-};
-
-// libllama pads every context size to this.
-constexpr int kCtxPad = 256;
-
-void check_decode(int32_t rc) {
-  if (rc == 0) return;
-  if (rc == 2) throw Error(ErrorCode::Aborted, "aborted");
-  if (rc == 1) throw Error(ErrorCode::ContextOverflow, "no room left in the KV cache");
-  const std::string why = take_last_log_error();
-  throw Error(ErrorCode::Internal, "llama_decode failed (" + std::to_string(rc) + (why.empty() ? "" : ": " + why) + ")");
-}
-
-}  // namespace
-
 bool SequenceContext::abort_requested(void* self) {
   const std::atomic<bool>* flag = static_cast<SequenceContext*>(self)->cancel_.load();
   return flag != nullptr && flag->load(std::memory_order_relaxed);
@@ -43,7 +21,7 @@ std::unique_ptr<SequenceContext> SequenceContext::create(std::shared_ptr<TextMod
   if (opts.n_ctx_seq < limits::kMinContext || opts.n_ctx_seq > limits::kMaxContext) throw Error(ErrorCode::InvalidArgument, "contextSize out of range");
   if (opts.n_batch < 1 || opts.n_batch > limits::kMaxBatch) throw Error(ErrorCode::InvalidArgument, "batchSize out of range");
   if (opts.threads < 1 || opts.threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
-  const int per_seq = (opts.n_ctx_seq + kCtxPad - 1) / kCtxPad * kCtxPad;
+  const int per_seq = (opts.n_ctx_seq + limits::kContextStep - 1) / limits::kContextStep * limits::kContextStep;
   // All sequences' cells together are one KV cache: the same bound as one context's.
   if (static_cast<int64_t>(per_seq) * opts.n_seq > limits::kMaxContext) {
     throw Error(ErrorCode::InvalidArgument, "parallel x contextSize is over " + std::to_string(limits::kMaxContext) + " tokens");
