@@ -13,7 +13,7 @@
 // dispatched at once, so it pays no more per chunk or per token than a context of its own did.
 import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError } from '../errors';
 import { isEmbeddingRows, isTokenRun } from './prompt';
-import { native, NativeCancelToken, NativeSequenceContext, NativeStep, NativeTextModel, NativeTextModelInfo } from '../native';
+import { native, NativeCancelToken, NativeSequenceContext, NativeSequenceStep, NativeStep, NativeTextModel, NativeTextModelInfo } from '../native';
 
 type Part = Int32Array | Float32Array;
 
@@ -62,6 +62,8 @@ export class SequenceBatcher {
   /** One sequence: whole prompts to native, jobs dispatched at once. */
   private readonly alone: boolean;
   private readonly free: number[];
+  /** Per sequence, what a job of it alone hands native and marks running: made once, not per token. */
+  private readonly alone1: { ids: Int32Array; running: ReadonlySet<number> }[];
   private readonly waiters: Waiter[] = [];
   private readonly steps = new Map<number, StepRequest>();
   private prefills: PrefillRequest[] = [];
@@ -79,6 +81,7 @@ export class SequenceBatcher {
     this.chunk = ctx.batchSize();
     this.alone = this.parallel === 1;
     this.free = Array.from({ length: this.parallel }, (_, i) => i);
+    this.alone1 = this.free.map((i) => ({ ids: Int32Array.of(i), running: new Set([i]) }));
   }
 
   /** A context of `parallel` sequences (1: a lone chat's) of `contextSize` positions on the text model. */
@@ -288,37 +291,46 @@ export class SequenceBatcher {
     const batch = [...this.steps.values()];
     this.steps.clear();
     this.lastWasStep = true;
-    this.running = new Set(batch.map((r) => r.seq));
-    let job: Promise<unknown>;
+    const one = batch.length === 1 ? this.alone1[batch[0].seq] : undefined;
+    this.running = one ? one.running : new Set(batch.map((r) => r.seq));
+    let job: Promise<NativeSequenceStep[]>;
     try {
-      job = this.ctx.step(Int32Array.from(batch, (r) => r.seq), batch.map((r) => r.token));
+      job = this.ctx.step(one ? one.ids : Int32Array.from(batch, (r) => r.seq), batch.map((r) => r.token));
     } catch (e) {
       job = Promise.reject(e);
     }
+    // finish() in the handlers rather than a .finally: one promise less between two tokens.
     job.then(
-      (results) => {
-        const out = results as ({ token: number; eog: boolean; bytes: Uint8Array } | { code: string; message: string })[];
-        // The tokens appended: a reply's end token and a failed sequence's are not decoded.
-        const decoded = out.filter((o) => !('code' in o) && !o.eog).length;
-        if (decoded > 0) this.stats.steps++;
-        this.stats.stepTokens += decoded;
-        batch.forEach((r, i) => {
-          const o = out[i];
-          if ('code' in o) r.reject(fromNative(Object.assign(new Error(o.message), { code: o.code })));
-          else r.resolve(o);
-        });
+      (out) => {
+        try {
+          // The tokens appended: a reply's end token and a failed sequence's are not decoded.
+          let decoded = 0;
+          batch.forEach((r, i) => {
+            const o = out[i];
+            if ('code' in o) r.reject(fromNative(Object.assign(new Error(o.message), { code: o.code })));
+            else {
+              if (!o.eog) decoded++;
+              r.resolve(o);
+            }
+          });
+          if (decoded > 0) this.stats.steps++;
+          this.stats.stepTokens += decoded;
+        } finally {
+          this.finish();
+        }
       },
       (e) => {
         const err = fromNative(e);
         for (const r of batch) r.reject(err);
+        this.finish();
       },
-    ).finally(() => this.finish());
+    );
   }
 
   private runChunk(): void {
     const req = this.prefills.shift()!;
     this.lastWasStep = false;
-    this.running = new Set([req.seq]);
+    this.running = this.alone1[req.seq].running;
     const parts = req.calls[req.next];
     const last = req.next === req.calls.length - 1;
     // A whole prompt reports its chunks from native; a chunk of one is reported below when done.
