@@ -101,6 +101,13 @@ export interface NativeLlmContext {
   position(): number;
   size(): number;
   logits(): Float32Array;
+  /**
+   * The KV cells of positions [0, position()) as bytes (native/core/sequence_state.h). Optional:
+   * a sequence of a shared context (lib/llm/sequence.ts) does not offer it yet.
+   */
+  saveState?(): Promise<Buffer>;
+  /** A saveState() of `positions` positions into this empty context; resolves to the position after. INVALID_ARGUMENT for bytes that are not such a state. */
+  loadState?(state: Uint8Array, positions: number): Promise<number>;
   dispose(): void;
 }
 
@@ -130,6 +137,10 @@ export interface NativeSequenceContext {
   /** Positions per prefill chunk. */
   batchSize(): number;
   logits(seq: number): Float32Array;
+  /** The sequence's KV cells as bytes, as NativeLlmContext.saveState (a job: BUSY while it has another). */
+  saveState(seq: number): Promise<Buffer>;
+  /** A saveState() of either kind of context into the empty sequence; resolves to its position after. */
+  loadState(seq: number, state: Uint8Array, positions: number): Promise<number>;
   dispose(): void;
 }
 

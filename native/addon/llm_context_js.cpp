@@ -19,6 +19,8 @@
 #include "promise_worker.h"
 #include "prompt_parts_js.h"
 #include "sampling_js.h"
+#include "sequence_state.h"
+#include "sequence_state_js.h"
 #include "text_model_js.h"
 
 namespace mm_addon {
@@ -38,6 +40,8 @@ class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
                         Guarded<&LlmContextHandle::Position>("position"),
                         Guarded<&LlmContextHandle::Size>("size"),
                         Guarded<&LlmContextHandle::Logits>("logits"),
+                        Guarded<&LlmContextHandle::SaveState>("saveState"),
+                        Guarded<&LlmContextHandle::LoadState>("loadState"),
                         Guarded<&LlmContextHandle::Dispose>("dispose")});
   }
 
@@ -147,6 +151,36 @@ class LlmContextHandle : public GuardedWrap<LlmContextHandle> {
     } catch (const mm::Error& e) {
       throw make_error(env, mm::error_code_name(e.code()), e.what());
     }
+  }
+
+  // saveState(): Promise<Buffer> — the KV cells of positions [0, position()) (sequence_state.h).
+  Napi::Value SaveState(const Napi::CallbackInfo& info) {
+    auto ctx = live(info.Env());
+    auto out = std::make_shared<std::vector<uint8_t>>();
+    return PromiseWorker::Run(
+        info.Env(), [ctx, out] { ctx->with_cells([&](llama_context* c, int n) { *out = mm::save_sequence_state(c, 0, n); return n; }); },
+        [out](Napi::Env env) { return state_buffer(env, out); });
+  }
+
+  // loadState(state: Uint8Array, positions: number): Promise<number> — a saveState() into this
+  // empty context; resolves to the position after.
+  Napi::Value LoadState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    StateArg state = state_arg(env, info.Length() > 0 ? info[0] : env.Undefined(), "loadState(state: Uint8Array, positions: number)");
+    const int positions = int_in_range(env, info.Length() > 1 ? info[1] : env.Undefined(), "positions", 1, ctx->n_ctx());
+    const uint8_t* data = state.data;
+    const size_t size = state.size;
+    return PromiseWorker::Run(
+        env,
+        [ctx, data, size, positions] {
+          ctx->with_cells([&](llama_context* c, int n) {
+            if (n != 0) throw mm::Error(mm::ErrorCode::InvalidArgument, "a state is restored into an empty context only");
+            mm::load_sequence_state(c, 0, data, size, positions, ctx->n_ctx());
+            return positions;
+          });
+        },
+        [ctx, keep = state.keep](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, ctx->n_past()); });
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

@@ -171,4 +171,13 @@ std::vector<float> LlmContext::logits() const {
   return std::vector<float>(l, l + model_->info().n_vocab);
 }
 
+void LlmContext::with_cells(const std::function<int(llama_context*, int)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int n = fn(ctx_, n_past_);
+  if (n != n_past_) {
+    n_past_ = n;
+    has_logits_ = false;
+  }
+}
+
 }  // namespace mm

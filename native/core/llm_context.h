@@ -67,6 +67,10 @@ class LlmContext {
   // Logits of the last position (n_vocab floats).
   std::vector<float> logits() const;
 
+  // Runs `fn` on the libllama context under the context's lock, for code that moves KV cells in
+  // or out directly (sequence_state.h; sequence 0); the position becomes what `fn` returns.
+  void with_cells(const std::function<int(llama_context* ctx, int n_past)>& fn);
+
  private:
   LlmContext() = default;
   void run(const std::vector<PromptPart>& parts, size_t total, const std::atomic<bool>* cancel, const Progress& progress);
