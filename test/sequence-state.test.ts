@@ -96,6 +96,9 @@ test('bytes that are not a whole state of this model are INVALID_ARGUMENT, and t
     const huge = Buffer.from(state);
     huge.writeUInt32LE(0xfffffff0, 12);
     bad.push(['huge cell count', huge, n]);
+    const streams = Buffer.from(state);
+    streams.writeUInt32LE(3, 8); // claims three streams, holds one
+    bad.push(['stream count', streams, n]);
     const positionsOff = Buffer.from(state);
     positionsOff.writeInt32LE(5, 16); // the first cell claims position 5: two cells at 5
     bad.push(['duplicate position', positionsOff, n]);

@@ -10,11 +10,8 @@ namespace mm {
 
 namespace {
 
-// Our header: magic "MMSQ", format version, positions held. Then libllama's stream section.
-constexpr uint32_t kMagic = 0x5153'4d4d;  // "MMSQ" little-endian
-constexpr uint32_t kVersion = 1;
-constexpr size_t kHeader = 12;
-// libllama's sequence blob opens with its magic, the sequence id and the stream count.
+// libllama's sequence blob opens with its magic, the sequence id and the stream count; a
+// one-stream blob's cell section follows at once.
 constexpr size_t kLlamaHeader = 12;
 // Bounds that no real model reaches; past them the bytes are not a state.
 constexpr uint64_t kMaxRowBytes = uint64_t(1) << 26;
@@ -120,7 +117,7 @@ std::vector<uint8_t> save_sequence_state(llama_context* ctx, llama_seq_id seq, i
   if (size < kLlamaHeader || llama_state_seq_get_data(ctx, blob.data(), blob.size(), seq) != size) {
     throw Error(ErrorCode::Internal, "libllama could not copy the sequence's state");
   }
-  // Keep the one non-empty stream's section; the walk also proves the layout is the one we load.
+  // Find the one non-empty stream's section; the walk also proves the layout is the one we load.
   Reader r{blob.data(), blob.size(), 8};
   const uint32_t n_stream = r.get<uint32_t>("stream count");
   size_t begin = 0, end = 0;
@@ -138,35 +135,46 @@ std::vector<uint8_t> save_sequence_state(llama_context* ctx, llama_seq_id seq, i
   } catch (const Error& e) {
     throw Error(ErrorCode::Unsupported, std::string("this context's KV state cannot be kept: ") + e.what());
   }
-  std::vector<uint8_t> out(kHeader + (end - begin));
-  const uint32_t header[3] = {kMagic, kVersion, static_cast<uint32_t>(n_past)};
-  std::memcpy(out.data(), header, kHeader);
-  std::memcpy(out.data() + kHeader, blob.data() + begin, end - begin);
-  return out;
+  // Rewritten in place as a one-stream blob (a shared context writes one stream per sequence).
+  if (n_stream != 1) {
+    const uint32_t one = 1;
+    std::memcpy(blob.data() + 8, &one, 4);
+    std::memmove(blob.data() + kLlamaHeader, blob.data() + begin, end - begin);
+    blob.resize(kLlamaHeader + (end - begin));
+  }
+  return blob;
 }
 
 void load_sequence_state(llama_context* ctx, llama_seq_id seq, const uint8_t* data, size_t size, int n_positions, int n_ctx_seq) {
   if (n_positions < 1 || n_positions > n_ctx_seq) throw Error(ErrorCode::InvalidArgument, "the state's positions do not fit this context");
+  llama_memory_t mem = llama_get_memory(ctx);
+  if (llama_memory_seq_pos_max(mem, seq) >= 0) throw Error(ErrorCode::InvalidArgument, "a state is restored into an empty sequence only");
+  // This context's own header (magic, stream count), from libllama itself.
+  const std::vector<uint8_t> head = empty_header(ctx, seq);
+  uint32_t magic;
+  std::memcpy(&magic, head.data(), 4);
   Reader r{data, size, 0};
-  if (r.get<uint32_t>("magic") != kMagic) throw bad("wrong magic");
-  if (r.get<uint32_t>("version") != kVersion) throw bad("another format version");
-  if (r.get<uint32_t>("position count") != static_cast<uint32_t>(n_positions)) throw bad("another position count");
+  if (r.get<uint32_t>("magic") != magic) throw bad("wrong magic");
+  r.get<int32_t>("sequence id");  // libllama reads it and goes by the sequence it is given
+  if (r.get<uint32_t>("stream count") != 1) throw bad("not a one-stream state");
   if (walk_section(r, layer_count(ctx), static_cast<uint32_t>(n_positions)) != static_cast<uint32_t>(n_positions)) throw bad("another cell count");
   if (r.off != size) throw bad("trailing bytes");
 
-  llama_memory_t mem = llama_get_memory(ctx);
-  if (llama_memory_seq_pos_max(mem, seq) >= 0) throw Error(ErrorCode::InvalidArgument, "a state is restored into an empty sequence only");
-  // libllama's blob for this context: its header (stream count included), the section in the
-  // first stream (it lands in the sequence's own stream whichever slot carries it), the other
-  // streams empty.
-  std::vector<uint8_t> head = empty_header(ctx, seq);
   const size_t n_stream = (head.size() - kLlamaHeader) / 4;
-  const size_t section = size - kHeader;
-  std::vector<uint8_t> blob(kLlamaHeader + section + 4 * (n_stream - 1), 0);
-  std::memcpy(blob.data(), head.data(), kLlamaHeader);
-  std::memcpy(blob.data() + kLlamaHeader, data + kHeader, section);
-  const size_t read = llama_state_seq_set_data(ctx, blob.data(), blob.size(), seq);
-  if (read != blob.size() || llama_memory_seq_pos_min(mem, seq) != 0 || llama_memory_seq_pos_max(mem, seq) != n_positions - 1) {
+  size_t read = 0, expect = size;
+  if (n_stream == 1) {
+    read = llama_state_seq_set_data(ctx, data, size, seq);  // read in place: a page's state is hundreds of MB
+  } else {
+    // A shared context: its stream count, the section in the first stream (it lands in the
+    // sequence's own stream whichever slot carries it), the other streams empty.
+    const size_t section = size - kLlamaHeader;
+    std::vector<uint8_t> blob(kLlamaHeader + section + 4 * (n_stream - 1), 0);
+    std::memcpy(blob.data(), head.data(), kLlamaHeader);
+    std::memcpy(blob.data() + kLlamaHeader, data + kLlamaHeader, section);
+    expect = blob.size();
+    read = llama_state_seq_set_data(ctx, blob.data(), blob.size(), seq);
+  }
+  if (read != expect || llama_memory_seq_pos_min(mem, seq) != 0 || llama_memory_seq_pos_max(mem, seq) != n_positions - 1) {
     llama_memory_seq_rm(mem, seq, -1, -1);
     throw bad("libllama refused it (another tensor type or width)");
   }

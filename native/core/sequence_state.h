@@ -2,11 +2,10 @@
 // so that another process restores it instead of prefilling it again. Works on any libllama
 // context and sequence id (a conversation's own context, or one sequence of a shared one).
 //
-// The bytes are ours, not libllama's whole sequence state: a small header (magic, version, the
-// positions held) and the one KV stream section libllama writes for the sequence. libllama's own
-// blob also names how many streams the context has (one per sequence when kv_unified is off), so
-// a state saved from a one-sequence context would not load into a shared one; the stream count
-// is put back at load time from the target context itself.
+// The bytes are libllama's own sequence state as a one-stream context writes it (its magic, the
+// sequence id, stream count 1, then the cells and every layer's K and V rows). A shared context
+// writes one stream per sequence (kv_unified off), so its state is rewritten to one stream on save
+// and given its stream count back on load (a copy); a one-stream context reads the bytes in place.
 //
 // A blob is walked in full before libllama sees it (every count, type and length checked against
 // the bytes there are and the model's layer count, the positions exactly 0..n-1): libllama
