@@ -121,3 +121,45 @@ test('bytes that are not a whole state of this model are INVALID_ARGUMENT, and t
     ctx.dispose();
   }
 });
+
+test('a state with random bytes changed either loads whole or is INVALID_ARGUMENT: never an abort, never a partial sequence', async () => {
+  const { prefix } = prompt();
+  const n = positions(prefix);
+  const src = await ctxOf(text);
+  const ctx = await ctxOf(text);
+  try {
+    await src.prefill(prefix);
+    const state = await src.saveState!();
+    // The structure sits in the header, the cells' metadata and each layer's type and row size;
+    // most changes go there (the rest land in K/V rows, which load as numbers).
+    const meta = 16 + 12 * n + 8;
+    let seed = 0x9e3779b9;
+    const rand = (m: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % m;
+    };
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(state);
+      for (let k = 1 + rand(3); k > 0; k--) {
+        const at = rand(4) === 0 ? rand(b.length) : rand(meta);
+        b[at] = rand(256);
+      }
+      try {
+        expect(await ctx.loadState!(b, n)).toBe(n);
+        ctx.truncate(0);
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('INVALID_ARGUMENT');
+        refused++;
+      }
+      expect(ctx.position()).toBe(0);
+    }
+    expect(refused).toBeGreaterThan(100);
+    expect(await ctx.loadState!(state, n)).toBe(n); // and the context is still whole
+  } finally {
+    src.dispose();
+    ctx.dispose();
+  }
+});
