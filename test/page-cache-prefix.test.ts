@@ -156,7 +156,7 @@ describe('across processes', () => {
     // A whole entry (right key, length and checksum) whose bytes are not a KV state of this model:
     // the addon refuses it before libllama reads it, and the ask computes the prompt instead.
     const header = JSON.parse(whole.subarray(16, 16 + whole.readUInt32LE(12)).toString('utf8')) as { key: string; positions: number };
-    fs.writeFileSync(file, Buffer.concat(encodeStateEntry(header.key, Buffer.alloc(4096, 0x33), header.positions)));
+    fs.writeFileSync(file, Buffer.concat(await encodeStateEntry(header.key, Buffer.alloc(4096, 0x33), header.positions)));
     const r3 = await ask(home, question);
     expect(r3.restoredTokens).toBe(0);
     expect(r3.stderr).toContain(`page cache: ignored and removed ${file}: libllama did not take the KV state (not a KV state of this model`);

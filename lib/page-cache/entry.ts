@@ -10,11 +10,13 @@
 //                (sha256: of the payload, hex)
 //   then         payload: floats × 4 bytes, or `bytes` bytes
 import { createHash } from 'node:crypto';
+import { sha256Chunked } from './hash-chunked';
 
 export const ENTRY_MAGIC = Buffer.from('MMPAGE\0\x01', 'latin1');
 /** Bumped whenever the layout above or the meaning of the payload changes. */
 export const ENTRY_VERSION = 1;
 const FIXED = 16;
+const CHECKSUM = 'checksum mismatch';
 /** A header is a few hundred bytes; more means the file is not ours. */
 const MAX_HEADER = 4096;
 
@@ -28,8 +30,8 @@ interface EntryHeader {
   sha256: string;
 }
 
-function encodeWith(header: Omit<EntryHeader, 'sha256'>, payload: Buffer): Buffer[] {
-  const json = Buffer.from(JSON.stringify({ ...header, sha256: createHash('sha256').update(payload).digest('hex') }), 'utf8');
+function encodeWith(header: Omit<EntryHeader, 'sha256'>, payload: Buffer, sha256 = createHash('sha256').update(payload).digest('hex')): Buffer[] {
+  const json = Buffer.from(JSON.stringify({ ...header, sha256 }), 'utf8');
   const fixed = Buffer.alloc(FIXED);
   ENTRY_MAGIC.copy(fixed, 0);
   fixed.writeUInt32LE(ENTRY_VERSION, 8);
@@ -42,12 +44,16 @@ export function encodeEntry(key: string, embeddings: Float32Array): Buffer[] {
   return encodeWith({ key, floats: embeddings.length }, littleEndian(Buffer.from(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength)));
 }
 
-/** The bytes of an entry holding the KV state of a prompt prefix of `positions` positions under `key`. */
-export function encodeStateEntry(key: string, state: Uint8Array, positions: number): Buffer[] {
-  return encodeWith({ key, kind: 'kv', bytes: state.length, positions }, Buffer.from(state.buffer, state.byteOffset, state.byteLength));
+/** The bytes of an entry holding the KV state of a prompt prefix of `positions` positions under `key` (hashed off the JS thread's long turns). */
+export async function encodeStateEntry(key: string, state: Uint8Array, positions: number): Promise<Buffer[]> {
+  const payload = Buffer.from(state.buffer, state.byteOffset, state.byteLength);
+  return encodeWith({ key, kind: 'kv', bytes: state.length, positions }, payload, await sha256Chunked(payload));
 }
 
-/** The header and payload of a whole entry under `key`, or why not; `header` gives the payload length it must have, or why the header does not fit. */
+/**
+ * The header and payload of a whole entry under `key`, or why not; `header` gives the payload
+ * length it must have, or why the header does not fit. The checksum is left to the caller.
+ */
 function decodeWith(file: Buffer, key: string, header: (h: EntryHeader) => string | number): { header: EntryHeader; payload: Buffer } | { bad: string } {
   if (file.length < FIXED || !file.subarray(0, 8).equals(ENTRY_MAGIC)) return { bad: 'not a minimonkey page-cache entry' };
   const version = file.readUInt32LE(8);
@@ -65,7 +71,6 @@ function decodeWith(file: Buffer, key: string, header: (h: EntryHeader) => strin
   if (typeof expect === 'string') return { bad: expect };
   const payload = file.subarray(FIXED + h);
   if (payload.length !== expect) return { bad: `truncated: ${payload.length} of ${expect} payload bytes` };
-  if (createHash('sha256').update(payload).digest('hex') !== parsed.sha256) return { bad: 'checksum mismatch' };
   return { header: parsed, payload };
 }
 
@@ -74,8 +79,12 @@ function decodeWith(file: Buffer, key: string, header: (h: EntryHeader) => strin
  * (wrong magic or version, another key, a length that does not match, a checksum that does not).
  */
 export function decodeEntry(file: Buffer, key: string, floats: number): { embeddings: Float32Array } | { bad: string } {
-  const r = decodeWith(file, key, (h) => (h.kind !== undefined ? `a ${String(h.kind)} entry, not embeddings` : h.floats !== floats ? `${h.floats} values where the crop plan needs ${floats}` : floats * 4));
+  const r = decodeWith(file, key, (h) => {
+    if (h.kind !== undefined) return `a ${String(h.kind)} entry, not embeddings`;
+    return h.floats === floats ? floats * 4 : `${h.floats} values where the crop plan needs ${floats}`;
+  });
   if ('bad' in r) return r;
+  if (createHash('sha256').update(r.payload).digest('hex') !== r.header.sha256) return { bad: CHECKSUM };
   // Copied into its own aligned buffer (the file's bytes need not be 4-aligned).
   const out = new Float32Array(floats);
   Buffer.from(out.buffer).set(littleEndian(r.payload));
@@ -83,13 +92,14 @@ export function decodeEntry(file: Buffer, key: string, floats: number): { embedd
 }
 
 /** The KV state in `file` (a view of its bytes), or the reason it is not a whole state entry for `key` of `positions` positions. */
-export function decodeStateEntry(file: Buffer, key: string, positions: number): { state: Buffer } | { bad: string } {
+export async function decodeStateEntry(file: Buffer, key: string, positions: number): Promise<{ state: Buffer } | { bad: string }> {
   const r = decodeWith(file, key, (h) => {
     if (h.kind !== 'kv') return 'not a KV state entry';
     if (h.positions !== positions) return `a state of ${String(h.positions)} positions where the prompt has ${positions}`;
     return typeof h.bytes === 'number' && Number.isSafeInteger(h.bytes) && h.bytes > 0 ? h.bytes : 'unreadable header';
   });
-  return 'bad' in r ? r : { state: r.payload };
+  if ('bad' in r) return r;
+  return (await sha256Chunked(r.payload)) === r.header.sha256 ? { state: r.payload } : { bad: CHECKSUM };
 }
 
 const BIG_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 0;

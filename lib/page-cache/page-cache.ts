@@ -1,6 +1,7 @@
 // Image embeddings on disk, so a page encoded once is not encoded again by the next process (a
 // second `minimonkey ask`, a batch re-run, a restarted server), and beside them the KV state of
-// the prompt up to the page's image (prompt-prefix.ts), so its prefill is not paid again either. One file per entry under
+// the prompt up to the page's image (prompt-prefix.ts), so its prefill is not paid again either.
+// One file per entry under
 // <MINIMONKEY_HOME>/page-cache/, named by its key (key.ts); written aside and renamed, so no
 // reader ever sees a torn entry; bounded by maxBytes, the least recently used going first (an
 // entry's mtime is its last use: a hit touches it; atime is often not kept). Nothing here throws
@@ -79,8 +80,8 @@ export class PageCache {
 
   /** The KV state of a prompt prefix of `positions` positions stored under `key` (prompt-prefix.ts), or undefined. */
   async getState(key: string, positions: number): Promise<Buffer | undefined> {
-    const r = await this.read(key, (bytes) => {
-      const d = decodeStateEntry(bytes, key, positions);
+    const r = await this.read(key, async (bytes) => {
+      const d = await decodeStateEntry(bytes, key, positions);
       return 'bad' in d ? d : { value: d.state };
     }, 'prefilling the prompt again');
     if (r) this.states.hits++;
@@ -90,7 +91,7 @@ export class PageCache {
 
   /** Stores a prompt prefix's KV state under `key`, then evicts down to maxBytes. Never throws. */
   async putState(key: string, state: Uint8Array, positions: number): Promise<void> {
-    if (await this.write(key, encodeStateEntry(key, state, positions))) this.states.writes++;
+    if (await this.write(key, await encodeStateEntry(key, state, positions))) this.states.writes++;
   }
 
   /** An entry that a later reader found unusable (libllama refused it): removed with a warning. */
@@ -100,7 +101,9 @@ export class PageCache {
     await fs.promises.rm(file, { force: true }).catch(() => {});
   }
 
-  private async read<T>(key: string, decode: (bytes: Buffer) => { value: T } | { bad: string }, instead: string): Promise<T | undefined> {
+  private async read<T>(
+    key: string, decode: (bytes: Buffer) => { value: T } | { bad: string } | Promise<{ value: T } | { bad: string }>, instead: string,
+  ): Promise<T | undefined> {
     const file = this.file(key);
     let bytes: Buffer;
     try {
@@ -109,7 +112,7 @@ export class PageCache {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${file} (${(e as Error).message}); ${instead}`);
       return undefined;
     }
-    const r = decode(bytes);
+    const r = await decode(bytes);
     if ('bad' in r) {
       warn(`ignored and removed ${file}: ${r.bad}`);
       await fs.promises.rm(file, { force: true }).catch(() => {});

@@ -19,6 +19,7 @@ import type { ScmSettings } from '../llm/scm';
 import { isEmbeddingRows, partsLength } from '../llm/prompt';
 import type { NativeCancelToken, NativeLlmContext } from '../native';
 import { fileIdentity } from './file-identity';
+import { updateChunked } from './hash-chunked';
 import { prefixModelKey, PrefixModelParts } from './key';
 import { PageCache, WARNING_CODE } from './page-cache';
 
@@ -33,12 +34,12 @@ export function prefixEnd(parts: Part[]): number {
   return end > 0 && end < parts.length ? end : -1;
 }
 
-/** The key of `prefix`'s KV cells under `modelKey` and SCM's settings. */
-export function prefixKey(modelKey: string, prefix: Part[], scm: ScmSettings | null): string {
+/** The key of `prefix`'s KV cells under `modelKey` and SCM's settings (a page's rows are 60 MB: hashed in slices). */
+export async function prefixKey(modelKey: string, prefix: Part[], scm: ScmSettings | null): Promise<string> {
   const h = createHash('sha256').update(JSON.stringify(['kv-prefix', modelKey, scm]));
   for (const p of prefix) {
     h.update(`${isEmbeddingRows(p) ? 'rows' : 'ids'}:${p.length}:`);
-    h.update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+    await updateChunked(h, new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
   }
   return h.digest('hex');
 }
@@ -71,7 +72,7 @@ export class PromptPrefixes {
     const n = partsLength(prefix, embeddingWidth);
     const total = n + partsLength(rest, embeddingWidth);
     const model = await this.model();
-    const key = model && prefixKey(model, prefix, scm);
+    const key = model && (await prefixKey(model, prefix, scm));
     let restored = 0;
     if (key) {
       const state = await this.cache.getState(key, n);
