@@ -46,6 +46,8 @@ export async function prefixKey(modelKey: string, prefix: Part[], scm: ScmSettin
 
 export class PromptPrefixes {
   private modelKey: Promise<string | undefined> | undefined;
+  /** Set when this model's KV memory is of a layout sequence_state.cpp does not keep (said once). */
+  private unsupported = false;
 
   constructor(
     readonly cache: PageCache,
@@ -63,7 +65,7 @@ export class PromptPrefixes {
     token: NativeCancelToken | undefined, onProgress: (done: number, total: number) => void,
   ): Promise<number> {
     const end = prefixEnd(parts);
-    if (end < 0 || !ctx.saveState || !ctx.loadState || ctx.position() !== 0) {
+    if (end < 0 || this.unsupported || !ctx.saveState || !ctx.loadState || ctx.position() !== 0) {
       await ctx.prefill(parts, token, onProgress);
       return 0;
     }
@@ -92,7 +94,8 @@ export class PromptPrefixes {
         try {
           await this.cache.putState(key, await ctx.saveState(), n);
         } catch (e) {
-          warn(`cannot keep the prompt's KV state (${(e as Error).message})`);
+          this.unsupported = (e as { code?: string }).code === 'UNSUPPORTED';
+          warn(`cannot keep the prompt's KV state (${(e as Error).message})${this.unsupported ? '; not tried again for this model' : ''}`);
         }
       }
     }
@@ -102,7 +105,8 @@ export class PromptPrefixes {
 
   /** The text model's part of every key: its content hash (once per file) and the context settings. */
   private model(): Promise<string | undefined> {
-    this.modelKey ??= fileIdentity(this.modelPath, path.join(this.cache.dir, 'files')).then(
+    // Through a promise: a file gone since the load throws from stat, and that must be a miss.
+    this.modelKey ??= Promise.resolve().then(() => fileIdentity(this.modelPath, path.join(this.cache.dir, 'files'))).then(
       (id) => prefixModelKey({ model: id, ...this.settings }),
       (e: Error) => {
         warn(`cannot hash ${this.modelPath} (${e.message}); prompt states not cached`);
