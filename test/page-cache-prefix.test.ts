@@ -228,6 +228,27 @@ describe('the library', () => {
     }
   });
 
+  it('a text model file removed after the load is a miss with a warning, not a failed ask', async () => {
+    const dir = path.join(newHome(), 'cache');
+    const copy = path.join(work, 'gone-model.gguf');
+    fs.copyFileSync(pair.model, copy);
+    const mm = await MiniMonkey.load({ model: copy, mmproj: pair.mmproj, threads: 2, contextSize: 4096, pageCache: { dir } });
+    // Watched, not replaced: the warning still goes out as it would.
+    const emitted = jest.spyOn(process, 'emitWarning');
+    try {
+      fs.rmSync(copy); // the loaded weights stay mapped; only the hash for the key is lost
+      const r = await (await mm.chat()).ask([{ type: 'image', image }, question], { crop: 'fast', maxTokens: 2 });
+      const warnings = emitted.mock.calls.map((c) => String(c[0]));
+      expect(r.restoredTokens).toBe(0);
+      expect(r.tokenIds.length).toBeGreaterThan(0);
+      expect(warnings.filter((m) => m.startsWith(`page cache: cannot hash ${copy}`))).toHaveLength(1);
+      expect(kinds(dir).kv).toEqual([]);
+    } finally {
+      emitted.mockRestore();
+      mm.dispose();
+    }
+  });
+
   it('eviction by size counts the KV states: a second page pushes out the first page\'s entries, least recently used first', async () => {
     const dir = path.join(newHome(), 'cache');
     const pages = await Promise.all([21, 22].map(async (seed) => {
