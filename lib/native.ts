@@ -119,6 +119,10 @@ export interface NativeSequenceContext {
   /** Positions per prefill chunk. */
   batchSize(): number;
   logits(seq: number): Float32Array;
+  /** The KV cells of the sequence's positions [0, position(seq)) as bytes (native/core/sequence_state.h; a job: BUSY while it has another). */
+  saveState(seq: number): Promise<Buffer>;
+  /** A saveState() into the empty sequence (from a context of any sequence count); resolves to its position after. */
+  loadState(seq: number, state: Uint8Array, positions: number): Promise<number>;
   dispose(): void;
 }
 

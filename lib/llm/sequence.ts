@@ -26,6 +26,10 @@ export interface LlmSequence {
   position(): number;
   size(): number;
   logits(): Float32Array;
+  /** The KV cells of positions [0, position()) as bytes (native/core/sequence_state.h). */
+  saveState(): Promise<Buffer>;
+  /** A saveState() of `positions` positions into this empty sequence; resolves to the position after. INVALID_ARGUMENT for bytes that are not such a state. */
+  loadState(state: Uint8Array, positions: number): Promise<number>;
   dispose(): void;
 }
 
@@ -75,6 +79,16 @@ export class Sequence implements LlmSequence {
 
   logits(): Float32Array {
     return this.ctx().logits(this.seq);
+  }
+
+  saveState(): Promise<Buffer> {
+    if (this.released) return Promise.reject(this.gone());
+    return this.batcher.native.saveState(this.seq);
+  }
+
+  loadState(state: Uint8Array, positions: number): Promise<number> {
+    if (this.released) return Promise.reject(this.gone());
+    return this.batcher.native.loadState(this.seq, state, positions);
   }
 
   /**

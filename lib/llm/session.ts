@@ -43,6 +43,11 @@ export interface AskResult {
   imageCacheHits: number;
   /** Of those, images read from the page cache on disk (loaded with `pageCache`). */
   pageCacheHits: number;
+  /**
+   * Prompt positions restored from the page cache instead of prefilled: on a first turn, the
+   * prompt up to the end of its last image, when an earlier ask (in any process) had that prefix.
+   */
+  restoredTokens: number;
   /** The generated token ids (the end token excluded). */
   tokenIds: number[];
   /** What SCM did, when it was asked for. */
@@ -324,7 +329,12 @@ export class ChatSession {
     const cancel = cancelTokenFor(signal);
     try {
       t = performance.now();
-      await ctx.prefill(parts, cancel.token, (d, total) => progress('prefill', d, total));
+      const onPrefill = (d: number, total: number) => progress('prefill', d, total);
+      // A first turn on a context of its own: the prompt up to its last image may come from the page cache.
+      const prefixes = start === 0 && ctx.ownsContext ? this.host.prefixes : undefined;
+      const restored = prefixes
+        ? await prefixes.prefill(ctx, parts, scm, this.host.text.info.embeddingWidth, cancel.token, onPrefill)
+        : (await ctx.prefill(parts, cancel.token, onPrefill), 0);
       timings.prefill = performance.now() - t;
 
       t = performance.now();
@@ -342,6 +352,7 @@ export class ChatSession {
         images: images.map((i) => i.plan),
         imageCacheHits: cacheHits,
         pageCacheHits: pageHits,
+        restoredTokens: restored,
         tokenIds: reply.tokenIds,
         ...(scmReport ? { scm: scmReport } : {}),
         ...(json !== undefined ? { json: json.value } : {}),

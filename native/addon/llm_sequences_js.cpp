@@ -21,6 +21,8 @@
 #include "promise_worker.h"
 #include "prompt_parts_js.h"
 #include "sampling_js.h"
+#include "sequence_state.h"
+#include "sequence_state_js.h"
 #include "text_model_js.h"
 
 namespace mm_addon {
@@ -60,6 +62,8 @@ class SequenceContextHandle : public GuardedWrap<SequenceContextHandle> {
                         Guarded<&SequenceContextHandle::Sequences>("sequences"),
                         Guarded<&SequenceContextHandle::BatchSize>("batchSize"),
                         Guarded<&SequenceContextHandle::Logits>("logits"),
+                        Guarded<&SequenceContextHandle::SaveState>("saveState"),
+                        Guarded<&SequenceContextHandle::LoadState>("loadState"),
                         Guarded<&SequenceContextHandle::Dispose>("dispose")});
   }
 
@@ -230,6 +234,42 @@ class SequenceContextHandle : public GuardedWrap<SequenceContextHandle> {
     Napi::Float32Array out = Napi::Float32Array::New(env, l.size());
     std::copy(l.begin(), l.end(), out.Data());
     return out;
+  }
+
+  // saveState(seq): Promise<Buffer> — the sequence's KV cells (sequence_state.h); a job like a prefill.
+  Napi::Value SaveState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    const int seq = seq_arg(env, ctx, info);
+    if (!ctx->claim(seq)) throw make_error(env, "BUSY", "sequence " + std::to_string(seq) + " has a decode in flight");
+    const std::vector<int> claimed{seq};
+    auto out = std::make_shared<std::vector<uint8_t>>();
+    return queue(env, *ctx, claimed, [ctx, seq, claimed, out] {
+      Unclaim u{*ctx, claimed};
+      ctx->with_cells(seq, [&](llama_context* c, int n) { *out = mm::save_sequence_state(c, seq, n); return n; });
+    }, [out](Napi::Env env) { return state_buffer(env, out); });
+  }
+
+  // loadState(seq, state: Uint8Array, positions: number): Promise<number> — a saveState() (from a
+  // context of any sequence count) into the empty sequence; resolves to its position after.
+  Napi::Value LoadState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    const int seq = seq_arg(env, ctx, info);
+    StateArg state = state_arg(env, info.Length() > 1 ? info[1] : env.Undefined(), "loadState(seq, state: Uint8Array, positions: number)");
+    const int positions = int_in_range(env, info.Length() > 2 ? info[2] : env.Undefined(), "positions", 1, ctx->n_ctx_seq());
+    if (!ctx->claim(seq)) throw make_error(env, "BUSY", "sequence " + std::to_string(seq) + " has a decode in flight");
+    const std::vector<int> claimed{seq};
+    const uint8_t* data = state.data;
+    const size_t size = state.size;
+    return queue(env, *ctx, claimed, [ctx, seq, claimed, data, size, positions] {
+      Unclaim u{*ctx, claimed};
+      ctx->with_cells(seq, [&](llama_context* c, int n) {
+        if (n != 0) throw mm::Error(mm::ErrorCode::InvalidArgument, "a state is restored into an empty sequence only");
+        mm::load_sequence_state(c, seq, data, size, positions, ctx->n_ctx_seq());
+        return positions;
+      });
+    }, [ctx, seq, keep = state.keep](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, ctx->n_past(seq)); });
   }
 
   // Jobs in flight keep the context alive until they end.

@@ -267,4 +267,15 @@ std::vector<float> SequenceContext::logits(int seq) const {
   return s.logits;
 }
 
+void SequenceContext::with_cells(int seq, const std::function<int(llama_context*, int)>& fn) {
+  Sequence& s = at(seq);
+  std::lock_guard<std::mutex> lock(mu_);
+  apply_truncations();
+  const int n = fn(ctx_, s.n_past.load());
+  if (n != s.n_past.load()) {
+    s.n_past.store(n);
+    s.has_logits = false;
+  }
+}
+
 }  // namespace mm

@@ -86,6 +86,11 @@ class SequenceContext {
   int grammar_passes(int seq) const { return at(seq).sampler->grammar_passes(); }
   std::vector<float> logits(int seq) const;
 
+  // A job on `seq`, claimed by the caller: runs `fn` on the libllama context under the context's
+  // lock, for code that moves the sequence's KV cells in or out directly (sequence_state.h); its
+  // position becomes what `fn` returns.
+  void with_cells(int seq, const std::function<int(llama_context* ctx, int n_past)>& fn);
+
  private:
   struct Sequence {
     std::unique_ptr<ReplySampler> sampler;
