@@ -11,8 +11,7 @@ import { packageRoot } from '../lib/native';
 import { schemaToGrammar } from '../lib/llm/json-schema';
 import { TextModel } from '../lib/llm/text-model';
 import { SequenceBatcher } from '../lib/llm/sequence-batcher';
-import { SequenceSlot } from '../lib/llm/sequence';
-import type { NativeLlmContext } from '../lib/native';
+import { LlmSequence, Sequence } from '../lib/llm/sequence';
 import { defaultThreads } from '../lib/threads';
 import { argValue, benchFile, machineLine, table, tool } from './common';
 
@@ -64,7 +63,7 @@ async function ours(file: string, threads: number, prompt: number, gen: number, 
 }
 
 /** Up to `gen` decode steps (fewer if the reply ends): how many, and the milliseconds they took. */
-async function decodeGreedy(ctx: NativeLlmContext, gen: number): Promise<{ n: number; ms: number }> {
+async function decodeGreedy(ctx: LlmSequence, gen: number): Promise<{ n: number; ms: number }> {
   const t0 = performance.now();
   let n = 0;
   while (n < gen) {
@@ -79,7 +78,7 @@ async function decodeGreedy(ctx: NativeLlmContext, gen: number): Promise<{ n: nu
  * Greedy decode tokens/s under each grammar (none included), and the share of tokens that needed the
  * full pass. The variants take turns within each repetition, so a machine's drift hits all alike.
  */
-async function decodeWith(ctx: NativeLlmContext, tokens: Int32Array, gen: number, reps: number) {
+async function decodeWith(ctx: LlmSequence, tokens: Int32Array, gen: number, reps: number) {
   const variants = grammars(gen).map((g) => ({ ...g, tg: 0, passes: 0 }));
   for (let r = 0; r <= reps; r++) {
     for (const v of variants) {
@@ -108,7 +107,7 @@ function imageRows(n: number, width: number): Float32Array {
 }
 
 /**
- * Sessions on one shared context, driven as ChatSession drives them (SequenceSlot: prefill, then
+ * Sessions on one shared context, driven as ChatSession drives them (Sequence: prefill, then
  * one step per token, each step batched with the others'). For each count: every session prefills
  * its own `prompt`-token question, then all decode `gen` tokens together; the figure is all their
  * tokens over the wall time of that decode. Then the time to first token of a 32-token question
@@ -120,9 +119,9 @@ async function sequences(file: string, threads: number, prompt: number, gen: num
   const short = 32;
   const size = Math.max(prompt, image + short) + gen + 64;
   const b = await SequenceBatcher.create(model, { contextSize: size, parallel: Math.max(2, ...counts), batchSize: 512, threads });
-  const slots = Array.from({ length: b.parallel }, () => new SequenceSlot(b, b.acquire()!, b.size));
+  const slots = Array.from({ length: b.parallel }, () => new Sequence(b, b.acquire()!, b.size));
   const question = (i: number, n: number) => promptTokens(n + i, model.info.vocabSize).subarray(i);
-  const decode = async (slot: SequenceSlot) => {
+  const decode = async (slot: Sequence) => {
     let n = 0;
     while (n < gen) {
       if ((await slot.step()).eog) break;
@@ -149,7 +148,7 @@ async function sequences(file: string, threads: number, prompt: number, gen: num
     for (const n of counts) best.set(n, Math.max(best.get(n) ?? 0, await round(n)));
   }
   const rows = counts.map((n) => ({ sessions: n, tps: best.get(n)! }));
-  const firstToken = async (slot: SequenceSlot) => {
+  const firstToken = async (slot: Sequence) => {
     slot.truncate(0);
     slot.setSampling({});
     const t0 = performance.now();

@@ -1,9 +1,11 @@
 // npm run bench:page-cache — what the page cache saves a document app: the same drawn 1344x896
 // page as bench:e2e, asked once in a fresh process with an empty cache (the first ask), then a new
 // question in a second process on the same cache (the vision tower skipped: its embeddings come
-// from disk), and a new question in the first process on a new conversation (the in-memory
-// cache), without and with SCM. Per ask: model load, encode, SCM pre-pass, prefill, time to first
-// token (from the ask, load excluded) and the process's peak RSS so far.
+// from disk; and without SCM the prompt up to the image restored from its stored KV state, not
+// prefilled), and a new question in the first process on a new conversation (the in-memory
+// cache, and the stored KV state again), without and with SCM. Per ask: model load, encode, SCM
+// pre-pass, prefill (and the positions restored instead), time to first token (from the ask, load
+// excluded), the process's peak RSS so far, and the cache folder's size after.
 //   node dist/bench/page-cache.js [--preset default] [--text-type q4_0] [--vision-type q8_0] [--threads N] [--gen 8] [--shape tiny]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,11 +27,22 @@ interface Ask {
   prepassMs: number;
   promptTokens: number;
   prefillMs: number;
+  restoredTokens: number;
   ttftMs: number;
   peakRssMiB: number;
+  cacheMiB: number;
 }
 
-const QUESTIONS = ['What is the total amount on this invoice?', 'Who is the invoice addressed to?'];
+/** Bytes of the cache folder's entries, in MiB. */
+function folderMiB(dir: string): number {
+  let n = 0;
+  for (const name of fs.readdirSync(dir)) if (name.endsWith('.mmpc')) n += fs.statSync(path.join(dir, name)).size;
+  return n / 1024 ** 2;
+}
+
+// The first process asks 0 then 1; the second process asks 2, a question the cache has not seen
+// (with SCM the kept image rows, and so the stored prefix, depend on the question).
+const QUESTIONS = ['What is the total amount on this invoice?', 'Who is the invoice addressed to?', 'What is the date of this invoice?'];
 
 async function pagePng(): Promise<string> {
   const file = path.join(cacheDir, 'e2e-page-1344x896.png');
@@ -76,8 +89,10 @@ async function child(dir: string, questions: string[], scm: boolean): Promise<As
         prepassMs: r.scm?.prepassMs ?? 0,
         promptTokens: r.tokens.prompt,
         prefillMs: r.timings.prefill,
+        restoredTokens: r.restoredTokens,
         ttftMs: first,
         peakRssMiB: process.resourceUsage().maxRSS / 1024,
+        cacheMiB: folderMiB(dir),
       });
       loadMs = 0; // the same process: loaded already
     }
@@ -112,16 +127,17 @@ async function main(): Promise<void> {
       process.stderr.write(`page-cache: ${scm ? 'with' : 'without'} SCM: first and same-process asks ...\n`);
       const [first, sameProcess] = runChild(dir, [0, 1], scm);
       process.stderr.write('page-cache: second ask in a new process ...\n');
-      const [newProcess] = runChild(dir, [1], scm);
+      const [newProcess] = runChild(dir, [2], scm);
       const on = scm ? 'on' : 'off';
       const all = [first, newProcess, sameProcess];
       const source = (a: Ask) => (a.fromPageCache ? ' (page cache)' : a.fromMemory ? ' (memory)' : '');
       rows.push([on, 'model load', ...all.map((a) => (a.loadMs ? ms(a.loadMs) : '- (loaded)'))]);
       rows.push([on, `encode ${first.tiles} tiles`, ...all.map((a) => `${ms(a.encodeMs)}${source(a)}`)]);
       if (scm) rows.push([on, 'SCM pre-pass', ...all.map((a) => ms(a.prepassMs))]);
-      rows.push([on, 'prefill', ...all.map((a) => `${ms(a.prefillMs)} (${a.promptTokens} tokens)`)]);
+      rows.push([on, 'prefill', ...all.map((a) => `${ms(a.prefillMs)} (${a.promptTokens - a.restoredTokens} of ${a.promptTokens} tokens${a.restoredTokens ? `, ${a.restoredTokens} restored` : ''})`)]);
       rows.push([on, 'time to first token', ...all.map((a) => ms(a.ttftMs))]);
       rows.push([on, 'peak RSS of the process', ...all.map((a) => `${a.peakRssMiB.toFixed(0)} MiB`)]);
+      rows.push([on, 'page-cache folder after', ...all.map((a) => `${a.cacheMiB.toFixed(1)} MiB`)]);
       const pct = (a: Ask) => `${((100 * a.ttftMs) / first.ttftMs).toFixed(1)}%`;
       notes.push(`SCM ${on}: the second ask's first token came at ${pct(newProcess)} of the first ask's in a new process, ${pct(sameProcess)} in the same process`);
     } finally {

@@ -56,7 +56,7 @@ export const DEFAULTS = {
   batchSize: 512,
   /** A lone chat's first context (it grows in steps up to the trained context). */
   contextSize: 8192,
-  /** libllama rounds context sizes up to this; contexts grow by it. */
+  /** libllama rounds context sizes up to this; contexts grow by it (native/core/mm_limits.h kContextStep, held equal by a test). */
   contextStep: 256,
   /** Tokens kept for the system message and the question when a sequence is sized for an image. */
   promptReserve: 256,

@@ -28,6 +28,7 @@ import { EmbeddingSource, ImagePipeline } from './model/image-pipeline';
 import { loadPair } from './model/pairing';
 import { openLoneSession, openSequenceSession, openSharedContext, SettledSessionDefaults, settleChat } from './model/sessions';
 import { settleLoad } from './model/settle-load';
+import { PromptPrefixes } from './page-cache/prompt-prefix';
 
 export type { MiniMonkeyEncodeImageOptions, MiniMonkeyLoadOptions, MiniMonkeyLoadSettings } from './model-options';
 export { defaultSequenceSize } from './model/sessions';
@@ -47,8 +48,14 @@ export class MiniMonkey implements ChatHost {
   private isDisposed = false;
   /** With `parallel`: the shared context the sessions take sequences of. */
   private readonly batcher: SequenceBatcher | undefined;
+  /** @internal With the page cache on: the KV states of first turns' prompt prefixes. */
+  readonly prefixes: PromptPrefixes | undefined;
 
-  private constructor(text: TextModel, vision: VisionEncoder, family: ModelFamily, images: ImagePipeline, defaults: SettledSessionDefaults, batcher: SequenceBatcher | undefined) {
+  private constructor(
+    text: TextModel, vision: VisionEncoder, family: ModelFamily, images: ImagePipeline, defaults: SettledSessionDefaults,
+    batcher: SequenceBatcher | undefined, prefixes: PromptPrefixes | undefined,
+  ) {
+    this.prefixes = prefixes;
     this.text = text;
     this.vision = vision;
     this.family = family;
@@ -86,7 +93,10 @@ export class MiniMonkey implements ChatHost {
       }
     }
     const images = new ImagePipeline(vision, family.defaultPreset, s.mmproj, s.imageCacheBytes, s.pageCache);
-    return new MiniMonkey(text, vision, family, images, { contextSize: s.contextSize, batchSize: s.batchSize, threads: s.threads }, batcher);
+    const prefixes = s.pageCache && new PromptPrefixes(s.pageCache, s.model, {
+      device: text.info.device, gpuLayers: text.info.gpuLayers, batchSize: s.batchSize, kvType: 'f16',
+    });
+    return new MiniMonkey(text, vision, family, images, { contextSize: s.contextSize, batchSize: s.batchSize, threads: s.threads }, batcher, prefixes);
   }
 
   /**
@@ -164,10 +174,16 @@ export class MiniMonkey implements ChatHost {
     return this.images.stats;
   }
 
-  /** The disk cache of image embeddings (undefined when off): its folder and this model's use of it. */
-  get pageCache(): { dir: string; maxBytes: number; hits: number; misses: number; writes: number } | undefined {
+  /**
+   * The page cache on disk (undefined when off): its folder and this model's use of it: hits,
+   * misses and writes of image embeddings, and under `prompts` those of first turns' prompt
+   * prefixes (their KV state).
+   */
+  get pageCache(): {
+    dir: string; maxBytes: number; hits: number; misses: number; writes: number; prompts: { hits: number; misses: number; writes: number };
+  } | undefined {
     const p = this.images.pages;
-    return p && { dir: p.dir, maxBytes: p.maxBytes, hits: p.hits, misses: p.misses, writes: p.writes };
+    return p && { dir: p.dir, maxBytes: p.maxBytes, hits: p.hits, misses: p.misses, writes: p.writes, prompts: { ...p.states } };
   }
 
   get disposed(): boolean {

@@ -87,35 +87,24 @@ export interface NativeStep {
   bytes: Uint8Array;
 }
 
-export interface NativeLlmContext {
-  /** Appends token runs (Int32Array) and embedding rows (Float32Array); resolves to the new position. */
-  prefill(parts: (Int32Array | Float32Array)[], token?: NativeCancelToken, onProgress?: (done: number, total: number) => void): Promise<number>;
-  step(token?: NativeCancelToken): Promise<NativeStep>;
-  /** Options already checked by checkSampling (the addon reads these keys), and the reply's GBNF grammar. */
-  setSampling(options: SamplingOptions & { grammar?: string }): void;
-  /** Throws INVALID_ARGUMENT unless libllama parses the GBNF grammar (root rule `root`). */
-  checkGrammar(grammar: string): void;
-  /** Full-vocabulary grammar passes since setSampling (the cheap pick was rejected). */
-  grammarPasses(): number;
-  truncate(position: number): void;
-  position(): number;
-  size(): number;
-  logits(): Float32Array;
-  dispose(): void;
-}
-
 /** A sequence's step: its token, or its own failure (the other sequences of the step went on). */
 export type NativeSequenceStep = NativeStep | { code: string; message: string };
 
 /**
- * One libllama context holding several conversations, numbered 0..sequences()-1, each with its
- * own KV cells, position and sampler. prefill and step are jobs on the libuv pool; a sequence
- * with a job queued is busy, and the calls on its state throw BUSY until the job ends
- * (lib/llm/sequence-batcher.ts runs one job at a time and never calls them then).
+ * The one conversation context: one libllama context of one sequence (a lone chat) or several
+ * (`parallel`), numbered 0..sequences()-1, each with its own KV cells, position and sampler.
+ * prefill and step are jobs on the libuv pool; a sequence with a job queued is busy, and the calls
+ * on its state throw BUSY until the job ends (lib/llm/sequence-batcher.ts runs one job at a time
+ * and never calls them then).
  */
 export interface NativeSequenceContext {
-  /** Appends one chunk (at most batchSize() positions) to `seq`; `last`: keep its final logits. Resolves to the new position. */
-  prefill(seq: number, chunk: Int32Array | Float32Array, last: boolean, token?: NativeCancelToken): Promise<number>;
+  /**
+   * Appends token runs and embedding rows to `seq`, cut natively into chunks of batchSize()
+   * positions; `last`: keep the final position's logits. Resolves to the new position.
+   */
+  prefill(
+    seq: number, parts: (Int32Array | Float32Array)[], last: boolean, token?: NativeCancelToken, onProgress?: (done: number, total: number) => void,
+  ): Promise<number>;
   /** One step of each listed sequence (distinct), their tokens decoded in one llama_decode. */
   step(seqs: Int32Array, tokens: (NativeCancelToken | undefined)[]): Promise<NativeSequenceStep[]>;
   setSampling(seq: number, options: SamplingOptions & { grammar?: string }): void;
@@ -130,6 +119,10 @@ export interface NativeSequenceContext {
   /** Positions per prefill chunk. */
   batchSize(): number;
   logits(seq: number): Float32Array;
+  /** The KV cells of the sequence's positions [0, position(seq)) as bytes (native/core/sequence_state.h; a job: BUSY while it has another). */
+  saveState(seq: number): Promise<Buffer>;
+  /** A saveState() into the empty sequence (from a context of any sequence count); resolves to its position after. */
+  loadState(seq: number, state: Uint8Array, positions: number): Promise<number>;
   dispose(): void;
 }
 
@@ -206,6 +199,8 @@ export interface NativeRuntimeInfo {
     maxGpuLayers: number;
     maxDeviceName: number;
     maxParallel: number;
+    /** libllama's context padding, which a lone chat grows by (DEFAULTS.contextStep). */
+    contextStep: number;
   };
 }
 
@@ -220,8 +215,9 @@ export interface NativeAddon {
   ): Promise<NativeTextModel>;
   /** Folders of optional GPU backend packages; effective before the first device use. */
   addBackendDirs(dirs: string[]): void;
-  createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeLlmContext>;
-  /** A context of `parallel` sequences of `contextSize` positions each. */
+  /** @deprecated createSequenceContext with parallel 1 (kept for one minor version). */
+  createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeSequenceContext>;
+  /** A context of `parallel` sequences (1: a lone chat's) of `contextSize` positions each. */
   createSequenceContext(model: NativeTextModel, contextSize: number, parallel: number, batchSize: number, threads: number): Promise<NativeSequenceContext>;
   /** llama.cpp's JSON Schema to GBNF converter (the schema as JSON text). */
   jsonSchemaToGrammar(schemaJson: string): string;

@@ -133,6 +133,7 @@ describe('options at the API edge: one range each, from lib/limits.ts', () => {
       maxGpuLayers: LIMITS.gpuLayers.max,
       maxDeviceName: LIMITS.deviceName.max,
       maxParallel: LIMITS.parallel.max,
+      contextStep: DEFAULTS.contextStep,
     });
     // And the addon does not wrap what it is given directly.
     expect(() => native().createContext(model.text.live(), 2 ** 32 + 64, 512, 1)).toThrow(/contextSize must be an integer from 64 to 131072/);

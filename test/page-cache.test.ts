@@ -47,7 +47,16 @@ beforeAll(async () => {
 });
 
 const newHome = () => fs.mkdtempSync(path.join(work, 'home-'));
-const entries = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.mmpc')).sort() : []);
+/** The embeddings entries (a first turn's prompt KV state, kind "kv", sits beside them: page-cache-prefix.test.ts). */
+const entries = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.mmpc') && !isStateEntry(path.join(dir, n))).sort() : []);
+function isStateEntry(file: string): boolean {
+  const b = fs.readFileSync(file);
+  try {
+    return (JSON.parse(b.subarray(16, 16 + b.readUInt32LE(12)).toString('utf8')) as { kind?: string }).kind === 'kv';
+  } catch {
+    return false; // not whole: a test made it so
+  }
+}
 const temporaries = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith('.tmp-')) : []);
 
 async function ask(home: string, q = question, extra: string[] = [], env: NodeJS.ProcessEnv = {}, args = modelArgs) {

@@ -65,6 +65,7 @@ export function resultJson(r: AskResult, { scores = false }: { scores?: boolean 
     images: r.images.map(planSummary),
     imageCacheHits: r.imageCacheHits,
     pageCacheHits: r.pageCacheHits,
+    restoredTokens: r.restoredTokens,
     tokenIds: r.tokenIds,
     ...(scm !== undefined ? { scm } : {}),
     ...(r.json !== undefined ? { json: r.json } : {}),

@@ -7,6 +7,7 @@ import type { RgbImage } from '../image/load';
 import type { ScmPrepass } from './scm-prepass';
 import type { TextModel } from './text-model';
 import type { ModelFamily } from '../family';
+import type { PromptPrefixes } from '../page-cache/prompt-prefix';
 
 /** An image read and planned, not yet through the vision tower. */
 export interface PreparedImage {
@@ -27,6 +28,8 @@ export interface ChatHost {
    */
   readonly queue: SerialQueue;
   readonly disposed: boolean;
+  /** With the page cache on: first turns' prompt prefixes, restored or computed (page-cache/prompt-prefix.ts). */
+  readonly prefixes?: PromptPrefixes;
   prepareImage(input: ImageInput, crop: PresetName | CropOptions | undefined, load: LoadImageOptions | undefined): Promise<PreparedImage>;
   /** `cached`: where the embeddings came from when not from the vision tower (the page cache is 'disk'). */
   encodePrepared(img: PreparedImage, signal: AbortSignal | undefined, onTiles?: (done: number) => void): Promise<{ embeddings: Float32Array; cached: false | 'memory' | 'disk' }>;

@@ -118,6 +118,11 @@ export function isEmbeddingRows(p: Int32Array | Float32Array): p is Float32Array
   return Object.prototype.toString.call(p) === '[object Float32Array]';
 }
 
+/** Token ids, of any realm (as isEmbeddingRows). */
+export function isTokenRun(p: unknown): p is Int32Array {
+  return Object.prototype.toString.call(p) === '[object Int32Array]';
+}
+
 /** Positions taken by prefill parts. */
 export function partsLength(parts: (Int32Array | Float32Array)[], embeddingWidth: number): number {
   return parts.reduce((n, p) => n + (isEmbeddingRows(p) ? p.length / embeddingWidth : p.length), 0);

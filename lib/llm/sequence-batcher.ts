@@ -1,16 +1,19 @@
-// The scheduler of a shared context (README "Several conversations at once"): one native job at
-// a time, each one llama_decode on the libuv pool. Pending generation steps of all sequences go
-// into one batched step; prompts are cut into chunks of batchSize positions (per part, so a chunk
-// is tokens or embedding rows, never both, and its boundaries are those of a lone context) and
-// take turns with the steps, so a long image prefill delays another conversation's next token by
-// one chunk, not by the whole image. Prefills take turns among themselves (round robin): a short
-// question's prompt waits for one chunk of a long one, not all of it.
+// The scheduler of a conversation context (README "Several conversations at once"): one native
+// job at a time, each on the libuv pool. With several sequences, pending generation steps of all of
+// them go into one batched step, and prompts are cut into chunks of batchSize positions (per part,
+// so a chunk is tokens or embedding rows, never both, and its boundaries are those native cuts)
+// that take turns with the steps, so a long image prefill delays another conversation's next token
+// by one chunk, not by the whole image. Prefills take turns among themselves (round robin): a
+// short question's prompt waits for one chunk of a long one, not all of it. Dispatch is on the
+// next turn of the event loop (setImmediate), after the sessions whose steps just resolved have
+// handled their tokens and asked for the next: so they decode together.
 //
-// Dispatch is on the next turn of the event loop (setImmediate), after the sessions whose steps
-// just resolved have handled their tokens and asked for the next: so they decode together.
+// A context of one sequence (a lone chat) has nothing to interleave or batch with: its prompt goes
+// to native whole (the chunk loop stays in C++, one crossing per prompt) and its jobs are
+// dispatched at once, so it pays no more per chunk or per token than a context of its own did.
 import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError } from '../errors';
-import { native, NativeCancelToken, NativeSequenceContext, NativeStep } from '../native';
-import type { TextModel } from './text-model';
+import { isEmbeddingRows, isTokenRun } from './prompt';
+import { native, NativeCancelToken, NativeSequenceContext, NativeSequenceStep, NativeStep, NativeTextModel, NativeTextModelInfo } from '../native';
 
 type Part = Int32Array | Float32Array;
 
@@ -23,8 +26,11 @@ interface StepRequest {
 
 interface PrefillRequest {
   seq: number;
-  chunks: Part[];
+  /** What each native call appends: one chunk each (several sequences), or the whole prompt (one). */
+  calls: Part[][];
   next: number;
+  /** llama_decode calls the prompt takes (the stats count a whole prompt's when it is done). */
+  decodes: number;
   /** Position before the prompt: where a failure rolls back to. */
   start: number;
   done: number;
@@ -53,7 +59,11 @@ export class SequenceBatcher {
   readonly size: number;
   readonly parallel: number;
   private readonly chunk: number;
+  /** One sequence: whole prompts to native, jobs dispatched at once. */
+  private readonly alone: boolean;
   private readonly free: number[];
+  /** Per sequence, what a job of it alone hands native and marks running: made once, not per token. */
+  private readonly alone1: { ids: Int32Array; running: ReadonlySet<number> }[];
   private readonly waiters: Waiter[] = [];
   private readonly steps = new Map<number, StepRequest>();
   private prefills: PrefillRequest[] = [];
@@ -69,11 +79,16 @@ export class SequenceBatcher {
     this.size = ctx.size();
     this.parallel = ctx.sequences();
     this.chunk = ctx.batchSize();
+    this.alone = this.parallel === 1;
     this.free = Array.from({ length: this.parallel }, (_, i) => i);
+    this.alone1 = this.free.map((i) => ({ ids: Int32Array.of(i), running: new Set([i]) }));
   }
 
-  /** A shared context of `parallel` sequences of `contextSize` positions on the text model. */
-  static async create(text: TextModel, o: { contextSize: number; parallel: number; batchSize: number; threads: number }): Promise<SequenceBatcher> {
+  /** A context of `parallel` sequences (1: a lone chat's) of `contextSize` positions on the text model. */
+  static async create(
+    text: { live(): NativeTextModel; readonly info: NativeTextModelInfo },
+    o: { contextSize: number; parallel: number; batchSize: number; threads: number },
+  ): Promise<SequenceBatcher> {
     try {
       const ctx = await native().createSequenceContext(text.live(), o.contextSize, o.parallel, o.batchSize, o.threads);
       return new SequenceBatcher(ctx, text.info.embeddingWidth, text.info.vocabSize);
@@ -147,25 +162,28 @@ export class SequenceBatcher {
 
   /**
    * Appends `parts` to `seq` as one prompt: checked whole first (ids, rows, room), then decoded in
-   * chunks; on a failure or abort the sequence is rolled back to where it was. Resolves to the
-   * position after.
+   * chunks (cut here to take turns, or natively when the context has one sequence); on a failure or
+   * abort the sequence is rolled back to where it was. Resolves to the position after.
    */
   prefill(seq: number, parts: Part[], token?: NativeCancelToken, onProgress?: (done: number, total: number) => void): Promise<number> {
     try {
       this.idle(seq);
       const chunks: Part[] = [];
       let total = 0;
+      let decodes = 0;
       for (const p of parts) {
-        if (p instanceof Float32Array) {
+        if (isEmbeddingRows(p)) {
           if (p.length === 0 || p.length % this.width !== 0) {
             throw new InvalidArgumentError(`image embeddings must be whole rows of ${this.width} floats (the text model's embedding width)`);
           }
           const rows = p.length / this.width;
-          for (let off = 0; off < rows; off += this.chunk) chunks.push(p.subarray(off * this.width, Math.min(rows, off + this.chunk) * this.width));
+          if (!this.alone) for (let off = 0; off < rows; off += this.chunk) chunks.push(p.subarray(off * this.width, Math.min(rows, off + this.chunk) * this.width));
+          decodes += Math.ceil(rows / this.chunk);
           total += rows;
-        } else if (p instanceof Int32Array) {
+        } else if (isTokenRun(p)) {
           for (const t of p) if (!(t >= 0 && t < this.vocab)) throw new InvalidArgumentError(`token id ${t} is out of range`);
-          for (let off = 0; off < p.length; off += this.chunk) chunks.push(p.subarray(off, off + this.chunk));
+          if (!this.alone) for (let off = 0; off < p.length; off += this.chunk) chunks.push(p.subarray(off, off + this.chunk));
+          decodes += Math.ceil(p.length / this.chunk);
           total += p.length;
         } else {
           throw new InvalidArgumentError('each prompt part must be an Int32Array (tokens) or Float32Array (embeddings)');
@@ -179,7 +197,8 @@ export class SequenceBatcher {
         );
       }
       return new Promise<number>((resolve, reject) => {
-        this.prefills.push({ seq, chunks, next: 0, start, done: 0, total, token, onProgress, resolve, reject });
+        const calls = this.alone ? [parts] : chunks.map((c) => [c]);
+        this.prefills.push({ seq, calls, decodes, next: 0, start, done: 0, total, token, onProgress, resolve, reject });
         this.schedule();
       });
     } catch (e) {
@@ -243,6 +262,8 @@ export class SequenceBatcher {
   private schedule(): void {
     if (this.scheduled || this.running || this.isDisposed) return;
     if (this.steps.size === 0 && this.prefills.length === 0) return;
+    // One sequence: no other session's step to wait for.
+    if (this.alone) return this.dispatch();
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -270,60 +291,69 @@ export class SequenceBatcher {
     const batch = [...this.steps.values()];
     this.steps.clear();
     this.lastWasStep = true;
-    this.running = new Set(batch.map((r) => r.seq));
-    let job: Promise<unknown>;
+    const one = batch.length === 1 ? this.alone1[batch[0].seq] : undefined;
+    this.running = one ? one.running : new Set(batch.map((r) => r.seq));
+    let job: Promise<NativeSequenceStep[]>;
     try {
-      job = this.ctx.step(Int32Array.from(batch, (r) => r.seq), batch.map((r) => r.token));
+      job = this.ctx.step(one ? one.ids : Int32Array.from(batch, (r) => r.seq), batch.map((r) => r.token));
     } catch (e) {
       job = Promise.reject(e);
     }
+    // finish() in the handlers rather than a .finally: one promise less between two tokens.
     job.then(
-      (results) => {
-        const out = results as ({ token: number; eog: boolean; bytes: Uint8Array } | { code: string; message: string })[];
-        // The tokens appended: a reply's end token and a failed sequence's are not decoded.
-        const decoded = out.filter((o) => !('code' in o) && !o.eog).length;
-        if (decoded > 0) this.stats.steps++;
-        this.stats.stepTokens += decoded;
-        batch.forEach((r, i) => {
-          const o = out[i];
-          if ('code' in o) r.reject(fromNative(Object.assign(new Error(o.message), { code: o.code })));
-          else r.resolve(o);
-        });
+      (out) => {
+        try {
+          // The tokens appended: a reply's end token and a failed sequence's are not decoded.
+          let decoded = 0;
+          batch.forEach((r, i) => {
+            const o = out[i];
+            if ('code' in o) r.reject(fromNative(Object.assign(new Error(o.message), { code: o.code })));
+            else {
+              if (!o.eog) decoded++;
+              r.resolve(o);
+            }
+          });
+          if (decoded > 0) this.stats.steps++;
+          this.stats.stepTokens += decoded;
+        } finally {
+          this.finish();
+        }
       },
       (e) => {
         const err = fromNative(e);
         for (const r of batch) r.reject(err);
+        this.finish();
       },
-    ).finally(() => this.finish());
+    );
   }
 
   private runChunk(): void {
     const req = this.prefills.shift()!;
     this.lastWasStep = false;
-    this.running = new Set([req.seq]);
-    const chunk = req.chunks[req.next];
-    const last = req.next === req.chunks.length - 1;
+    this.running = this.alone1[req.seq].running;
+    const parts = req.calls[req.next];
+    const last = req.next === req.calls.length - 1;
+    // A whole prompt reports its chunks from native; a chunk of one is reported below when done.
+    const onProgress = this.alone && req.onProgress ? (d: number, t: number) => report(req, d, t) : undefined;
     let job: Promise<number>;
     try {
-      job = this.ctx.prefill(req.seq, chunk, last, req.token);
+      job = this.ctx.prefill(req.seq, parts, last, req.token, onProgress);
     } catch (e) {
       job = Promise.reject(e);
     }
     job.then(
       (position) => {
-        this.stats.prefillChunks++;
+        this.stats.prefillChunks += this.alone ? req.decodes : 1;
         req.next++;
-        req.done += chunk instanceof Float32Array ? chunk.length / this.width : chunk.length;
-        try {
-          req.onProgress?.(req.done, req.total);
-        } catch {
-          // the caller's bug; the prompt goes on
+        if (!this.alone) {
+          req.done += parts.reduce((n, c) => n + (isEmbeddingRows(c) ? c.length / this.width : c.length), 0);
+          report(req, req.done, req.total);
         }
         if (last) req.resolve(position);
         else this.prefills.push(req); // back of the line: the other prompts' chunks go first
       },
       (e) => {
-        // The failed chunk left nothing; the chunks before it go too, as a lone context's prefill.
+        // Native removed what this call appended; the chunks before it go too, as a whole prompt's do.
         try {
           if (!this.isDisposed) this.ctx.truncate(req.seq, req.start);
         } catch {
@@ -332,5 +362,13 @@ export class SequenceBatcher {
         req.reject(fromNative(e));
       },
     ).finally(() => this.finish());
+  }
+}
+
+function report(req: PrefillRequest, done: number, total: number): void {
+  try {
+    req.onProgress?.(done, total);
+  } catch {
+    // the caller's bug; the prompt goes on
   }
 }

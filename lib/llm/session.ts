@@ -1,10 +1,10 @@
-// One conversation: its own KV cache on the model's text weights. A follow-up question prefills
-// only the new turn; an aborted or failed ask leaves the conversation exactly as it was.
+// One conversation: a sequence of a context (a context of its own, or with `parallel` one of the
+// shared one's) on the model's text weights. A follow-up question prefills only the new turn; an
+// aborted or failed ask leaves the conversation exactly as it was.
 import { performance } from 'node:perf_hooks';
 import { AbortError, ContextOverflowError, DisposedError, fromNative, MiniMonkeyError, UnsupportedError } from '../errors';
 import { TEXT_ARCHS, TextArch } from '../family';
 import type { CropPlan } from '../msac/types';
-import type { NativeLlmContext } from '../native';
 import { DEFAULTS } from '../limits';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
 import { AskOptions, AskProgress, Content, ContentPart, settleAsk, settleContent, SettledAsk } from './ask-options';
@@ -16,6 +16,7 @@ import { StopStringMatcher } from './stop-strings';
 import { safeCall } from './text-model';
 import { SerialQueue } from '../util/serial-queue';
 import type { ChatHost, PreparedImage } from './chat-host';
+import type { LlmSequence } from './sequence';
 
 export type { AskOptions, AskProgress, Content, ContentPart } from './ask-options';
 
@@ -42,6 +43,11 @@ export interface AskResult {
   imageCacheHits: number;
   /** Of those, images read from the page cache on disk (loaded with `pageCache`). */
   pageCacheHits: number;
+  /**
+   * Prompt positions restored from the page cache instead of prefilled: on a first turn, the
+   * prompt up to the end of its last image, when an earlier ask (in any process) had that prefix.
+   */
+  restoredTokens: number;
   /** The generated token ids (the end token excluded). */
   tokenIds: number[];
   /** What SCM did, when it was asked for. */
@@ -78,14 +84,14 @@ export interface ContextGrowth {
   max: number;
   /** What `max` is, for the overflow message. */
   why: string;
-  create(size: number): Promise<NativeLlmContext>;
+  create(size: number): Promise<LlmSequence>;
 }
 
 const CONTEXT_STEP = DEFAULTS.contextStep;
 
 export class ChatSession {
-  private ctx: NativeLlmContext | undefined;
-  // A session on its own context takes the model's queue for whole turns (one ask at a time per
+  private ctx: LlmSequence | undefined;
+  // A session that owns its context takes the model's queue for whole turns (one ask at a time per
   // model); a sequence of a shared context queues only its own turns, and only the vision tower
   // and the SCM pre-pass on the model's queue: its decodes are batched with the other sequences'.
   private readonly turnQueue: SerialQueue;
@@ -97,12 +103,11 @@ export class ChatSession {
 
   /** @internal use MiniMonkey.chat() */
   constructor(
-    private readonly host: ChatHost, ctx: NativeLlmContext, system: string, private readonly growth?: ContextGrowth,
-    private readonly sequence = false,
+    private readonly host: ChatHost, ctx: LlmSequence, system: string, private readonly growth?: ContextGrowth,
   ) {
     this.ctx = ctx;
     this.system = system;
-    this.turnQueue = sequence ? new SerialQueue() : host.queue;
+    this.turnQueue = ctx.ownsContext ? host.queue : new SerialQueue();
   }
 
   /** Tokens of context used so far / available in total. */
@@ -178,14 +183,14 @@ export class ChatSession {
 
   /** Work on the model's shared weights outside the context: inside the model's queue. */
   private heavy<T>(job: () => Promise<T>): Promise<T> {
-    return this.sequence ? this.host.queue.run(job) : job();  // a whole turn of a lone session already is
+    return this.turnQueue === this.host.queue ? job() : this.host.queue.run(job);  // a whole turn of a lone session already is
   }
 
   private historyLength(): number {
     return partsLength(this.history, this.host.text.info.embeddingWidth);
   }
 
-  private live(): NativeLlmContext {
+  private live(): LlmSequence {
     if (!this.ctx) throw new DisposedError('the chat session has been disposed');
     if (this.host.disposed) throw new DisposedError('the model has been disposed');
     return this.ctx;
@@ -195,7 +200,7 @@ export class ChatSession {
    * An auto-sized conversation whose next turn needs `total` tokens: a context of that size (up to
    * growth.max) replaces the old one, with the conversation so far prefilled into it.
    */
-  private async grow(old: NativeLlmContext, total: number, signal: AbortSignal | undefined): Promise<NativeLlmContext> {
+  private async grow(old: LlmSequence, total: number, signal: AbortSignal | undefined): Promise<LlmSequence> {
     const size = Math.min(this.growth!.max, Math.ceil(total / CONTEXT_STEP) * CONTEXT_STEP);
     if (size <= old.size()) return old;
     const start = old.position();
@@ -324,7 +329,12 @@ export class ChatSession {
     const cancel = cancelTokenFor(signal);
     try {
       t = performance.now();
-      await ctx.prefill(parts, cancel.token, (d, total) => progress('prefill', d, total));
+      const onPrefill = (d: number, total: number) => progress('prefill', d, total);
+      // A first turn on a context of its own: the prompt up to its last image may come from the page cache.
+      const prefixes = start === 0 && ctx.ownsContext ? this.host.prefixes : undefined;
+      const restored = prefixes
+        ? await prefixes.prefill(ctx, parts, scm, this.host.text.info.embeddingWidth, cancel.token, onPrefill)
+        : (await ctx.prefill(parts, cancel.token, onPrefill), 0);
       timings.prefill = performance.now() - t;
 
       t = performance.now();
@@ -342,6 +352,7 @@ export class ChatSession {
         images: images.map((i) => i.plan),
         imageCacheHits: cacheHits,
         pageCacheHits: pageHits,
+        restoredTokens: restored,
         tokenIds: reply.tokenIds,
         ...(scmReport ? { scm: scmReport } : {}),
         ...(json !== undefined ? { json: json.value } : {}),
@@ -355,7 +366,7 @@ export class ChatSession {
     }
   }
 
-  private async generate(ctx: NativeLlmContext, o: SettledAsk, stream: ReplyStream<AskResult>, token: Parameters<NativeLlmContext['step']>[0]) {
+  private async generate(ctx: LlmSequence, o: SettledAsk, stream: ReplyStream<AskResult>, token: Parameters<LlmSequence['step']>[0]) {
     const maxTokens = o.maxTokens;
     const decoder = new TextDecoder('utf-8');
     const stops = new StopStringMatcher(o.stop);

@@ -3,10 +3,12 @@
 import fs from 'node:fs';
 import { checkDevice, DeviceOption } from '../devices';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
-import { native, NativeLlmContext, NativeTextModel, NativeTextModelInfo } from '../native';
+import { native, NativeTextModel, NativeTextModelInfo } from '../native';
 import { checkInt, DEFAULTS, LIMITS } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { partsLength } from './prompt';
+import { LlmSequence, Sequence } from './sequence';
+import { SequenceBatcher } from './sequence-batcher';
 import { checkThreads } from '../threads';
 
 export type TextModelInfo = NativeTextModelInfo;
@@ -126,8 +128,8 @@ export class TextModel {
     return out + decoder.decode();
   }
 
-  /** A fresh context (KV cache) on this model; the caller owns it. */
-  async createContext(options: ContextOptions): Promise<NativeLlmContext> {
+  /** A fresh context (KV cache) on this model: a context of one sequence, which the caller owns. */
+  async createContext(options: ContextOptions): Promise<LlmSequence> {
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('createContext({contextSize, batchSize?, threads?})');
     const contextSize = checkInt('contextSize', options.contextSize) ?? NaN;
     if (Number.isNaN(contextSize)) throw new InvalidArgumentError('contextSize is required');
@@ -136,12 +138,9 @@ export class TextModel {
   }
 
   /** @internal createContext() with settled options (MiniMonkey's, checked at load): nothing is checked again. */
-  async openContext(s: SettledContext): Promise<NativeLlmContext> {
-    try {
-      return await native().createContext(this.live(), s.contextSize, s.batchSize, s.threads);
-    } catch (e) {
-      throw fromNative(e);
-    }
+  async openContext(s: SettledContext): Promise<Sequence> {
+    const batcher = await SequenceBatcher.create(this, { contextSize: s.contextSize, parallel: 1, batchSize: s.batchSize, threads: s.threads });
+    return new Sequence(batcher, batcher.acquire()!, batcher.size, true);
   }
 
   /**

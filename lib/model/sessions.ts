@@ -1,11 +1,12 @@
-// Chat sessions of a model, in its two modes: a lone conversation with a context of its own that
-// grows to what a turn needs, or (loaded with `parallel`) a sequence of the one shared context.
-// chat()'s options are checked once here into the object both modes read.
+// Chat sessions of a model. Every session runs on a sequence of the one context type: a lone
+// conversation owns a context of one sequence that grows to what a turn needs, or (loaded with
+// `parallel`) it takes a sequence of the one shared context. chat()'s options are checked once here
+// into the object both read.
 import { AbortError, DisposedError, InvalidArgumentError, MiniMonkeyError } from '../errors';
 import type { ModelFamily } from '../family';
 import { checkInt, DEFAULTS, LIMITS } from '../limits';
 import type { ChatHost } from '../llm/chat-host';
-import { SequenceSlot } from '../llm/sequence';
+import { Sequence } from '../llm/sequence';
 import { SequenceBatcher } from '../llm/sequence-batcher';
 import { ChatOptions, ChatSession } from '../llm/session';
 import type { TextModel } from '../llm/text-model';
@@ -106,5 +107,5 @@ export async function openSequenceSession(host: ChatHost, batcher: SequenceBatch
   }
   // dispose() ran while it waited: a session on a dead model must not escape.
   if (host.disposed) throw new DisposedError('the model was disposed while the chat was being created');
-  return new ChatSession(host, new SequenceSlot(batcher, seq, limit ?? batcher.size), c.system, undefined, true);
+  return new ChatSession(host, new Sequence(batcher, seq, limit ?? batcher.size), c.system);
 }

@@ -38,3 +38,20 @@ export function pageKey(p: PageKeyParts): string {
   const parts = [ENTRY_VERSION, packageVersion(), p.image, p.imageTokens, p.mmproj, p.device, p.weightType, p.weightBuffer, p.embeddingWidth];
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
+
+/** What a prompt prefix's KV cells depend on besides the prefix itself: the text model's bytes and how its layers run. */
+export interface PrefixModelParts {
+  /** fileIdentity() of the text model. */
+  model: string;
+  device: string;
+  gpuLayers: number;
+  /** Positions per llama_decode: the chunks the prefix is computed in. */
+  batchSize: number;
+  /** The KV cache's K and V type (libllama's default f16 until a load option sets another). */
+  kvType: string;
+}
+
+export function prefixModelKey(p: PrefixModelParts): string {
+  const parts = [ENTRY_VERSION, packageVersion(), 'kv-prefix', p.model, p.device, p.gpuLayers, p.batchSize, p.kvType];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}

@@ -16,7 +16,8 @@ export async function writeAside(target: string, chunks: Uint8Array[]): Promise<
   const fh = await fs.promises.open(tmp, 'wx', 0o644);
   try {
     try {
-      await fh.writeFile(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      // Chunk by chunk: a page's KV state is hundreds of MB, not worth a joined copy.
+      for (const c of chunks) await fh.writeFile(c); // each from where the last ended, whole
       await fh.sync();
     } finally {
       await fh.close();

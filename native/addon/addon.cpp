@@ -18,7 +18,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterImageOps(env, exports);
   RegisterTiles(env, exports);
   RegisterTextModel(env, exports);
-  RegisterLlmContext(env, exports);
   RegisterSequenceContext(env, exports);
   RegisterScm(env, exports);
   RegisterGrammar(env, exports);

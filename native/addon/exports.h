@@ -9,7 +9,6 @@ struct AddonData {
   Napi::FunctionReference cancel_token;
   Napi::FunctionReference vision_encoder;
   Napi::FunctionReference text_model;
-  Napi::FunctionReference llm_context;
   Napi::FunctionReference sequence_context;
   Napi::FunctionReference scm;
 };
@@ -23,7 +22,6 @@ void RegisterVisionEncoder(Napi::Env env, Napi::Object exports);
 void RegisterTiles(Napi::Env env, Napi::Object exports);
 void RegisterImageOps(Napi::Env env, Napi::Object exports);
 void RegisterTextModel(Napi::Env env, Napi::Object exports);
-void RegisterLlmContext(Napi::Env env, Napi::Object exports);
 void RegisterSequenceContext(Napi::Env env, Napi::Object exports);
 void RegisterScm(Napi::Env env, Napi::Object exports);
 void RegisterGrammar(Napi::Env env, Napi::Object exports);

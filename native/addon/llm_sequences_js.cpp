@@ -1,7 +1,8 @@
-// JS handle of a mm::SequenceContext: one libllama context holding several conversations. Each
-// call that decodes is one job on the libuv pool (a prefill chunk of one sequence, or one step of
-// several); lib/llm/sequence-batcher.ts queues them so that one runs at a time. A sequence with a
-// job queued is busy: the calls that touch its state refuse (BUSY) rather than wait on anything.
+// JS handle of a mm::SequenceContext, the one conversation context: one libllama context of one
+// sequence (a lone chat) or several (`parallel`). Each call that decodes is one job on the libuv
+// pool (a prefill of one sequence, whole or a chunk of it, or one step of several);
+// lib/llm/sequence-batcher.ts queues them so that one runs at a time. A sequence with a job queued
+// is busy: the calls that touch its state refuse (BUSY) rather than wait on anything.
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,9 +17,12 @@
 #include "js_errors.h"
 #include "llm_sequences.h"
 #include "mm_limits.h"
+#include "progress_callback.h"
 #include "promise_worker.h"
 #include "prompt_parts_js.h"
 #include "sampling_js.h"
+#include "sequence_state.h"
+#include "sequence_state_js.h"
 #include "text_model_js.h"
 
 namespace mm_addon {
@@ -58,6 +62,8 @@ class SequenceContextHandle : public GuardedWrap<SequenceContextHandle> {
                         Guarded<&SequenceContextHandle::Sequences>("sequences"),
                         Guarded<&SequenceContextHandle::BatchSize>("batchSize"),
                         Guarded<&SequenceContextHandle::Logits>("logits"),
+                        Guarded<&SequenceContextHandle::SaveState>("saveState"),
+                        Guarded<&SequenceContextHandle::LoadState>("loadState"),
                         Guarded<&SequenceContextHandle::Dispose>("dispose")});
   }
 
@@ -102,22 +108,22 @@ class SequenceContextHandle : public GuardedWrap<SequenceContextHandle> {
     }
   }
 
-  // prefill(seq, chunk: Int32Array | Float32Array, last: boolean, token?): Promise<number> (position after)
+  // prefill(seq, parts: (Int32Array | Float32Array)[], last: boolean, token?, onProgress?): Promise<number> (position after)
   Napi::Value Prefill(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto ctx = live(env);
     const int seq = seq_arg(env, ctx, info);
-    if (info.Length() < 3 || !info[2].IsBoolean()) throw Napi::TypeError::New(env, "prefill(seq, chunk: Int32Array | Float32Array, last: boolean, token?)");
-    Napi::Array one = Napi::Array::New(env, 1);
-    one.Set(0u, info[1]);
-    auto parts = ReadPromptParts(env, one, "prefill(seq, chunk: Int32Array | Float32Array, last: boolean, token?)");
+    const char* usage = "prefill(seq, parts: Array<Int32Array | Float32Array>, last: boolean, token?, onProgress?)";
+    if (info.Length() < 3 || !info[2].IsBoolean()) throw Napi::TypeError::New(env, usage);
+    auto parts = ReadPromptParts(env, info[1], usage);
     const bool last = info[2].As<Napi::Boolean>().Value();
     auto cancel = cancel_flag(env, info.Length() > 3 ? info[3] : env.Undefined());
+    auto progress = ProgressCallback::From(info, 4);
     if (!ctx->claim(seq)) throw make_error(env, "BUSY", "sequence " + std::to_string(seq) + " has a decode in flight");
     const std::vector<int> claimed{seq};
-    return queue(env, *ctx, claimed, [ctx, seq, claimed, parts, last, cancel] {
+    return queue(env, *ctx, claimed, [ctx, seq, claimed, parts, last, cancel, progress] {
       Unclaim u{*ctx, claimed};
-      ctx->prefill_chunk(seq, (*parts)[0], last, cancel.get());
+      ctx->prefill(seq, *parts, last, cancel.get(), [progress](size_t d, size_t t) { progress->report(double(d), double(t)); });
     }, [ctx, seq](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, ctx->n_past(seq)); });
   }
 
@@ -230,6 +236,42 @@ class SequenceContextHandle : public GuardedWrap<SequenceContextHandle> {
     return out;
   }
 
+  // saveState(seq): Promise<Buffer> — the sequence's KV cells (sequence_state.h); a job like a prefill.
+  Napi::Value SaveState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    const int seq = seq_arg(env, ctx, info);
+    if (!ctx->claim(seq)) throw make_error(env, "BUSY", "sequence " + std::to_string(seq) + " has a decode in flight");
+    const std::vector<int> claimed{seq};
+    auto out = std::make_shared<std::vector<uint8_t>>();
+    return queue(env, *ctx, claimed, [ctx, seq, claimed, out] {
+      Unclaim u{*ctx, claimed};
+      ctx->with_cells(seq, [&](llama_context* c, int n) { *out = mm::save_sequence_state(c, seq, n); return n; });
+    }, [out](Napi::Env env) { return state_buffer(env, out); });
+  }
+
+  // loadState(seq, state: Uint8Array, positions: number): Promise<number> — a saveState() (from a
+  // context of any sequence count) into the empty sequence; resolves to its position after.
+  Napi::Value LoadState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ctx = live(env);
+    const int seq = seq_arg(env, ctx, info);
+    StateArg state = state_arg(env, info.Length() > 1 ? info[1] : env.Undefined(), "loadState(seq, state: Uint8Array, positions: number)");
+    const int positions = int_in_range(env, info.Length() > 2 ? info[2] : env.Undefined(), "positions", 1, ctx->n_ctx_seq());
+    if (!ctx->claim(seq)) throw make_error(env, "BUSY", "sequence " + std::to_string(seq) + " has a decode in flight");
+    const std::vector<int> claimed{seq};
+    const uint8_t* data = state.data;
+    const size_t size = state.size;
+    return queue(env, *ctx, claimed, [ctx, seq, claimed, data, size, positions] {
+      Unclaim u{*ctx, claimed};
+      ctx->with_cells(seq, [&](llama_context* c, int n) {
+        if (n != 0) throw mm::Error(mm::ErrorCode::InvalidArgument, "a state is restored into an empty sequence only");
+        mm::load_sequence_state(c, seq, data, size, positions, ctx->n_ctx_seq());
+        return positions;
+      });
+    }, [ctx, seq, keep = state.keep](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, ctx->n_past(seq)); });
+  }
+
   // Jobs in flight keep the context alive until they end.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     ctx_.reset();
@@ -238,6 +280,18 @@ class SequenceContextHandle : public GuardedWrap<SequenceContextHandle> {
 
   std::shared_ptr<mm::SequenceContext> ctx_;
 };
+
+// A context of `opts`, made off the JS thread, as a SequenceContextHandle.
+Napi::Value Open(Napi::Env env, std::shared_ptr<mm::TextModel> model, const mm::SequenceOptions& opts) {
+  auto holder = std::make_shared<std::shared_ptr<mm::SequenceContext>>();
+  return PromiseWorker::Run(
+      env, [model, opts, holder] { *holder = mm::SequenceContext::create(model, opts); },
+      [holder](Napi::Env env) -> Napi::Value {
+        Napi::Object obj = addon_data(env).sequence_context.New({});
+        SequenceContextHandle::Unwrap(obj)->Attach(std::move(*holder));
+        return obj;
+      });
+}
 
 // createSequenceContext(model, contextSize, parallel, batchSize, threads): Promise<SequenceContextHandle>
 Napi::Value CreateSequenceContext(const Napi::CallbackInfo& info) {
@@ -249,14 +303,21 @@ Napi::Value CreateSequenceContext(const Napi::CallbackInfo& info) {
   opts.n_seq = int_in_range(env, info[2], "parallel", 1, mm::limits::kMaxParallel);
   opts.n_batch = int_in_range(env, info[3], "batchSize", 1, mm::limits::kMaxBatch);
   opts.threads = int_in_range(env, info[4], "threads", 1, mm::limits::kMaxThreads);
-  auto holder = std::make_shared<std::shared_ptr<mm::SequenceContext>>();
-  return PromiseWorker::Run(
-      env, [model, opts, holder] { *holder = mm::SequenceContext::create(model, opts); },
-      [holder](Napi::Env env) -> Napi::Value {
-        Napi::Object obj = addon_data(env).sequence_context.New({});
-        SequenceContextHandle::Unwrap(obj)->Attach(std::move(*holder));
-        return obj;
-      });
+  return Open(env, model, opts);
+}
+
+// createContext(model, contextSize, batchSize, threads): deprecated, the same as
+// createSequenceContext with one sequence (the lone chat's context of before, kept for one minor version).
+Napi::Value CreateContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) throw Napi::TypeError::New(env, "createContext(model, contextSize: number, batchSize: number, threads: number)");
+  auto model = TextModelHandle::FromValue(env, info[0]);
+  mm::SequenceOptions opts;
+  opts.n_seq = 1;
+  opts.n_ctx_seq = int_in_range(env, info[1], "contextSize", mm::limits::kMinContext, mm::limits::kMaxContext);
+  opts.n_batch = int_in_range(env, info[2], "batchSize", 1, mm::limits::kMaxBatch);
+  opts.threads = int_in_range(env, info[3], "threads", 1, mm::limits::kMaxThreads);
+  return Open(env, model, opts);
 }
 
 }  // namespace
@@ -264,6 +325,7 @@ Napi::Value CreateSequenceContext(const Napi::CallbackInfo& info) {
 void RegisterSequenceContext(Napi::Env env, Napi::Object exports) {
   addon_data(env).sequence_context = Napi::Persistent(SequenceContextHandle::Define(env));
   exports.Set("createSequenceContext", guarded_function<CreateSequenceContext>(env, "createSequenceContext"));
+  exports.Set("createContext", guarded_function<CreateContext>(env, "createContext"));
 }
 
 }  // namespace mm_addon

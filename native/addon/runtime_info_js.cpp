@@ -70,6 +70,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   limits.Set("maxGpuLayers", mm::limits::kMaxGpuLayers);
   limits.Set("maxDeviceName", mm::limits::kMaxDeviceName);
   limits.Set("maxParallel", mm::limits::kMaxParallel);
+  limits.Set("contextStep", mm::limits::kContextStep);
   o.Set("limits", limits);
   return o;
 }

@@ -29,4 +29,12 @@ void close_llama_context(llama_context* ctx, ggml_threadpool* pool) {
   free_cpu_threadpool(pool);  // after the context that uses it
 }
 
+void check_decode(int32_t rc) {
+  if (rc == 0) return;
+  if (rc == 2) throw Error(ErrorCode::Aborted, "aborted");
+  if (rc == 1) throw Error(ErrorCode::ContextOverflow, "no room left in the KV cache");
+  const std::string why = take_last_log_error();
+  throw Error(ErrorCode::Internal, "llama_decode failed (" + std::to_string(rc) + (why.empty() ? "" : ": " + why) + ")");
+}
+
 }  // namespace mm

@@ -1,7 +1,9 @@
-// libllama's context as both of ours make it (LlmContext: one conversation; SequenceContext: many):
-// the caller's sizes, our threads and abort hook, no perf counters, and one persistent ggml worker
-// pool attached for the context's life (without it ggml starts threads on every decode).
+// libllama's context as ours makes it (SequenceContext, from one sequence to many): the caller's
+// sizes, our threads and abort hook, no perf counters, and one persistent ggml worker pool attached
+// for the context's life (without it ggml starts threads on every decode). Beside it the two things
+// every decode needs: a batch freed however the decode leaves, and llama_decode's codes as errors.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "llama.h"
@@ -17,5 +19,19 @@ llama_context* open_llama_context(llama_model* model, llama_context_params cp, i
 
 // Frees the context, then the pool it used. Null-safe.
 void close_llama_context(llama_context* ctx, ggml_threadpool* pool);
+
+// A llama_batch of `n` positions (token ids, or rows of `embd` floats when embd > 0, one sequence
+// id each), freed however the decode loop leaves.
+struct Batch {
+  llama_batch b;
+  Batch(int n, int embd) : b(llama_batch_init(n, embd, 1)) {}
+  ~Batch() { llama_batch_free(b); }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+};
+
+// llama_decode's result as mm::Error: 2 Aborted (the abort hook), 1 ContextOverflow (no KV slot),
+// anything else Internal with libllama's last logged error. Nothing for 0.
+void check_decode(int32_t rc);
 
 }  // namespace mm

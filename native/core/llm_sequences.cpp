@@ -10,28 +10,6 @@
 
 namespace mm {
 
-namespace {
-
-// Frees a llama_batch however the decode leaves.
-struct Batch {
-  llama_batch b;
-  Batch(int n, int embd) : b(llama_batch_init(n, embd, 1)) {}
-  ~Batch() { llama_batch_free(b); }
-};
-
-// libllama pads every context size to this.
-constexpr int kCtxPad = 256;
-
-void check_decode(int32_t rc) {
-  if (rc == 0) return;
-  if (rc == 2) throw Error(ErrorCode::Aborted, "aborted");
-  if (rc == 1) throw Error(ErrorCode::ContextOverflow, "no room left in the KV cache");
-  const std::string why = take_last_log_error();
-  throw Error(ErrorCode::Internal, "llama_decode failed (" + std::to_string(rc) + (why.empty() ? "" : ": " + why) + ")");
-}
-
-}  // namespace
-
 bool SequenceContext::abort_requested(void* self) {
   const std::atomic<bool>* flag = static_cast<SequenceContext*>(self)->cancel_.load();
   return flag != nullptr && flag->load(std::memory_order_relaxed);
@@ -43,7 +21,7 @@ std::unique_ptr<SequenceContext> SequenceContext::create(std::shared_ptr<TextMod
   if (opts.n_ctx_seq < limits::kMinContext || opts.n_ctx_seq > limits::kMaxContext) throw Error(ErrorCode::InvalidArgument, "contextSize out of range");
   if (opts.n_batch < 1 || opts.n_batch > limits::kMaxBatch) throw Error(ErrorCode::InvalidArgument, "batchSize out of range");
   if (opts.threads < 1 || opts.threads > limits::kMaxThreads) throw Error(ErrorCode::InvalidArgument, "threads out of range");
-  const int per_seq = (opts.n_ctx_seq + kCtxPad - 1) / kCtxPad * kCtxPad;
+  const int per_seq = (opts.n_ctx_seq + limits::kContextStep - 1) / limits::kContextStep * limits::kContextStep;
   // All sequences' cells together are one KV cache: the same bound as one context's.
   if (static_cast<int64_t>(per_seq) * opts.n_seq > limits::kMaxContext) {
     throw Error(ErrorCode::InvalidArgument, "parallel x contextSize is over " + std::to_string(limits::kMaxContext) + " tokens");
@@ -119,64 +97,87 @@ void SequenceContext::keep_logits(Sequence& s, int32_t batch_index) {
   s.has_logits = true;
 }
 
-void SequenceContext::prefill_chunk(int seq, const PromptPart& chunk, bool last, const std::atomic<bool>* cancel) {
+// The parts' positions in all; throws on a token id or an embedding width libllama would misread.
+size_t SequenceContext::check_parts(const std::vector<PromptPart>& parts) const {
+  const int n_embd = model_->info().n_embd;
+  size_t total = 0;
+  for (const PromptPart& p : parts) {
+    if (p.embeddings) {
+      if (!p.tokens.empty()) throw Error(ErrorCode::InvalidArgument, "a prompt part holds either tokens or embeddings");
+      if (p.embeddings->empty() || p.embeddings->size() % static_cast<size_t>(n_embd) != 0) {
+        throw Error(ErrorCode::InvalidArgument, "image embeddings must be whole rows of " + std::to_string(n_embd) +
+                                                    " floats (the text model's embedding width)");
+      }
+    } else {
+      for (int32_t t : p.tokens) {
+        if (!model_->valid_token(t)) throw Error(ErrorCode::InvalidArgument, "token id " + std::to_string(t) + " is out of range");
+      }
+    }
+    total += p.length(n_embd);
+  }
+  if (total == 0) throw Error(ErrorCode::InvalidArgument, "nothing to prefill");
+  return total;
+}
+
+// One llama_decode of `n` positions of `part` from `offset`, at positions from `pos` of `seq`.
+void SequenceContext::decode_chunk(int seq, const PromptPart& part, size_t offset, int n, int pos, bool logits) {
+  const int n_embd = model_->info().n_embd;
+  Batch batch(n, part.embeddings ? n_embd : 0);
+  llama_batch& b = batch.b;
+  b.n_tokens = n;
+  if (part.embeddings) {
+    std::memcpy(b.embd, part.embeddings->data() + offset * n_embd, sizeof(float) * n * n_embd);
+  } else {
+    std::memcpy(b.token, part.tokens.data() + offset, sizeof(int32_t) * n);
+  }
+  for (int i = 0; i < n; ++i) {
+    b.pos[i] = pos + i;
+    b.n_seq_id[i] = 1;
+    b.seq_id[i][0] = seq;
+    b.logits[i] = (logits && i + 1 == n) ? 1 : 0;
+  }
+  take_last_log_error();
+  check_decode(llama_decode(ctx_, b));
+}
+
+void SequenceContext::prefill(int seq, const std::vector<PromptPart>& parts, bool last, const std::atomic<bool>* cancel,
+                              const Progress& progress) {
   Sequence& s = at(seq);
   const int n_embd = model_->info().n_embd;
-  if (chunk.embeddings) {
-    if (!chunk.tokens.empty()) throw Error(ErrorCode::InvalidArgument, "a prompt part holds either tokens or embeddings");
-    if (chunk.embeddings->empty() || chunk.embeddings->size() % static_cast<size_t>(n_embd) != 0) {
-      throw Error(ErrorCode::InvalidArgument, "image embeddings must be whole rows of " + std::to_string(n_embd) +
-                                                  " floats (the text model's embedding width)");
-    }
-  } else {
-    for (int32_t t : chunk.tokens) {
-      if (!model_->valid_token(t)) throw Error(ErrorCode::InvalidArgument, "token id " + std::to_string(t) + " is out of range");
-    }
-  }
-  const size_t len = chunk.length(n_embd);
-  if (len == 0) throw Error(ErrorCode::InvalidArgument, "nothing to prefill");
-  if (len > static_cast<size_t>(n_batch_)) {
-    throw Error(ErrorCode::InvalidArgument, "a prefill chunk holds at most " + std::to_string(n_batch_) + " positions");
-  }
+  const size_t total = check_parts(parts);
   std::lock_guard<std::mutex> lock(mu_);
   apply_truncations();
   const int start = s.n_past.load();
-  if (static_cast<size_t>(start) + len > static_cast<size_t>(n_ctx_seq_)) {
-    throw Error(ErrorCode::ContextOverflow, "the prompt needs " + std::to_string(start + len) + " tokens of context (" +
-                                                std::to_string(start) + " already used + " + std::to_string(len) +
+  if (static_cast<size_t>(start) + total > static_cast<size_t>(n_ctx_seq_)) {
+    throw Error(ErrorCode::ContextOverflow, "the prompt needs " + std::to_string(start + total) + " tokens of context (" +
+                                                std::to_string(start) + " already used + " + std::to_string(total) +
                                                 " new) but the sequence holds " + std::to_string(n_ctx_seq_));
   }
-  const int n = static_cast<int>(len);
   s.has_logits = false;
-  Batch batch(n, chunk.embeddings ? n_embd : 0);
-  llama_batch& b = batch.b;
-  b.n_tokens = n;
-  if (chunk.embeddings) {
-    std::memcpy(b.embd, chunk.embeddings->data(), sizeof(float) * len * n_embd);
-  } else {
-    std::memcpy(b.token, chunk.tokens.data(), sizeof(int32_t) * len);
-  }
-  for (int i = 0; i < n; ++i) {
-    b.pos[i] = start + i;
-    b.n_seq_id[i] = 1;
-    b.seq_id[i][0] = seq;
-    b.logits[i] = (last && i + 1 == n) ? 1 : 0;
-  }
-  if (cancel && cancel->load()) throw Error(ErrorCode::Aborted, "aborted");
   cancel_.store(cancel);
+  size_t done = 0;
+  int n = 0;
   try {
-    take_last_log_error();
-    check_decode(llama_decode(ctx_, b));
+    for (const PromptPart& p : parts) {
+      const size_t len = p.length(n_embd);
+      for (size_t off = 0; off < len; off += static_cast<size_t>(n_batch_)) {
+        n = static_cast<int>(std::min(len - off, static_cast<size_t>(n_batch_)));
+        if (cancel && cancel->load()) throw Error(ErrorCode::Aborted, "aborted");
+        decode_chunk(seq, p, off, n, start + static_cast<int>(done), last && done + n == total);
+        done += static_cast<size_t>(n);
+        if (progress) progress(done, total);
+      }
+    }
     cancel_.store(nullptr);
     if (last) keep_logits(s, n - 1);
   } catch (...) {
-    // Leave the sequence as it was before this chunk (an abort leaves the ubatches it finished).
+    // Leave the sequence as it was before this call (an abort leaves the ubatches it finished).
     cancel_.store(nullptr);
     llama_memory_seq_rm(llama_get_memory(ctx_), seq, start, -1);
     s.has_logits = false;
     throw;
   }
-  s.n_past.store(start + n);
+  s.n_past.store(start + static_cast<int>(total));
 }
 
 std::vector<StepResult> SequenceContext::step(const std::vector<int>& seqs, const std::vector<const std::atomic<bool>*>& cancels) {
@@ -229,11 +230,16 @@ std::vector<StepResult> SequenceContext::step(const std::vector<int>& seqs, cons
     b.seq_id[k][0] = seqs[i];
     b.logits[k] = 1;
   }
+  // One sequence alone may be aborted inside its decode, as its prefill can; a batch of several
+  // is not (its other tokens would go too).
+  if (n == 1) cancel_.store(cancels[decoded[0]]);
   try {
     take_last_log_error();
     // A failed decode leaves the cache as it was (llama.h), for every sequence in it.
     check_decode(llama_decode(ctx_, b));
+    cancel_.store(nullptr);
   } catch (const Error& e) {
+    cancel_.store(nullptr);
     for (size_t i : decoded) {
       at(seqs[i]).has_logits = false;
       fail(i, e.code(), e.what());
@@ -259,6 +265,17 @@ std::vector<float> SequenceContext::logits(int seq) const {
   const Sequence& s = at(seq);
   if (!s.has_logits) throw Error(ErrorCode::Internal, "no logits: prefill first");
   return s.logits;
+}
+
+void SequenceContext::with_cells(int seq, const std::function<int(llama_context*, int)>& fn) {
+  Sequence& s = at(seq);
+  std::lock_guard<std::mutex> lock(mu_);
+  apply_truncations();
+  const int n = fn(ctx_, s.n_past.load());
+  if (n != s.n_past.load()) {
+    s.n_past.store(n);
+    s.has_logits = false;
+  }
 }
 
 }  // namespace mm

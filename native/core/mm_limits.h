@@ -16,5 +16,8 @@ constexpr int kMaxRepeatLastN = kMaxContext;
 constexpr int kMaxGpuLayers = 1024;
 constexpr int kMaxDeviceName = 64;  // a ggml device name ("Vulkan0", "CUDA1"), or auto / cpu
 constexpr int kMaxParallel = 64;  // sequences of one context (libllama: LLAMA_MAX_SEQ, 256)
+// libllama pads every context size (and each sequence's) to this; a lone chat grows by it. Not a
+// bound but a fact both sides size by: lib/limits.ts DEFAULTS.contextStep is held equal to it.
+constexpr int kContextStep = 256;
 
 }  // namespace mm::limits

@@ -8,7 +8,7 @@
 #include <functional>
 
 #include "fuzz_common.h"
-#include "llm_context.h"
+#include "llm_sequences.h"
 #include "text_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -24,18 +24,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)model->is_end_of_generation(id);
     }
     if (getenv("MINIMONKEY_FUZZ_NO_DECODE")) return;
-    mm::ContextOptions copts;
-    copts.n_ctx = 256;
+    mm::SequenceOptions copts;
+    copts.n_seq = 1;
+    copts.n_ctx_seq = 256;
     copts.n_batch = 32;
     copts.threads = 1;
-    auto ctx = mm::LlmContext::create(model, copts);
+    auto ctx = mm::SequenceContext::create(model, copts);
     mm::PromptPart part;
     part.tokens = ids;
     if (part.tokens.empty()) part.tokens.push_back(0);
-    ctx->prefill({part}, nullptr, {});
-    ctx->set_sampling(mm::SamplingOptions{});
-    ctx->decode(ctx->sample(), nullptr);
-    (void)ctx->sample();
+    ctx->prefill(0, {part}, true, nullptr, {});
+    ctx->set_sampling(0, mm::SamplingOptions{});
+    const std::atomic<bool>* no_cancel = nullptr;
+    (void)ctx->step({0}, {no_cancel});
+    (void)ctx->step({0}, {no_cancel});
   });
   return 0;
 }
