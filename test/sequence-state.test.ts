@@ -52,7 +52,7 @@ test('a restored prefix gives the same next logits as the computed one, bit for 
     expect(seqs.position(2)).toBe(n);
     const again = await seqs.saveState(2);
     expect(again.length).toBe(state.length); // the same cells (each names its sequence, 2 here)
-    await seqs.prefill(2, suffix[0], true);
+    await seqs.prefill(2, suffix, true);
     expect(Buffer.from(seqs.logits(2).buffer).equals(Buffer.from(want.buffer))).toBe(true);
     const back = await ctxOf(text);
     try {
