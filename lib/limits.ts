@@ -76,7 +76,20 @@ export const DEFAULTS = {
   parallel: 1,
   /** The first GPU ggml finds, else the CPU. */
   device: 'auto',
+  /** KV cells in f16, as libllama keeps them; 'q8_0' about halves their memory. */
+  kvCacheType: 'f16',
 } as const;
+
+/** The types the text model's KV cells may be kept in (`kvCacheType`). */
+export const KV_CACHE_TYPES = ['f16', 'q8_0'] as const;
+export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
+
+/** `value` as a KV cache type, DEFAULTS.kvCacheType when undefined; InvalidArgumentError otherwise. */
+export function checkKvCacheType(value: unknown): KvCacheType {
+  if (value === undefined) return DEFAULTS.kvCacheType;
+  if (!KV_CACHE_TYPES.includes(value as KvCacheType)) throw new InvalidArgumentError(`kvCacheType must be one of ${KV_CACHE_TYPES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as KvCacheType;
+}
 
 export type LimitName = Exclude<keyof typeof LIMITS, 'threads'>;
 

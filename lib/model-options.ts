@@ -5,6 +5,7 @@ import type { FamilyName } from './family';
 import type { LoadImageOptions } from './image/load';
 import type { PresetName } from './msac/presets';
 import type { CropOptions } from './msac/types';
+import type { KvCacheType } from './limits';
 import type { PageCacheOptions } from './page-cache/page-cache';
 
 /**
@@ -30,6 +31,12 @@ export interface MiniMonkeyLoadSettings {
   contextSize?: number;
   /** Tokens per libllama decode call in prefill (default DEFAULTS.batchSize, 512). */
   batchSize?: number;
+  /**
+   * The type of the text model's KV cells (default 'f16'). 'q8_0' about halves the context's
+   * memory (a page's ~4,000-token prompt: about 390 MiB in f16 at InternLM2-1.8B's size), with
+   * attention run by flash attention; replies may differ slightly from f16's.
+   */
+  kvCacheType?: KvCacheType;
   /**
    * Where the vision tower, SCM's pre-pass and the language model run (default 'auto': the first
    * GPU ggml finds, else the CPU; 'cpu'; or a device name from runtimeInfo().devices, e.g. 'Vulkan0').

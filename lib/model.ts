@@ -94,9 +94,9 @@ export class MiniMonkey implements ChatHost {
     }
     const images = new ImagePipeline(vision, family.defaultPreset, s.mmproj, s.imageCacheBytes, s.pageCache);
     const prefixes = s.pageCache && new PromptPrefixes(s.pageCache, s.model, {
-      device: text.info.device, gpuLayers: text.info.gpuLayers, batchSize: s.batchSize, kvType: 'f16',
+      device: text.info.device, gpuLayers: text.info.gpuLayers, batchSize: s.batchSize, kvType: s.kvCacheType,
     });
-    return new MiniMonkey(text, vision, family, images, { contextSize: s.contextSize, batchSize: s.batchSize, threads: s.threads }, batcher, prefixes);
+    return new MiniMonkey(text, vision, family, images, { contextSize: s.contextSize, batchSize: s.batchSize, threads: s.threads, kvCacheType: s.kvCacheType }, batcher, prefixes);
   }
 
   /**

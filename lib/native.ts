@@ -218,7 +218,7 @@ export interface NativeAddon {
   /** @deprecated createSequenceContext with parallel 1 (kept for one minor version). */
   createContext(model: NativeTextModel, contextSize: number, batchSize: number, threads: number): Promise<NativeSequenceContext>;
   /** A context of `parallel` sequences (1: a lone chat's) of `contextSize` positions each. */
-  createSequenceContext(model: NativeTextModel, contextSize: number, parallel: number, batchSize: number, threads: number): Promise<NativeSequenceContext>;
+  createSequenceContext(model: NativeTextModel, contextSize: number, parallel: number, batchSize: number, threads: number, kvCacheType?: 'f16' | 'q8_0'): Promise<NativeSequenceContext>;
   /** llama.cpp's JSON Schema to GBNF converter (the schema as JSON text). */
   jsonSchemaToGrammar(schemaJson: string): string;
   createScm(model: NativeTextModel, threads: number): Promise<NativeScm>;

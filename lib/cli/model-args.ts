@@ -4,7 +4,7 @@
 // values the same way, before any file is read (exit 2).
 import fs from 'node:fs';
 import { IoError } from '../errors';
-import { DEFAULTS, FILE_LIMITS, LIMITS, limitRange } from '../limits';
+import { checkKvCacheType, DEFAULTS, FILE_LIMITS, KV_CACHE_TYPES, KvCacheType, LIMITS, limitRange } from '../limits';
 import type { AskOptions } from '../llm/session';
 import { isPresetName, PRESET_NAMES, PresetName } from '../msac/presets';
 import { checkInputFile, readInputFileSync } from '../util/file-kind';
@@ -22,6 +22,7 @@ export const LOAD_OPTIONS = {
   family: { type: 'string' },
   device: { type: 'string' },
   'gpu-layers': { type: 'string' },
+  'kv-cache-type': { type: 'string' },
   'no-page-cache': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
@@ -51,6 +52,8 @@ export const LOAD_USAGE = `  -m, --model FILE       the text model GGUF, or hf:o
   --device NAME          auto | cpu | a ggml device (Vulkan0, CUDA0: \`minimonkey runtime\` lists them);
                          default ${DEFAULTS.device}: the first GPU found, else the CPU
   --gpu-layers N         text-model layers on that GPU (default ${DEFAULTS.gpuLayers}: all)
+  --kv-cache-type TYPE   ${KV_CACHE_TYPES.join(' | ')}: the context's KV cells (default ${DEFAULTS.kvCacheType};
+                         q8_0 about halves the context's memory)
   --no-page-cache        do not read or store image embeddings in MINIMONKEY_HOME/page-cache
                          (also MINIMONKEY_PAGE_CACHE=off)`;
 
@@ -61,6 +64,14 @@ export const ASK_USAGE = `  -p, --preset NAME      crop preset: ${PRESET_NAMES.j
   --scm                  scale compression (SCM): fewer detail tokens, faster prefill
   --json-schema FILE     answer with JSON that validates against this JSON Schema file
   --grammar FILE         answer following this GBNF grammar file (start rule: root)`;
+
+function kvCacheTypeFlag(text: string): KvCacheType {
+  try {
+    return checkKvCacheType(text);
+  } catch (e) {
+    throw new UsageError(`--kv-cache-type: ${(e as Error).message}`);
+  }
+}
 
 function deviceFlag(text: string): DeviceOption {
   try {
@@ -99,6 +110,7 @@ export interface LoadArgs {
   family?: FamilyName;
   device?: DeviceOption;
   gpuLayers?: number;
+  kvCacheType?: KvCacheType;
   /** --isolate (ask, chat, serve). */
   isolate?: 'process';
   /** On (`{}`: MINIMONKEY_HOME/page-cache) unless --no-page-cache or MINIMONKEY_PAGE_CACHE=off. */
@@ -110,10 +122,10 @@ export function pageCacheOffByEnv(env: NodeJS.ProcessEnv = process.env): boolean
   return /^(off|0|false|no)$/i.test((env.MINIMONKEY_PAGE_CACHE ?? '').trim());
 }
 
-/** --model/--mmproj/--threads/--context/--family/--device/--gpu-layers/--no-page-cache, checked. */
+/** --model/--mmproj/--threads/--context/--family/--device/--gpu-layers/--kv-cache-type/--no-page-cache, checked. */
 export function loadArgs(values: {
   model?: string; mmproj?: string; threads?: string; context?: string; family?: string; device?: string; 'gpu-layers'?: string; isolate?: boolean;
-  'no-page-cache'?: boolean;
+  'kv-cache-type'?: string; 'no-page-cache'?: boolean;
 }): LoadArgs {
   if (!values.model) throw new UsageError('--model is required');
   if (!values.mmproj && !values.model.startsWith('hf:')) throw new UsageError('--mmproj is required (or --model hf:owner/name for a pulled model)');
@@ -126,6 +138,7 @@ export function loadArgs(values: {
     ...(values.family !== undefined ? { family: familyFlag(values.family) } : {}),
     ...(values.device !== undefined ? { device: deviceFlag(values.device) } : {}),
     ...(values['gpu-layers'] !== undefined ? { gpuLayers: limitFlag(values['gpu-layers'], '--gpu-layers', 'gpuLayers') } : {}),
+    ...(values['kv-cache-type'] !== undefined ? { kvCacheType: kvCacheTypeFlag(values['kv-cache-type']) } : {}),
     ...(values.isolate === true ? { isolate: 'process' as const } : {}),
     pageCache: values['no-page-cache'] === true || pageCacheOffByEnv() ? false : {},
   };

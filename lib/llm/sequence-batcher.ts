@@ -13,6 +13,7 @@
 // dispatched at once, so it pays no more per chunk or per token than a context of its own did.
 import { AbortError, ContextOverflowError, DisposedError, fromNative, InvalidArgumentError, MiniMonkeyError } from '../errors';
 import { isEmbeddingRows, isTokenRun } from './prompt';
+import type { KvCacheType } from '../limits';
 import { native, NativeCancelToken, NativeSequenceContext, NativeSequenceStep, NativeStep, NativeTextModel, NativeTextModelInfo } from '../native';
 
 type Part = Int32Array | Float32Array;
@@ -87,10 +88,10 @@ export class SequenceBatcher {
   /** A context of `parallel` sequences (1: a lone chat's) of `contextSize` positions on the text model. */
   static async create(
     text: { live(): NativeTextModel; readonly info: NativeTextModelInfo },
-    o: { contextSize: number; parallel: number; batchSize: number; threads: number },
+    o: { contextSize: number; parallel: number; batchSize: number; threads: number; kvCacheType?: KvCacheType },
   ): Promise<SequenceBatcher> {
     try {
-      const ctx = await native().createSequenceContext(text.live(), o.contextSize, o.parallel, o.batchSize, o.threads);
+      const ctx = await native().createSequenceContext(text.live(), o.contextSize, o.parallel, o.batchSize, o.threads, o.kvCacheType);
       return new SequenceBatcher(ctx, text.info.embeddingWidth, text.info.vocabSize);
     } catch (e) {
       throw fromNative(e);

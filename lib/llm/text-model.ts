@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { checkDevice, DeviceOption } from '../devices';
 import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from '../errors';
 import { native, NativeTextModel, NativeTextModelInfo } from '../native';
-import { checkInt, DEFAULTS, LIMITS } from '../limits';
+import { checkInt, checkKvCacheType, DEFAULTS, KvCacheType, LIMITS } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
 import { partsLength } from './prompt';
 import { LlmSequence, Sequence } from './sequence';
@@ -43,6 +43,8 @@ export interface ContextOptions {
   /** Tokens per llama_decode call during prefill (default DEFAULTS.batchSize, 512). */
   batchSize?: number;
   threads?: number;
+  /** The KV cells' type (default DEFAULTS.kvCacheType, 'f16'; 'q8_0' about halves their memory). */
+  kvCacheType?: KvCacheType;
 }
 
 /** @internal ContextOptions checked once, defaults filled in. */
@@ -50,6 +52,7 @@ export interface SettledContext {
   contextSize: number;
   batchSize: number;
   threads: number;
+  kvCacheType: KvCacheType;
 }
 
 export interface TokenizeOptions {
@@ -134,12 +137,12 @@ export class TextModel {
     const contextSize = checkInt('contextSize', options.contextSize) ?? NaN;
     if (Number.isNaN(contextSize)) throw new InvalidArgumentError('contextSize is required');
     const batchSize = checkInt('batchSize', options.batchSize) ?? DEFAULTS.batchSize;
-    return this.openContext({ contextSize, batchSize, threads: checkThreads(options.threads) });
+    return this.openContext({ contextSize, batchSize, threads: checkThreads(options.threads), kvCacheType: checkKvCacheType(options.kvCacheType) });
   }
 
   /** @internal createContext() with settled options (MiniMonkey's, checked at load): nothing is checked again. */
   async openContext(s: SettledContext): Promise<Sequence> {
-    const batcher = await SequenceBatcher.create(this, { contextSize: s.contextSize, parallel: 1, batchSize: s.batchSize, threads: s.threads });
+    const batcher = await SequenceBatcher.create(this, { contextSize: s.contextSize, parallel: 1, batchSize: s.batchSize, threads: s.threads, kvCacheType: s.kvCacheType });
     return new Sequence(batcher, batcher.acquire()!, batcher.size, true);
   }
 

@@ -25,7 +25,7 @@ export interface SettledChat {
 }
 
 /** What the sessions take from the load: the context each makes, and the threads it runs on. */
-export type SettledSessionDefaults = Pick<SettledLoad, 'contextSize' | 'batchSize' | 'threads'>;
+export type SettledSessionDefaults = Pick<SettledLoad, 'contextSize' | 'batchSize' | 'threads' | 'kvCacheType'>;
 
 /** chat()'s options checked and completed. */
 export function settleChat(options: ChatOptions, family: ModelFamily): SettledChat {
@@ -61,13 +61,13 @@ export async function openSharedContext(text: TextModel, family: ModelFamily, pa
         `(${LIMITS.contextSize.why}): use fewer sequences or a smaller contextSize`,
     );
   }
-  return SequenceBatcher.create(text, { contextSize: size, parallel, batchSize: d.batchSize, threads: d.threads });
+  return SequenceBatcher.create(text, { contextSize: size, parallel, batchSize: d.batchSize, threads: d.threads, kvCacheType: d.kvCacheType });
 }
 
 /** A conversation with a context of its own; with no size given anywhere, one that grows up to the trained context. */
 export async function openLoneSession(host: ChatHost, d: SettledSessionDefaults, c: SettledChat): Promise<ChatSession> {
   const explicit = c.contextSize ?? d.contextSize;
-  const make = (contextSize: number) => host.text.openContext({ contextSize, batchSize: d.batchSize, threads: d.threads });
+  const make = (contextSize: number) => host.text.openContext({ contextSize, batchSize: d.batchSize, threads: d.threads, kvCacheType: d.kvCacheType });
   const ctx = await make(explicit ?? DEFAULTS.contextSize);
   if (host.disposed) {
     // dispose() ran while the context was being made: a session on a dead model must not escape.

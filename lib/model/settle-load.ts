@@ -4,7 +4,7 @@
 // crash it).
 import { InvalidArgumentError } from '../errors';
 import { FAMILY_NAMES, FamilyName, isFamilyName } from '../family';
-import { checkInt, DEFAULTS } from '../limits';
+import { checkInt, checkKvCacheType, DEFAULTS, KvCacheType } from '../limits';
 import { settleTextModelLoad, SettledTextModelLoad } from '../llm/text-model';
 import type { MiniMonkeyLoadOptions } from '../model-options';
 import { PageCache, pageCacheFrom } from '../page-cache/page-cache';
@@ -19,6 +19,7 @@ export interface SettledLoad extends ModelFiles {
   /** Undefined: sized per chat (a lone chat grows; with `parallel`, defaultSequenceSize). */
   contextSize: number | undefined;
   batchSize: number;
+  kvCacheType: KvCacheType;
   /** Undefined: each chat has a context of its own. */
   parallel: number | undefined;
   imageCacheBytes: number;
@@ -52,6 +53,7 @@ export function settleLoad(options: MiniMonkeyLoadOptions): SettledLoad {
     threads,
     contextSize,
     batchSize,
+    kvCacheType: checkKvCacheType(o.kvCacheType),
     parallel,
     imageCacheBytes: o.imageCacheBytes ?? DEFAULTS.imageCacheBytes,
     pageCache,

@@ -293,16 +293,21 @@ Napi::Value Open(Napi::Env env, std::shared_ptr<mm::TextModel> model, const mm::
       });
 }
 
-// createSequenceContext(model, contextSize, parallel, batchSize, threads): Promise<SequenceContextHandle>
+// createSequenceContext(model, contextSize, parallel, batchSize, threads, kvCacheType?: 'f16' | 'q8_0'): Promise<SequenceContextHandle>
 Napi::Value CreateSequenceContext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5) throw Napi::TypeError::New(env, "createSequenceContext(model, contextSize, parallel, batchSize, threads)");
+  if (info.Length() < 5) throw Napi::TypeError::New(env, "createSequenceContext(model, contextSize, parallel, batchSize, threads, kvCacheType?)");
   auto model = TextModelHandle::FromValue(env, info[0]);
   mm::SequenceOptions opts;
   opts.n_ctx_seq = int_in_range(env, info[1], "contextSize", mm::limits::kMinContext, mm::limits::kMaxContext);
   opts.n_seq = int_in_range(env, info[2], "parallel", 1, mm::limits::kMaxParallel);
   opts.n_batch = int_in_range(env, info[3], "batchSize", 1, mm::limits::kMaxBatch);
   opts.threads = int_in_range(env, info[4], "threads", 1, mm::limits::kMaxThreads);
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    const std::string kv = info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "";
+    if (kv != "f16" && kv != "q8_0") throw Napi::RangeError::New(env, "kvCacheType must be 'f16' or 'q8_0'");
+    opts.kv_q8_0 = kv == "q8_0";
+  }
   return Open(env, model, opts);
 }
 

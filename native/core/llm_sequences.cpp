@@ -40,6 +40,11 @@ std::unique_ptr<SequenceContext> SequenceContext::create(std::shared_ptr<TextMod
   // the same terms in the same order and greedy replies equal a lone session's (and libllama's
   // note: separate streams are the faster choice when sequences share no prefix).
   cp.kv_unified = false;
+  if (opts.kv_q8_0) {
+    cp.type_k = GGML_TYPE_Q8_0;
+    cp.type_v = GGML_TYPE_Q8_0;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  }
   c->ctx_ = open_llama_context(c->model_->raw(), cp, opts.threads, &SequenceContext::abort_requested, c.get(),
                                "a context of " + std::to_string(opts.n_seq) + " sequences of " + std::to_string(per_seq) + " tokens",
                                &c->threadpool_);
