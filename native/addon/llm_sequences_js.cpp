@@ -31,7 +31,9 @@ namespace {
 
 // The flag of a CancelToken value, or a never-set one for undefined.
 std::shared_ptr<std::atomic<bool>> cancel_flag(Napi::Env env, Napi::Value v) {
-  if (v.IsUndefined() || v.IsNull()) return std::make_shared<std::atomic<bool>>(false);
+  // One flag for every job without a token: never set, so sharing it is safe (and costs no allocation per token).
+  static const auto never = std::make_shared<std::atomic<bool>>(false);
+  if (v.IsUndefined() || v.IsNull()) return never;
   if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addon_data(env).cancel_token.Value())) {
     throw Napi::TypeError::New(env, "expected a CancelToken");
   }

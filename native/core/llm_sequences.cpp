@@ -98,8 +98,17 @@ void SequenceContext::apply_truncations() {
 void SequenceContext::keep_logits(Sequence& s, int32_t batch_index) {
   const float* l = llama_get_logits_ith(ctx_, batch_index);
   if (!l) throw Error(ErrorCode::Internal, "no logits available");
-  s.logits.assign(l, l + model_->info().n_vocab);
+  if (n_seq() == 1) {
+    s.logits_row = batch_index;
+  } else {
+    s.logits.assign(l, l + model_->info().n_vocab);
+  }
   s.has_logits = true;
+}
+
+const float* SequenceContext::last_logits(const Sequence& s) const {
+  if (s.logits_row < 0) return s.logits.data();
+  return llama_get_logits_ith(ctx_, s.logits_row);
 }
 
 // The parts' positions in all; throws on a token id or an embedding width libllama would misread.
@@ -209,7 +218,7 @@ std::vector<StepResult> SequenceContext::step(const std::vector<int>& seqs, cons
     try {
       if (cancels[i] && cancels[i]->load()) throw Error(ErrorCode::Aborted, "aborted");
       if (!s.has_logits) throw Error(ErrorCode::Internal, "nothing to sample from: prefill first");
-      const int32_t token = s.sampler->sample(s.logits.data());
+      const int32_t token = s.sampler->sample(last_logits(s));
       out[i].token = token;
       out[i].eog = model_->is_end_of_generation(token);
       out[i].bytes = model_->piece(token, false);
@@ -269,7 +278,9 @@ std::vector<StepResult> SequenceContext::step(const std::vector<int>& seqs, cons
 std::vector<float> SequenceContext::logits(int seq) const {
   const Sequence& s = at(seq);
   if (!s.has_logits) throw Error(ErrorCode::Internal, "no logits: prefill first");
-  return s.logits;
+  const float* l = last_logits(s);
+  if (!l) throw Error(ErrorCode::Internal, "no logits available");
+  return std::vector<float>(l, l + model_->info().n_vocab);
 }
 
 void SequenceContext::with_cells(int seq, const std::function<int(llama_context*, int)>& fn) {

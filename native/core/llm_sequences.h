@@ -97,8 +97,12 @@ class SequenceContext {
  private:
   struct Sequence {
     std::unique_ptr<ReplySampler> sampler;
-    std::vector<float> logits;  // the last computed position's, copied out of libllama's buffer
-    bool has_logits = false;    // (which the next decode, of any sequence, overwrites)
+    // The last computed position's logits: copied out of libllama's buffer, which the next decode
+    // of any sequence overwrites; in a context of one sequence no other decode comes between, so
+    // they stay there (row >= 0: its row in the buffer) and a token costs no vocabulary-sized copy.
+    std::vector<float> logits;
+    int32_t logits_row = -1;
+    bool has_logits = false;
     std::atomic<int> n_past{0};
     std::atomic<int> rm_from{-1};  // cells from here on go before the next decode; -1: none
     std::atomic<bool> busy{false};
@@ -111,6 +115,7 @@ class SequenceContext {
   size_t check_parts(const std::vector<PromptPart>& parts) const;
   void decode_chunk(int seq, const PromptPart& part, size_t offset, int n, int pos, bool logits);
   void keep_logits(Sequence& s, int32_t batch_index);
+  const float* last_logits(const Sequence& s) const;
   static bool abort_requested(void* self);
 
   std::shared_ptr<TextModel> model_;
