@@ -3,7 +3,6 @@
 // next process that asks about the page, whatever its question. Real `minimonkey ask` child
 // processes on the tiny pair (the suite turns the cache off; each test gives its children a home
 // of their own with it on), and the library on the same pair for the next logits and eviction.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniMonkey } from '../lib';
@@ -12,25 +11,10 @@ import { encodeStateEntry } from '../lib/page-cache/entry';
 import type { ChatSession } from '../lib/llm/session';
 import type { LlmSequence } from '../lib/llm/sequence';
 import { tempDir, tinyPair } from './helpers/models';
+import { minimonkey } from './helpers/page-cache-cli';
 
-const cli = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 
-interface Run { status: number | null; stdout: string; stderr: string }
 interface Asked { tokenIds: number[]; pageCacheHits: number; restoredTokens: number; tokens: { prompt: number }; stderr: string }
-
-function minimonkey(args: string[], home: string): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, MINIMONKEY_HOME: home };
-  delete env.MINIMONKEY_PAGE_CACHE;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 let pair: { model: string; mmproj: string };
 let other: { model: string; mmproj: string };

@@ -2,32 +2,13 @@
 // next process. Real `minimonkey ask` child processes on the tiny pair (the suite turns the
 // cache off with MINIMONKEY_PAGE_CACHE=off; these tests give each child its own home with it on),
 // and the library on the same pair for eviction and the stored numbers.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MiniMonkey } from '../lib';
 import { documentImage } from '../lib/demo/document-image';
 import { PageCache } from '../lib/page-cache/page-cache';
 import { tempDir, tinyPair } from './helpers/models';
-
-const cli = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
-
-interface Run { status: number | null; stdout: string; stderr: string }
-
-/** `minimonkey <args>` in a child process with MINIMONKEY_HOME=home and the page cache left at its default. */
-function minimonkey(args: string[], home: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, MINIMONKEY_HOME: home, ...env };
-  if (!('MINIMONKEY_PAGE_CACHE' in env)) delete childEnv.MINIMONKEY_PAGE_CACHE;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+import { minimonkey } from './helpers/page-cache-cli';
 
 let pair: { model: string; mmproj: string };
 let other: { model: string; mmproj: string };
