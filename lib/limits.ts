@@ -216,8 +216,8 @@ export const BATCH_LIMITS = {
  * client on the network cannot make the server hold unbounded memory or time.
  */
 export const SERVER_LIMITS = {
-  /** Requests that wait for a slot (`--queue`); one more gets 503 with Retry-After. */
-  queue: { default: 16, min: 0, max: 4096, why: 'a bounded wait, so a burst is told to come back instead of piling up memory' },
+  /** Requests that wait for a slot (`--max-waiting`); one more gets 503 with Retry-After. */
+  maxWaiting: { default: 16, min: 0, max: 4096, why: 'a bounded wait, so a burst is told to come back instead of piling up memory' },
   /** Request body bytes (`--max-body`): a JSON body with base64 images. */
   bodyBytes: { default: 32 * 1024 * 1024, why: '32 MiB: a few document scans as base64 data: URLs' },
   /**

@@ -86,7 +86,7 @@ describe('errors, auth and limits', () => {
 describe('busy, queue and disconnects', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer({ parallel: 1, queue: 1, maxTokens: 60000 }, 65536);
+    srv = await startServer({ parallel: 1, maxWaiting: 1, maxTokens: 60000 }, 65536);
   });
   afterAll(() => srv?.close());
   const api = () => `${srv.url}/v1/chat/completions`;

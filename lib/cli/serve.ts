@@ -21,7 +21,8 @@ ${ISOLATE_USAGE}
   --port N               port (default 8080; 0 picks a free one)
   --parallel N           conversations answered at once, as sequences of one context with their
                          decodes batched (default ${DEFAULTS.parallel}; ${limitRange('parallel').min}-${limitRange('parallel').max})
-  --queue N              requests that may wait for a slot before 503 (default ${SERVER_LIMITS.queue.default})
+  --max-waiting N        requests that may wait for a slot before 503 (default ${SERVER_LIMITS.maxWaiting.default};
+                         --queue N is its old name, kept for one minor version)
   --api-key KEY          require Authorization: Bearer KEY on /v1 (default: env MINIMONKEY_API_KEY)
   --max-body BYTES       largest request body (default ${SERVER_LIMITS.bodyBytes.default})
   --max-image BYTES      largest image (default ${SERVER_LIMITS.imageBytes.default})
@@ -40,7 +41,7 @@ interface Parsed {
   host: string;
   port: number;
   parallel: number;
-  queue: number;
+  maxWaiting: number;
   apiKey?: string;
   maxBody?: number;
   maxImage?: number;
@@ -58,7 +59,8 @@ function parse(argv: string[]): Parsed | 'help' {
     host: { type: 'string' },
     port: { type: 'string' },
     parallel: { type: 'string' },
-    queue: { type: 'string' },
+    'max-waiting': { type: 'string' },
+    queue: { type: 'string' }, // the old name of --max-waiting
     'api-key': { type: 'string' },
     'max-body': { type: 'string' },
     'max-image': { type: 'string' },
@@ -73,7 +75,8 @@ function parse(argv: string[]): Parsed | 'help' {
   if (values.help) return 'help';
   const apiKey = values['api-key'] ?? process.env.MINIMONKEY_API_KEY;
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key is empty');
-  const Q = SERVER_LIMITS.queue;
+  const W = SERVER_LIMITS.maxWaiting;
+  if (values.queue !== undefined) process.stderr.write('serve: --queue N is now --max-waiting N (--queue names batch\'s BullMQ queue); the old name goes in the next minor version\n');
   const preset = values.preset;
   if (preset !== undefined && !isPresetName(preset)) throw new UsageError(`unknown preset '${preset}'${didYouMean(preset, PRESET_NAMES)} (${PRESET_NAMES.join(', ')})`);
   const alias = values.alias;
@@ -83,7 +86,7 @@ function parse(argv: string[]): Parsed | 'help' {
     host: values.host ?? '127.0.0.1',
     port: intFlag(values.port, '--port', 0, 65535) ?? 8080,
     parallel: limitFlag(values.parallel, '--parallel', 'parallel') ?? DEFAULTS.parallel,
-    queue: intFlag(values.queue, '--queue', Q.min, Q.max) ?? Q.default,
+    maxWaiting: intFlag(values['max-waiting'], '--max-waiting', W.min, W.max) ?? intFlag(values.queue, '--queue', W.min, W.max) ?? W.default,
     apiKey,
     maxBody: intFlag(values['max-body'], '--max-body', 1024, 1 << 30),
     maxImage: intFlag(values['max-image'], '--max-image', 1024, 1 << 30),
@@ -106,7 +109,7 @@ async function run(args: Parsed, ctx: CliContext): Promise<number> {
     // planCrops, which IsolatedMiniMonkey has with MiniMonkey's shapes (its sessions' ask,
     // reset, dispose and contextUsed too).
     const server = await MiniMonkeyServer.start(model as MiniMonkey, {
-      host: args.host, port: args.port, parallel: args.parallel, queue: args.queue, apiKey: args.apiKey,
+      host: args.host, port: args.port, parallel: args.parallel, maxWaiting: args.maxWaiting, apiKey: args.apiKey,
       maxBodyBytes: args.maxBody, maxImageBytes: args.maxImage, maxTokens: args.maxTokens,
       allowFiles: args.allowFiles, allowUrls: args.allowUrls, log, defaults: args.defaults,
       // The id clients see is what is loaded: the text model's file name, unless --alias names it.

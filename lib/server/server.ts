@@ -27,7 +27,9 @@ export interface ServeOptions {
   parallel?: number;
   /** When set, /v1 routes need `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** Requests waiting for a slot before 503 (default SERVER_LIMITS.queue). */
+  /** Requests waiting for a slot before 503 (default SERVER_LIMITS.maxWaiting, 16). */
+  maxWaiting?: number;
+  /** @deprecated the old name of `maxWaiting` ("queue" also names batch's BullMQ queue); kept for one minor version. */
   queue?: number;
   maxBodyBytes?: number;
   /** Body bytes held over all connections together (default SERVER_LIMITS.bodyBytesInFlight). */
@@ -62,7 +64,7 @@ export class MiniMonkeyServer {
   private constructor(
     private readonly http: http.Server,
     private readonly pool: SlotPool,
-    private readonly o: Required<Omit<ServeOptions, 'apiKey'>> & { apiKey?: string },
+    private readonly o: Required<Omit<ServeOptions, 'apiKey' | 'queue'>> & { apiKey?: string },
   ) {}
 
   /** Starts listening; resolves once the port is bound. */
@@ -71,7 +73,7 @@ export class MiniMonkeyServer {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8080,
       parallel: options.parallel ?? DEFAULTS.parallel,
-      queue: options.queue ?? SERVER_LIMITS.queue.default,
+      maxWaiting: options.maxWaiting ?? options.queue ?? SERVER_LIMITS.maxWaiting.default,
       maxBodyBytes: options.maxBodyBytes ?? SERVER_LIMITS.bodyBytes.default,
       maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? SERVER_LIMITS.bodyBytesInFlight.default,
       maxImageBytes: options.maxImageBytes ?? SERVER_LIMITS.imageBytes.default,
@@ -83,7 +85,7 @@ export class MiniMonkeyServer {
       log: options.log ?? (() => {}),
       apiKey: options.apiKey,
     };
-    const pool = await SlotPool.create(model, o.parallel, o.queue, SERVER_LIMITS.retryAfter.default);
+    const pool = await SlotPool.create(model, o.parallel, o.maxWaiting, SERVER_LIMITS.retryAfter.default);
     const server = http.createServer();
     const self = new MiniMonkeyServer(server, pool, o);
     server.on('request', (req, res) => void self.handle(req, res));
@@ -257,9 +259,9 @@ export class MiniMonkeyServer {
     }
     // Work in the pipeline is bounded as a whole: past the slots and the queue, a request is told to
     // come back before any of its body is read (a burst of large bodies holds no memory).
-    if (this.admitted >= this.pool.slots.length + this.o.queue) {
+    if (this.admitted >= this.pool.slots.length + this.o.maxWaiting) {
       req.resume();
-      throw this.busy(`all ${this.pool.slots.length} slots are busy and ${this.o.queue} requests are waiting; retry later`);
+      throw this.busy(`all ${this.pool.slots.length} slots are busy and ${this.o.maxWaiting} requests are waiting; retry later`);
     }
     this.admitted++;
     const held = { bytes: 0 };
