@@ -14,8 +14,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const addon = path.join(root, 'build-asan', 'Release', 'minimonkey.node');
 const supp = (name) => path.join(root, 'native', 'fuzz', name);
 
-/** The suites that drive the addon hardest: bad files, chat, SCM, the vision tower, worker threads. */
-export const SUITES = ['vision-errors', 'text-model-errors', 'chat', 'scm', 'vision-parity', 'worker-thread'];
+/** The suites that drive the addon hardest: bad files, chat, SCM, the vision tower, worker threads, KV states of hostile bytes, the one engine. */
+export const SUITES = ['vision-errors', 'text-model-errors', 'chat', 'scm', 'vision-parity', 'worker-thread', 'sequence-state', 'engine'];
 
 /** Native tools chat/scm compare against: built first, without the preload, so no compiler runs under ASan. */
 const TOOLS = ['mm-llm-reference', 'mm-layer-capture'];
