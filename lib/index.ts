@@ -46,8 +46,8 @@ export { DEFAULT_SYSTEM_MESSAGE } from './llm/prompt';
 export { ScmPrepass } from './llm/scm-prepass';
 export type { ScmBlock, ScmRunOptions, ScmScores } from './llm/scm-prepass';
 export type { ScmOptions, ScmReport, ScmImageReport } from './llm/scm';
-export { renderScmHeatmap, scmHeatmapCells } from './scm-heatmap';
-export type { ScmHeatmapCell, RenderScmHeatmapOptions } from './scm-heatmap';
+export { renderScmHeatmap, scmHeatmapCells } from './llm/scm-heatmap';
+export type { ScmHeatmapCell, RenderScmHeatmapOptions } from './llm/scm-heatmap';
 export { MiniMonkeyServer } from './server/server';
 export type { ServeOptions } from './server/server';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { MiniMonkey } from '../lib';
 import { loadImage } from '../lib/image/load';
-import { heatColour, scmHeatmapCells } from '../lib/scm-heatmap';
+import { heatColour, scmHeatmapCells } from '../lib/llm/scm-heatmap';
 import { pageImage } from './helpers/server';
 import { tempDir, tinyPair } from './helpers/models';
 

@@ -10,7 +10,7 @@ import { PDF_OPTIONS, pdfArgs, PdfArgs } from './pdf-args';
 import { ProgressBar, replySummary, scmSummary } from './progress';
 import type { ImageInput } from '../image/load';
 import { UnsupportedError } from '../errors';
-import { renderScmHeatmap } from '../scm-heatmap';
+import { renderScmHeatmap } from '../llm/scm-heatmap';
 import { checkOutputFile } from '../util/file-kind';
 import { writeBytes } from '../util/safe-write';
 

@@ -3,7 +3,7 @@
 import { UnsupportedError } from '../errors';
 import { loadImage } from '../image/load';
 import { MiniMonkey } from '../model';
-import { renderScmHeatmap } from '../scm-heatmap';
+import { renderScmHeatmap } from '../llm/scm-heatmap';
 import { LOAD_OPTIONS, loadArgs, LoadArgs, requireModelFiles } from './model-args';
 import { CropOptionsError } from '../msac/errors';
 import { planCrops } from '../msac/plan';

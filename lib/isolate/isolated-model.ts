@@ -10,7 +10,7 @@ import { extract } from '../llm/extract';
 import type { JsonSchema } from '../llm/json-schema';
 import { ReplyStream } from '../llm/reply-stream';
 import type { AskOptions, AskResult, ChatOptions, ChatSession, Content } from '../llm/session';
-import { safeCall } from '../llm/text-model';
+import { safeCall } from '../util/safe-call';
 import { planCrops } from '../msac/plan';
 import type { PresetName } from '../msac/presets';
 import type { CropOptions, CropPlan } from '../msac/types';

@@ -6,7 +6,8 @@ import { DisposedError, fromNative, InvalidArgumentError } from '../errors';
 import { native, NativeScm } from '../native';
 import { cancelTokenFor, throwIfAborted } from '../util/abort';
 import { checkThreads } from '../threads';
-import { safeCall, TextModel } from './text-model';
+import { safeCall } from '../util/safe-call';
+import { TextModel } from './text-model';
 
 /** Query rows per graph when not given: bounds the pass's memory, not its result. */
 const DEFAULT_CHUNK = 64;

@@ -13,7 +13,7 @@ import { ReplyStream } from './reply-stream';
 import { compressParts, detailBlocks, droppedCount, imageReports, keptCount, ScmImageReport, ScmReport } from './scm';
 import { parseConstrained } from './structured';
 import { StopStringMatcher } from './stop-strings';
-import { safeCall } from './text-model';
+import { safeCall } from '../util/safe-call';
 import { SerialQueue } from '../util/serial-queue';
 import type { ChatHost, PreparedImage } from './chat-host';
 import type { LlmSequence } from './sequence';

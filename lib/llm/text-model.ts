@@ -6,6 +6,7 @@ import { DisposedError, fromNative, InvalidArgumentError, ModelLoadError } from 
 import { native, NativeTextModel, NativeTextModelInfo } from '../native';
 import { checkInt, checkKvCacheType, DEFAULTS, KvCacheType, LIMITS } from '../limits';
 import { cancelTokenFor, checkCallback, checkSignal, throwIfAborted } from '../util/abort';
+import { safeCall } from '../util/safe-call';
 import { partsLength } from './prompt';
 import { LlmSequence, Sequence } from './sequence';
 import { SequenceBatcher } from './sequence-batcher';
@@ -193,13 +194,4 @@ export function settleTextModelLoad(path: unknown, options: TextModelLoadOptions
   checkSignal(options.signal);
   checkCallback(options.onProgress, 'onProgress');
   return { device, gpuLayers, useMmap: options.useMmap ?? true, signal: options.signal, onProgress: options.onProgress };
-}
-
-/** Runs a user callback; an exception in it must not break the work that reports to it. */
-export function safeCall<A extends unknown[]>(fn: (...args: A) => void, ...args: A): void {
-  try {
-    fn(...args);
-  } catch {
-    // The caller's bug; the operation goes on.
-  }
 }

@@ -3,7 +3,8 @@
 // special tokens, embeddings per tile). Whatever fails, nothing loaded stays allocated.
 import { ProjectorMismatchError } from '../errors';
 import { checkArch, detectFamily, FAMILIES, ModelFamily } from '../family';
-import { safeCall, TextModel, TextModelInfo } from '../llm/text-model';
+import { TextModel, TextModelInfo } from '../llm/text-model';
+import { safeCall } from '../util/safe-call';
 import { VisionEncoder, VisionEncoderInfo } from '../vision/encoder';
 import type { SettledLoad } from './settle-load';
 

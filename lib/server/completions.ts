@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AskProgress, AskResult, FinishReason } from '../llm/session';
-import { scmHeatmapCells } from '../scm-heatmap';
+import { scmHeatmapCells } from '../llm/scm-heatmap';
 import { replayHistory } from './history-replay';
 import { assistantKey, ChatRequest } from './request';
 import type { Slot, SlotPool } from './slots';

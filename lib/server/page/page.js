@@ -5,7 +5,7 @@
 'use strict';
 const $ = (id) => document.getElementById(id);
 const COLOURS = { detail: 'rgb(230,25,75)', adaptive: 'rgb(0,130,200)', global: 'rgb(60,180,75)' };
-// The heatmap's colours: the stops of lib/scm-heatmap.ts heatColour, so the page and `ask
+// The heatmap's colours: the stops of lib/llm/scm-heatmap.ts heatColour, so the page and `ask
 // --scm-heatmap` draw the same picture (test/page.test.ts compares a pixel with heatColour).
 const HEAT_STOPS = [[40, 40, 160], [250, 220, 40], [220, 30, 30]];
 const DROPPED = 'rgba(70,70,70,0.6)';

@@ -1,11 +1,11 @@
 // SCM's choice drawn over the page: each scored detail token stands for a square of its tile
 // (256 tokens a tile = a 16x16 grid over the 448-px tile, facts §1/§3.4), and the tile for a
 // rectangle of the image (the crop plan's TileSpec). One geometry for the CLI's PNG and the page.
-import { InvalidArgumentError } from './errors';
-import { type ImageInput, loadImage, type LoadImageOptions } from './image/load';
-import { sharpLib } from './image/sharp-lib';
-import type { ScmImageReport } from './llm/scm';
-import type { CropPlan } from './msac/types';
+import { InvalidArgumentError } from '../errors';
+import { type ImageInput, loadImage, type LoadImageOptions } from '../image/load';
+import { sharpLib } from '../image/sharp-lib';
+import type { ScmImageReport } from './scm';
+import type { CropPlan } from '../msac/types';
 
 /** One scored token: the rectangle of the original image it covers, its score, whether SCM kept it. */
 export interface ScmHeatmapCell {
