@@ -137,7 +137,7 @@ test('empty page, errors where the user looks, a follow-up question, the heatmap
   expect(await page.textContent('#answer')).toBe(first.text);
   expect(await page.isVisible('#heatmap-legend')).toBe(true);
 
-  // A kept token's square is the colour `ask --scm-heatmap` gives it (lib/scm-heatmap.ts heatColour).
+  // A kept token's square is the colour `ask --scm-heatmap` gives it (lib/llm/scm-heatmap.ts heatColour).
   const { heatColour } = await import('../lib/llm/scm-heatmap');
   const block = first.scm!.images[0];
   const top = Math.max(...block.scores);
