@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { documentPixels } from '../lib/demo/document-image';
+import { sharpLib } from '../lib/image/sharp-lib';
 import { packageRoot } from '../lib/native';
 import { runtimeInfo } from '../lib/runtime';
 import { synthesize } from '../lib/synth/synthesize';
@@ -64,4 +66,18 @@ export async function benchFile(part: 'vision' | 'text', type: string): Promise<
     ...(part === 'vision' ? { visionType: type as 'f16' } : { textType: type as 'q4_0' }),
   });
   return part === 'vision' ? out.mmproj : out.model;
+}
+
+/** The drawn 1344x896 document page the end-to-end and page-cache benchmarks ask about (made once, kept in the bench cache). */
+export async function pagePng(): Promise<string> {
+  const file = path.join(cacheDir, 'e2e-page-1344x896.png');
+  if (!fs.existsSync(file)) {
+    const px = documentPixels({ width: 1344, height: 896 });
+    fs.mkdirSync(cacheDir, { recursive: true });
+    // sharp on first use, as the library loads it: the other benchmarks run where it cannot.
+    await sharpLib()(Buffer.from(px.data.buffer, px.data.byteOffset, px.data.byteLength), { raw: { width: px.width, height: px.height, channels: 3 } })
+      .png()
+      .toFile(file);
+  }
+  return file;
 }

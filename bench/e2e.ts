@@ -10,12 +10,10 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
-import { documentPixels } from '../lib/demo/document-image';
 import { MiniMonkey } from '../lib/model';
 import type { PresetName } from '../lib/msac/presets';
 import { defaultThreads } from '../lib/threads';
-import { argValue, benchFile, cacheDir, machineLine, runJsonTool, table, tool } from './common';
+import { argValue, benchFile, machineLine, pagePng, runJsonTool, table, tool } from './common';
 
 interface Run {
   scm: boolean;
@@ -33,17 +31,6 @@ interface Run {
 
 const question = 'What is the total amount on this invoice?';
 
-async function pagePng(): Promise<string> {
-  const file = path.join(cacheDir, 'e2e-page-1344x896.png');
-  if (!fs.existsSync(file)) {
-    const px = documentPixels({ width: 1344, height: 896 });
-    fs.mkdirSync(cacheDir, { recursive: true });
-    await sharp(Buffer.from(px.data.buffer, px.data.byteOffset, px.data.byteLength), { raw: { width: px.width, height: px.height, channels: 3 } })
-      .png()
-      .toFile(file);
-  }
-  return file;
-}
 
 /** One ask in this process (the child side): everything an app pays, from the PNG's bytes on. */
 async function child(model: string, mmproj: string, page: string, scm: boolean, crop: PresetName, threads: number, gen: number, ctx: number): Promise<Run> {

@@ -11,12 +11,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
-import { documentPixels } from '../lib/demo/document-image';
 import { MiniMonkey } from '../lib/model';
 import type { PresetName } from '../lib/msac/presets';
 import { defaultThreads } from '../lib/threads';
-import { argValue, benchFile, cacheDir, machineLine, table } from './common';
+import { argValue, benchFile, machineLine, pagePng, table } from './common';
 
 interface Ask {
   loadMs: number;
@@ -44,17 +42,6 @@ function folderMiB(dir: string): number {
 // (with SCM the kept image rows, and so the stored prefix, depend on the question).
 const QUESTIONS = ['What is the total amount on this invoice?', 'Who is the invoice addressed to?', 'What is the date of this invoice?'];
 
-async function pagePng(): Promise<string> {
-  const file = path.join(cacheDir, 'e2e-page-1344x896.png');
-  if (!fs.existsSync(file)) {
-    const px = documentPixels({ width: 1344, height: 896 });
-    fs.mkdirSync(cacheDir, { recursive: true });
-    await sharp(Buffer.from(px.data.buffer, px.data.byteOffset, px.data.byteLength), { raw: { width: px.width, height: px.height, channels: 3 } })
-      .png()
-      .toFile(file);
-  }
-  return file;
-}
 
 /** The child side: load once with the page cache in `dir`, then ask each question on a new conversation. */
 async function child(dir: string, questions: string[], scm: boolean): Promise<Ask[]> {
