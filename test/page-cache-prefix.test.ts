@@ -212,6 +212,27 @@ describe('the library', () => {
     }
   });
 
+  it('an abort in the prompt\'s prefill stores no state and leaves no temporary file; the next ask stores it, the one after restores', async () => {
+    const dir = path.join(newHome(), 'cache');
+    const mm = await MiniMonkey.load({ ...pair, threads: 2, contextSize: 4096, batchSize: 64, pageCache: { dir } });
+    try {
+      const content = (q: string) => [{ type: 'image' as const, image }, q];
+      const ac = new AbortController();
+      const chat = await mm.chat();
+      // Aborted once the prefill has begun (several chunks of 64 positions to go).
+      const aborted = chat.ask(content(question), { crop: 'fast', maxTokens: 2, signal: ac.signal, onProgress: (p) => p.phase === 'prefill' && ac.abort() });
+      await expect(aborted).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(kinds(dir).kv).toHaveLength(0);
+      expect(fs.readdirSync(dir).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+      expect((await chat.ask(content(question), { crop: 'fast', maxTokens: 2 })).restoredTokens).toBe(0);
+      expect(kinds(dir).kv).toHaveLength(1);
+      const again = await mm.chat();
+      expect((await again.ask(content(followUp), { crop: 'fast', maxTokens: 2 })).restoredTokens).toBeGreaterThan(0);
+    } finally {
+      mm.dispose();
+    }
+  });
+
   it('a text model file removed after the load is a miss with a warning, not a failed ask', async () => {
     const dir = path.join(newHome(), 'cache');
     const copy = path.join(work, 'gone-model.gguf');
